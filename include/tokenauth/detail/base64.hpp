@@ -1,0 +1,173 @@
+// tokenauth::detail: standard base64 (RFC 4648 section 4, with '=' padding), strict and
+// canonical, in constant time with respect to the data.
+//
+// Invariant: no branch and no table index depends on a data byte or a decoded value. The
+// only data-dependent outcome is the final accept/reject, which the caller learns anyway.
+// Branches depend only on lengths and positions, which are public.
+#pragma once
+
+#include <sodium.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "../error.hpp"
+
+namespace tokenauth::detail {
+
+/// Number of base64 characters (with padding) for n bytes.
+constexpr std::size_t base64_encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
+
+/// All-ones when lo <= c <= hi, else zero. c, lo, hi < 2^16. Constant time.
+constexpr std::uint32_t ct_in_range(std::uint32_t c, std::uint32_t lo, std::uint32_t hi) noexcept {
+    // (c - lo) and (hi - c) are both non-negative exactly when c is in range; a negative
+    // difference sets bit 31.
+    return (((c - lo) | (hi - c)) >> 31) - 1u;
+}
+
+/// Maps one character to its 6-bit value; bit 8 is set when c is not in the alphabet and
+/// bit 9 when c is '='. Constant time.
+constexpr std::uint32_t ct_decode_char(std::uint32_t c) noexcept {
+    const std::uint32_t upper = ct_in_range(c, 'A', 'Z');
+    const std::uint32_t lower = ct_in_range(c, 'a', 'z');
+    const std::uint32_t digit = ct_in_range(c, '0', '9');
+    const std::uint32_t plus = ct_in_range(c, '+', '+');
+    const std::uint32_t slash = ct_in_range(c, '/', '/');
+    const std::uint32_t pad = ct_in_range(c, '=', '=');
+    const std::uint32_t value = (upper & (c - 'A')) | (lower & (c - 'a' + 26)) |
+                                (digit & (c - '0' + 52)) | (plus & 62u) | (slash & 63u);
+    const std::uint32_t valid = upper | lower | digit | plus | slash;
+    return (value & 0x3Fu) | (~valid & 0x100u) | (pad & 0x200u);
+}
+
+/// Maps a 6-bit value to its character. Constant time.
+constexpr char ct_encode_char(std::uint32_t v) noexcept {
+    // Start at 'A' and shift the offset at each class boundary with masks, never branches.
+    std::uint32_t offset = 'A';
+    offset += ((25u - v) >> 8) & 6u;       // 26..51 -> 'a'..'z'
+    offset -= ((51u - v) >> 8) & 75u;      // 52..61 -> '0'..'9'
+    offset -= ((61u - v) >> 8) & 15u;      // 62 -> '+'
+    offset += ((62u - v) >> 8) & 3u;       // 63 -> '/'
+    return static_cast<char>((v + offset) & 0xFFu);
+}
+
+/// Encodes n bytes into out, which has room for base64_encoded_size(n) characters.
+/// Never fails. Constant time.
+inline void base64_encode(const std::uint8_t* in, std::size_t n, char* out) noexcept {
+    std::size_t i = 0;
+    for (; i + 3 <= n; i += 3, out += 4) {
+        const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
+        out[0] = ct_encode_char(v >> 18);
+        out[1] = ct_encode_char((v >> 12) & 0x3F);
+        out[2] = ct_encode_char((v >> 6) & 0x3F);
+        out[3] = ct_encode_char(v & 0x3F);
+    }
+    const std::size_t rest = n - i;
+    if (rest == 1) {
+        const std::uint32_t v = std::uint32_t{in[i]} << 16;
+        out[0] = ct_encode_char(v >> 18);
+        out[1] = ct_encode_char((v >> 12) & 0x3F);
+        out[2] = '=';
+        out[3] = '=';
+    } else if (rest == 2) {
+        const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8);
+        out[0] = ct_encode_char(v >> 18);
+        out[1] = ct_encode_char((v >> 12) & 0x3F);
+        out[2] = ct_encode_char((v >> 6) & 0x3F);
+        out[3] = '=';
+    }
+}
+
+/// Decodes canonical padded base64. `in.size()` must be a multiple of 4 (else
+/// errc::bad_length) and out must have room for in.size() / 4 * 3 bytes. On success
+/// *out_len is the number of bytes written. Errors, in order of precedence:
+/// bad_length, bad_encoding (a character outside the alphabet), bad_padding ('=' missing,
+/// misplaced or more than two), noncanonical_encoding (non-zero pad bits).
+/// Constant time with respect to the characters.
+inline errc base64_decode(std::string_view in, std::uint8_t* out, std::size_t* out_len) noexcept {
+    *out_len = 0;
+    const std::size_t n = in.size();
+    if (n % 4 != 0) return errc::bad_length;
+    if (n == 0) return errc::ok;
+    const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+
+    std::uint32_t flags = 0;  // OR of bits 8/9 of every full-group character
+    std::size_t o = 0;
+    const std::size_t full = n - 4;
+    for (std::size_t i = 0; i < full; i += 4, o += 3) {
+        const std::uint32_t a = ct_decode_char(s[i]), b = ct_decode_char(s[i + 1]);
+        const std::uint32_t c = ct_decode_char(s[i + 2]), d = ct_decode_char(s[i + 3]);
+        flags |= a | b | c | d;
+        const std::uint32_t v = ((a & 0x3F) << 18) | ((b & 0x3F) << 12) | ((c & 0x3F) << 6) | (d & 0x3F);
+        out[o] = static_cast<std::uint8_t>(v >> 16);
+        out[o + 1] = static_cast<std::uint8_t>(v >> 8);
+        out[o + 2] = static_cast<std::uint8_t>(v);
+    }
+
+    // Last group: "xxxx", "xxx=" or "xx==". Which of these it is depends on where '='
+    // stands, which is public (it decides the output length).
+    const std::uint32_t a = ct_decode_char(s[full]), b = ct_decode_char(s[full + 1]);
+    const std::uint32_t c = ct_decode_char(s[full + 2]), d = ct_decode_char(s[full + 3]);
+    const bool c_pad = s[full + 2] == '=', d_pad = s[full + 3] == '=';
+    std::uint32_t tail_flags = a | b;
+    std::size_t tail_bytes = 3;
+    std::uint32_t pad_bits = 0;
+    if (d_pad && c_pad) {
+        tail_bytes = 1;
+        pad_bits = b & 0x0F;  // low 4 bits of the second character must be zero
+    } else if (d_pad) {
+        tail_bytes = 2;
+        tail_flags |= c;
+        pad_bits = c & 0x03;  // low 2 bits of the third character must be zero
+    } else {
+        tail_flags |= c | d;
+    }
+    const std::uint32_t v = ((a & 0x3F) << 18) | ((b & 0x3F) << 12) | ((c & 0x3F) << 6) | (d & 0x3F);
+    flags |= tail_flags;
+    // A '=' among data characters is both "not in the alphabet" and "padding": the more
+    // specific padding error wins only when every other character was in the alphabet.
+    const std::uint32_t non_alphabet = flags & 0x100u;
+    const std::uint32_t pad_in_data = flags & 0x200u;
+    // (d_pad && !c_pad is fine; c_pad && !d_pad is a '=' in data and already flagged.)
+    if (non_alphabet != 0 && pad_in_data == 0) return errc::bad_encoding;
+    if (pad_in_data != 0) {
+        // Distinguish "some other bad character as well" from "only misplaced '='".
+        std::uint32_t other = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t ch = ct_decode_char(s[i]);
+            other |= (ch & 0x100u) & ~((ch & 0x200u) >> 1);
+        }
+        return other ? errc::bad_encoding : errc::bad_padding;
+    }
+    if (pad_bits != 0) return errc::noncanonical_encoding;
+    out[o] = static_cast<std::uint8_t>(v >> 16);
+    if (tail_bytes > 1) out[o + 1] = static_cast<std::uint8_t>(v >> 8);
+    if (tail_bytes > 2) out[o + 2] = static_cast<std::uint8_t>(v);
+    *out_len = o + tail_bytes;
+    return errc::ok;
+}
+
+/// Decodes exactly N bytes from exactly base64_encoded_size(N) characters. Errors, in order:
+/// bad_length, bad_encoding, bad_padding (the '=' count is not the one N implies),
+/// noncanonical_encoding.
+template <std::size_t N>
+errc base64_decode_fixed(std::string_view in, std::uint8_t (&out)[N]) noexcept {
+    constexpr std::size_t size = base64_encoded_size(N);
+    constexpr std::size_t pads = (3 - N % 3) % 3;
+    if (in.size() != size) return errc::bad_length;
+    std::uint8_t buf[size / 4 * 3];
+    std::size_t len = 0;
+    const errc e = base64_decode(in, buf, &len);
+    if (e == errc::bad_encoding) return e;
+    // Where '=' stands is public: check the padding has exactly the expected shape.
+    for (std::size_t i = 0; i < pads; ++i)
+        if (in[size - 1 - i] != '=') return errc::bad_padding;
+    if (pads < 2 && in[size - 1 - pads] == '=') return errc::bad_padding;
+    if (e == errc::ok)
+        for (std::size_t i = 0; i < N; ++i) out[i] = buf[i];
+    sodium_memzero(buf, sizeof buf);  // it may hold a secret
+    return e;
+}
+
+}  // namespace tokenauth::detail

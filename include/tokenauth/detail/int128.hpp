@@ -1,0 +1,7 @@
+// tokenauth::detail: 128-bit integers (a GCC/Clang extension, marked so -Wpedantic stays quiet).
+#pragma once
+
+namespace tokenauth::detail {
+__extension__ typedef __int128 int128;
+__extension__ typedef unsigned __int128 uint128;
+}  // namespace tokenauth::detail

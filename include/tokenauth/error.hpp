@@ -1,0 +1,173 @@
+// tokenauth: error codes and the value-or-error result type.
+//
+// Every failure in the library is an `errc` value. Rejection never throws and never
+// allocates: a `result<T>` holds either a value or an `error` (an errc plus a static detail
+// string that explains the problem to a human without echoing any input).
+#pragma once
+
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace tokenauth {
+
+/// Every way a credential or an input can be rejected. Values are stable across versions.
+enum class errc : int {
+    ok = 0,
+    // Authorization header
+    missing_credentials = 1,  ///< no Authorization header, or an empty one
+    header_too_long,          ///< longer than TOKENAUTH_MAX_AUTHORIZATION_LENGTH
+    bad_scheme,               ///< scheme is not "Bearer"
+    malformed,                ///< not "Bearer" + one space + token
+    bad_prefix,               ///< token prefix is neither access-v1: nor session-v1:
+    // Token encoding
+    bad_length,               ///< token text has the wrong length for its prefix
+    bad_encoding,             ///< a character outside the standard base64 alphabet
+    bad_padding,              ///< '=' padding missing, misplaced or excessive
+    noncanonical_encoding,    ///< non-zero bits in the last character's padding bits
+    bad_checksum,             ///< the integrity check over the payload does not match
+    unsupported_version,      ///< payload version byte is not one this library knows
+    // Credential state
+    unknown_token,            ///< no token with this id exists
+    bad_secret,               ///< the token id exists but the secret does not match
+    expired,                  ///< the token or session is past its expiration time
+    disabled,                 ///< the token exists but is disabled
+    bad_signature,            ///< a session token's MAC does not verify
+    session_revoked,          ///< the session's generation is no longer current
+    unknown_user,             ///< the session names a user that does not exist
+    // Input parsing
+    bad_time,                 ///< a time string is not one of the accepted forms
+    time_out_of_range,        ///< a well-formed time outside the representable range
+    bad_identity,             ///< an identity string or document is not valid
+    unknown_privilege,        ///< a privilege name that does not exist
+    bad_token_id,             ///< a token id string is not a valid decimal id
+    too_long,                 ///< an input exceeds its length limit
+};
+
+/// A static, human-readable name for an error code. Never fails.
+constexpr const char* to_string(errc e) noexcept {
+    switch (e) {
+    case errc::ok: return "ok";
+    case errc::missing_credentials: return "missing credentials";
+    case errc::header_too_long: return "authorization header too long";
+    case errc::bad_scheme: return "authorization scheme is not Bearer";
+    case errc::malformed: return "malformed authorization header";
+    case errc::bad_prefix: return "unknown token prefix";
+    case errc::bad_length: return "token has the wrong length";
+    case errc::bad_encoding: return "token is not valid base64";
+    case errc::bad_padding: return "token base64 padding is wrong";
+    case errc::noncanonical_encoding: return "token base64 is not canonical";
+    case errc::bad_checksum: return "token checksum does not match";
+    case errc::unsupported_version: return "unsupported token version";
+    case errc::unknown_token: return "unknown token";
+    case errc::bad_secret: return "token secret does not match";
+    case errc::expired: return "credential has expired";
+    case errc::disabled: return "access token is disabled";
+    case errc::bad_signature: return "session token signature does not verify";
+    case errc::session_revoked: return "session has been ended";
+    case errc::unknown_user: return "credential names an unknown user";
+    case errc::bad_time: return "invalid time";
+    case errc::time_out_of_range: return "time out of range";
+    case errc::bad_identity: return "invalid identity";
+    case errc::unknown_privilege: return "unknown privilege";
+    case errc::bad_token_id: return "invalid token id";
+    case errc::too_long: return "input too long";
+    default: return "unknown error";
+    }
+}
+
+/// A short snake_case identifier for an error code, for logs and machine-readable bodies.
+constexpr const char* to_identifier(errc e) noexcept {
+    switch (e) {
+    case errc::ok: return "ok";
+    case errc::missing_credentials: return "missing_credentials";
+    case errc::header_too_long: return "header_too_long";
+    case errc::bad_scheme: return "bad_scheme";
+    case errc::malformed: return "malformed";
+    case errc::bad_prefix: return "bad_prefix";
+    case errc::bad_length: return "bad_length";
+    case errc::bad_encoding: return "bad_encoding";
+    case errc::bad_padding: return "bad_padding";
+    case errc::noncanonical_encoding: return "noncanonical_encoding";
+    case errc::bad_checksum: return "bad_checksum";
+    case errc::unsupported_version: return "unsupported_version";
+    case errc::unknown_token: return "unknown_token";
+    case errc::bad_secret: return "bad_secret";
+    case errc::expired: return "expired";
+    case errc::disabled: return "disabled";
+    case errc::bad_signature: return "bad_signature";
+    case errc::session_revoked: return "session_revoked";
+    case errc::unknown_user: return "unknown_user";
+    case errc::bad_time: return "bad_time";
+    case errc::time_out_of_range: return "time_out_of_range";
+    case errc::bad_identity: return "bad_identity";
+    case errc::unknown_privilege: return "unknown_privilege";
+    case errc::bad_token_id: return "bad_token_id";
+    case errc::too_long: return "too_long";
+    default: return "unknown_error";
+    }
+}
+
+namespace detail {
+class tokenauth_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "tokenauth"; }
+    std::string message(int ev) const override { return to_string(static_cast<errc>(ev)); }
+};
+}  // namespace detail
+
+/// The std::error_category of tokenauth::errc. Never fails.
+inline const std::error_category& error_category() noexcept {
+    static const detail::tokenauth_category instance;
+    return instance;
+}
+
+/// Makes a std::error_code from an errc (found by ADL). Never fails.
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+/// An error: a code plus a static detail string (never built from input; never a secret).
+struct error {
+    errc code = errc::ok;
+    const char* detail = "";
+};
+
+/// Value or error. Holds no heap memory of its own; [[nodiscard]] so rejections are seen.
+template <class T>
+class [[nodiscard]] result {
+public:
+    result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+    result(error e) noexcept : error_(e) {}        // NOLINT: implicit by design
+    result(errc code, const char* detail = nullptr) noexcept
+        : error_{code, detail ? detail : to_string(code)} {}
+
+    /// True when the result holds a value.
+    bool ok() const noexcept { return error_.code == errc::ok; }
+    explicit operator bool() const noexcept { return ok(); }
+    /// The error code (errc::ok when a value is held).
+    errc code() const noexcept { return error_.code; }
+    /// The static detail string of the error ("" when a value is held).
+    const char* detail() const noexcept { return error_.detail; }
+    error get_error() const noexcept { return error_; }
+    /// The value. Precondition: ok().
+    const T& value() const& noexcept { return value_; }
+    T& value() & noexcept { return value_; }
+    T&& value() && noexcept { return std::move(value_); }
+    const T& operator*() const& noexcept { return value_; }
+    T& operator*() & noexcept { return value_; }
+    const T* operator->() const noexcept { return &value_; }
+    T* operator->() noexcept { return &value_; }
+
+private:
+    T value_{};
+    error error_{};
+};
+
+}  // namespace tokenauth
+
+namespace std {
+template <>
+struct is_error_code_enum<tokenauth::errc> : true_type {};
+}  // namespace std

@@ -1,0 +1,126 @@
+// tokenauth: the session-v1 login token format.
+//
+//   session-v1:<base64 of 65 bytes, standard alphabet, '=' padded: 88 characters>
+//
+//   offset size  field (integers big-endian)
+//        0    1  version (1)
+//        1    8  user auth_id
+//        9    8  session generation of the user when the session was issued
+//       17    8  issued at, nanoseconds since the epoch
+//       25    8  expires at, nanoseconds since the epoch
+//       33   32  keyed BLAKE2b-256 (32-byte server key, personalised) of bytes 0..32
+//
+// A session is valid while the MAC verifies (compared in constant time), the clock has not
+// passed its expiry, and its generation equals the user's current generation: bumping the
+// generation (password change, user deletion) ends every session issued before.
+#pragma once
+
+#include <sodium.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "detail/base64.hpp"
+#include "error.hpp"
+#include "secret.hpp"
+#include "time.hpp"
+
+namespace tokenauth {
+
+inline constexpr std::string_view session_token_prefix = "session-v1:";
+inline constexpr std::uint8_t session_token_version = 1;
+inline constexpr std::size_t session_payload_size = 1 + 8 + 8 + 8 + 8 + 32;  // 65
+/// Exact length of a session-v1 bearer token: prefix + 88 base64 characters = 99.
+inline constexpr std::size_t session_token_length =
+    session_token_prefix.size() + detail::base64_encoded_size(session_payload_size);
+/// Default session lifetime: 10 hours.
+inline constexpr std::int64_t default_session_lifetime = 10LL * 3600 * nanos_per_second;
+
+/// What a session token says.
+struct session_claims {
+    std::uint64_t auth_id = 0;
+    std::uint64_t generation = 0;
+    timestamp issued_at = 0;
+    timestamp expires_at = 0;
+};
+
+/// A 32-byte server key for session MACs. Wiped on destruction.
+struct session_key {
+    std::uint8_t bytes[32] = {};
+    session_key() = default;
+    session_key(const session_key&) = default;
+    session_key& operator=(const session_key&) = default;
+    ~session_key() { sodium_memzero(bytes, sizeof bytes); }
+
+    /// A fresh random key. Throws only if libsodium cannot initialise.
+    static session_key generate() {
+        session_key k;
+        random_bytes(k.bytes, sizeof k.bytes);
+        return k;
+    }
+};
+
+namespace detail {
+inline constexpr std::uint8_t session_personal[crypto_generichash_blake2b_PERSONALBYTES] = {
+    't', 'o', 'k', 'e', 'n', 'a', 'u', 't', 'h', '/', 's', 'e', 's', 'v', '1', 0};
+
+inline void store_be64(std::uint8_t* p, std::uint64_t v) noexcept {
+    for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<std::uint8_t>(v);
+}
+inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return v;
+}
+inline void session_mac(const session_key& key, const std::uint8_t* body, std::uint8_t (&mac)[32]) noexcept {
+    crypto_generichash_blake2b_salt_personal(mac, sizeof mac, body, 33, key.bytes, sizeof key.bytes, nullptr,
+                                             session_personal);
+}
+}  // namespace detail
+
+/// Mints "session-v1:..." (99 characters) for the claims. Never fails once sodium is
+/// initialised (ensure_sodium_init).
+inline std::string mint_session_token(const session_key& key, const session_claims& claims) {
+    std::uint8_t payload[session_payload_size];
+    payload[0] = session_token_version;
+    detail::store_be64(payload + 1, claims.auth_id);
+    detail::store_be64(payload + 9, claims.generation);
+    detail::store_be64(payload + 17, static_cast<std::uint64_t>(claims.issued_at));
+    detail::store_be64(payload + 25, static_cast<std::uint64_t>(claims.expires_at));
+    std::uint8_t mac[32];
+    detail::session_mac(key, payload, mac);
+    for (int i = 0; i < 32; ++i) payload[33 + i] = mac[i];
+    std::string out(session_token_length, '\0');
+    for (std::size_t i = 0; i < session_token_prefix.size(); ++i) out[i] = session_token_prefix[i];
+    detail::base64_encode(payload, sizeof payload, &out[session_token_prefix.size()]);
+    return out;
+}
+
+/// Decodes and authenticates "session-v1:..." and checks its expiry against now. Fails with
+/// bad_prefix, bad_length, bad_encoding, bad_padding, noncanonical_encoding,
+/// unsupported_version, bad_signature or expired. The generation check is the caller's
+/// (it needs the user's current generation): see validator. Never allocates.
+inline result<session_claims> verify_session_token(const session_key& key, std::string_view text,
+                                                   timestamp now) noexcept {
+    if (text.substr(0, session_token_prefix.size()) != session_token_prefix) return errc::bad_prefix;
+    if (text.size() != session_token_length) return errc::bad_length;
+    std::uint8_t payload[session_payload_size];
+    const errc e = detail::base64_decode_fixed(text.substr(session_token_prefix.size()), payload);
+    if (e != errc::ok) return e;
+    if (payload[0] != session_token_version) return errc::unsupported_version;
+    std::uint8_t expected[32];
+    detail::session_mac(key, payload, expected);
+    std::uint8_t actual[32];
+    for (int i = 0; i < 32; ++i) actual[i] = payload[33 + i];
+    if (!constant_time_equal(expected, actual)) return errc::bad_signature;
+    session_claims c;
+    c.auth_id = detail::load_be64(payload + 1);
+    c.generation = detail::load_be64(payload + 9);
+    c.issued_at = static_cast<timestamp>(detail::load_be64(payload + 17));
+    c.expires_at = static_cast<timestamp>(detail::load_be64(payload + 25));
+    if (is_expired(c.expires_at, now)) return errc::expired;
+    return c;
+}
+
+}  // namespace tokenauth

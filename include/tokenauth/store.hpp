@@ -1,0 +1,225 @@
+// tokenauth: where the validator looks tokens up.
+//
+// token_store is the interface a server implements over its own storage. memory_token_store
+// is a concurrent in-memory implementation for many readers and rare writers: the id space
+// is split into 64 shards, each an open-addressing table behind its own reader-writer lock
+// on its own cache line, so concurrent validations of different tokens do not contend and
+// a writer blocks only the readers of one shard.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <vector>
+
+#include "secret.hpp"
+#include "time.hpp"
+#include "token.hpp"
+
+namespace tokenauth {
+
+/// An expires_at meaning "never expires".
+inline constexpr timestamp never_expires = std::numeric_limits<timestamp>::max();
+
+/// What the validator needs to know about one access token. Holds no secret, only its hash.
+struct token_record {
+    token_id id;
+    secret_hash hash;
+    std::uint64_t user_auth_id = 0;
+    timestamp expires_at = never_expires;
+    bool enabled = true;
+};
+
+/// Looks tokens up by id. Implementations must be safe to call from many threads at once
+/// and must neither throw nor allocate in find().
+class token_store {
+public:
+    virtual ~token_store() = default;
+    /// Copies the record for id into out and returns true, or returns false when unknown.
+    virtual bool find(const token_id& id, token_record& out) const noexcept = 0;
+};
+
+/// A concurrent in-memory token store (see the file comment). Writers may throw
+/// std::bad_alloc when a shard grows; readers never throw or allocate.
+class memory_token_store final : public token_store {
+public:
+    static constexpr std::size_t shard_count = 64;
+
+    memory_token_store() = default;
+    memory_token_store(const memory_token_store&) = delete;
+    memory_token_store& operator=(const memory_token_store&) = delete;
+
+    bool find(const token_id& id, token_record& out) const noexcept override {
+        const std::uint64_t h = id.hash();
+        const shard& s = shard_for(h);
+        std::shared_lock lock(s.mu);
+        const slot* e = s.lookup(id, h);
+        if (e == nullptr) return false;
+        out.id = e->id;
+        out.hash = e->hash;
+        out.user_auth_id = e->user_auth_id;
+        out.expires_at = e->expires_at;
+        out.enabled = e->enabled;
+        return true;
+    }
+
+    /// Inserts a record, or replaces the record with the same id. Returns true when new.
+    bool upsert(const token_record& r) {
+        const std::uint64_t h = r.id.hash();
+        shard& s = shard_for(h);
+        std::unique_lock lock(s.mu);
+        if (slot* e = s.lookup(r.id, h)) {
+            e->assign(r);
+            return false;
+        }
+        s.reserve_one();
+        s.place(r, h);
+        return true;
+    }
+
+    /// Removes the token; false when it was not there.
+    bool erase(const token_id& id) noexcept {
+        const std::uint64_t h = id.hash();
+        shard& s = shard_for(h);
+        std::unique_lock lock(s.mu);
+        return s.erase(id, h);
+    }
+
+    /// Enables or disables a token; false when unknown.
+    bool set_enabled(const token_id& id, bool enabled) noexcept {
+        return update(id, [&](slot& e) { e.enabled = enabled; });
+    }
+
+    /// Sets a token's expiration (never_expires for none); false when unknown.
+    bool set_expiration(const token_id& id, timestamp expires_at) noexcept {
+        return update(id, [&](slot& e) { e.expires_at = expires_at; });
+    }
+
+    /// Number of tokens.
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (const shard& s : shards_) {
+            std::shared_lock lock(s.mu);
+            n += s.count;
+        }
+        return n;
+    }
+
+    /// Bytes held by the tables (slots and shard headers), for memory accounting.
+    std::size_t memory_bytes() const noexcept {
+        std::size_t n = sizeof(*this);
+        for (const shard& s : shards_) {
+            std::shared_lock lock(s.mu);
+            n += s.slots.capacity() * sizeof(slot);
+        }
+        return n;
+    }
+
+private:
+    // One table entry: 72 bytes. `used` marks occupied slots.
+    struct slot {
+        token_id id;
+        secret_hash hash;
+        std::uint64_t user_auth_id;
+        timestamp expires_at;
+        bool enabled;
+        bool used;
+
+        void assign(const token_record& r) noexcept {
+            id = r.id;
+            hash = r.hash;
+            user_auth_id = r.user_auth_id;
+            expires_at = r.expires_at;
+            enabled = r.enabled;
+            used = true;
+        }
+    };
+
+    // Linear probing over a table whose size need not be a power of two: the home slot is
+    // the high half of hash * capacity. Deletion shifts later entries back, so there are no
+    // tombstones and lookups stay short. Load is kept at or below 3/4.
+    struct alignas(64) shard {
+        mutable std::shared_mutex mu;
+        std::vector<slot> slots;
+        std::size_t count = 0;
+
+        std::size_t home(std::uint64_t h) const noexcept {
+            return static_cast<std::size_t>((static_cast<detail::uint128>(h) * slots.size()) >> 64);
+        }
+        std::size_t next(std::size_t i) const noexcept { return i + 1 == slots.size() ? 0 : i + 1; }
+
+        const slot* lookup(const token_id& id, std::uint64_t h) const noexcept {
+            if (slots.empty()) return nullptr;
+            for (std::size_t i = home(h);; i = next(i)) {
+                const slot& e = slots[i];
+                if (!e.used) return nullptr;
+                if (e.id == id) return &e;
+            }
+        }
+        slot* lookup(const token_id& id, std::uint64_t h) noexcept {
+            return const_cast<slot*>(static_cast<const shard*>(this)->lookup(id, h));
+        }
+        void place(const token_record& r, std::uint64_t h) noexcept {
+            std::size_t i = home(h);
+            while (slots[i].used) i = next(i);
+            slots[i].assign(r);
+            ++count;
+        }
+        void reserve_one() {
+            if ((count + 1) * 4 <= slots.size() * 3) return;
+            std::vector<slot> old(slots.size() < 16 ? 32 : slots.size() + slots.size() / 2);
+            old.swap(slots);
+            count = 0;
+            for (const slot& e : old) {
+                if (!e.used) continue;
+                token_record r{e.id, e.hash, e.user_auth_id, e.expires_at, e.enabled};
+                place(r, r.id.hash());
+            }
+        }
+        bool erase(const token_id& id, std::uint64_t h) noexcept {
+            slot* e = lookup(id, h);
+            if (e == nullptr) return false;
+            std::size_t hole = static_cast<std::size_t>(e - slots.data());
+            // Backward-shift deletion: move each following entry of the run into the hole
+            // when the hole lies on its probe path (between its home and its position).
+            for (std::size_t j = next(hole);; j = next(j)) {
+                slot& f = slots[j];
+                if (!f.used) break;
+                const std::size_t k = home(f.id.hash());
+                const bool movable = hole <= j ? (k <= hole || k > j) : (k <= hole && k > j);
+                if (movable) {
+                    slots[hole] = f;
+                    hole = j;
+                }
+            }
+            slots[hole].used = false;
+            sodium_memzero(&slots[hole].hash, sizeof(secret_hash));
+            --count;
+            return true;
+        }
+    };
+
+    template <class F>
+    bool update(const token_id& id, F&& f) noexcept {
+        const std::uint64_t h = id.hash();
+        shard& s = shard_for(h);
+        std::unique_lock lock(s.mu);
+        slot* e = s.lookup(id, h);
+        if (e == nullptr) return false;
+        f(*e);
+        return true;
+    }
+
+    // Shard from the low bits; the home slot from the high bits (ids are random, so the two
+    // are independent).
+    const shard& shard_for(std::uint64_t h) const noexcept { return shards_[h % shard_count]; }
+    shard& shard_for(std::uint64_t h) noexcept { return shards_[h % shard_count]; }
+
+    std::array<shard, shard_count> shards_;
+};
+
+}  // namespace tokenauth

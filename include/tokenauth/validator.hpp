@@ -1,0 +1,131 @@
+// tokenauth: from an Authorization header value to an authenticated principal.
+//
+//   "Bearer access-v1:..."   parse -> store lookup -> constant-time secret check ->
+//                            disabled? -> expired? -> principal
+//   "Bearer session-v1:..."  decode -> constant-time MAC check -> expired? ->
+//                            generation current? -> principal
+//
+// The length limit is checked before anything else. Rejection never throws and never
+// allocates; each reason is its own errc.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "detail/text.hpp"
+#include "error.hpp"
+#include "limits.hpp"
+#include "session.hpp"
+#include "store.hpp"
+#include "time.hpp"
+#include "token.hpp"
+
+namespace tokenauth {
+
+/// How a principal authenticated.
+enum class credential_kind { access_token, session };
+
+/// An authenticated caller.
+struct principal {
+    std::uint64_t auth_id = 0;             ///< the user
+    credential_kind kind = credential_kind::access_token;
+    token_id token;                        ///< the access token's id (zero for sessions)
+    timestamp expires_at = never_expires;  ///< when the credential stops being valid
+};
+
+/// Tells the validator each user's current session generation.
+class session_generation_source {
+public:
+    virtual ~session_generation_source() = default;
+    /// The user's current generation, or false when the user does not exist. Must be
+    /// thread-safe and must neither throw nor allocate.
+    virtual bool current_generation(std::uint64_t auth_id, std::uint64_t& generation) const noexcept = 0;
+};
+
+/// Validates Authorization header values. Holds references only: the store, clock and
+/// session sources must outlive it. validate() is safe to call from many threads at once.
+/**
+ * Example:
+ * @code
+ *   tokenauth::memory_token_store store;
+ *   tokenauth::system_clock clock;
+ *   tokenauth::validator v(store, clock);
+ *   auto who = v.validate(request.get_header_value("Authorization"));
+ *   if (!who) return reply(401, tokenauth::to_string(who.code()));
+ *   serve(who->auth_id);
+ * @endcode
+ */
+class validator {
+public:
+    validator(const token_store& store, const clock& clock) noexcept : store_(&store), clock_(&clock) {}
+
+    /// Also accept session-v1 tokens signed with key, checked against users' generations.
+    validator(const token_store& store, const clock& clock, const session_key& key,
+              const session_generation_source& generations) noexcept
+        : store_(&store), clock_(&clock), session_key_(&key), generations_(&generations) {}
+
+    /// Validates "Bearer <token>" (scheme case-insensitive, exactly one space). Fails with
+    /// header_too_long, missing_credentials, malformed, bad_scheme, bad_prefix, any
+    /// token parse error, unknown_token, bad_secret, disabled, expired, bad_signature,
+    /// session_revoked or unknown_user.
+    result<principal> validate(std::string_view authorization) const noexcept {
+        if (authorization.size() > max_authorization_length) return errc::header_too_long;
+        if (authorization.empty()) return errc::missing_credentials;
+        const std::size_t space = authorization.find(' ');
+        if (space == std::string_view::npos) return errc::malformed;
+        if (!detail::iequals(authorization.substr(0, space), "bearer")) return errc::bad_scheme;
+        const std::string_view token = authorization.substr(space + 1);
+        if (token.empty()) return errc::malformed;
+        for (char c : token)
+            if (c == ' ' || c == '\t') return errc::malformed;
+        return validate_token(token);
+    }
+
+    /// Validates a bare token ("access-v1:..." or "session-v1:..."), without the scheme.
+    result<principal> validate_token(std::string_view token) const noexcept {
+        if (token.size() > max_authorization_length) return errc::header_too_long;
+        if (token.substr(0, access_token_prefix.size()) == access_token_prefix) return validate_access(token);
+        if (session_key_ != nullptr && token.substr(0, session_token_prefix.size()) == session_token_prefix)
+            return validate_session(token);
+        return errc::bad_prefix;
+    }
+
+private:
+    result<principal> validate_access(std::string_view text) const noexcept {
+        const result<access_token> parsed = parse_access_token(text);
+        if (!parsed) return parsed.get_error();
+        token_record rec;
+        if (!store_->find(parsed->id, rec)) return errc::unknown_token;
+        // The secret is checked before the token's state, so a caller without the secret
+        // learns nothing about whether a token is disabled or expired.
+        if (!verify_secret(parsed->id.bytes, parsed->secret, rec.hash)) return errc::bad_secret;
+        if (!rec.enabled) return errc::disabled;
+        if (is_expired(rec.expires_at, clock_->now())) return errc::expired;
+        principal p;
+        p.auth_id = rec.user_auth_id;
+        p.kind = credential_kind::access_token;
+        p.token = parsed->id;
+        p.expires_at = rec.expires_at;
+        return p;
+    }
+
+    result<principal> validate_session(std::string_view text) const noexcept {
+        const result<session_claims> claims = verify_session_token(*session_key_, text, clock_->now());
+        if (!claims) return claims.get_error();
+        std::uint64_t generation = 0;
+        if (!generations_->current_generation(claims->auth_id, generation)) return errc::unknown_user;
+        if (generation != claims->generation) return errc::session_revoked;
+        principal p;
+        p.auth_id = claims->auth_id;
+        p.kind = credential_kind::session;
+        p.expires_at = claims->expires_at;
+        return p;
+    }
+
+    const token_store* store_;
+    const clock* clock_;
+    const session_key* session_key_ = nullptr;
+    const session_generation_source* generations_ = nullptr;
+};
+
+}  // namespace tokenauth

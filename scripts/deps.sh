@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tokenauth needs, only those missing. Idempotent; prints
+# nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+    g++ cmake make pkg-config git
+    libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libcli11-dev
+    catch2 libbenchmark-dev
+    clang libclang-rt-14-dev
+    openssl curl wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Each public header, and the umbrella alone, compiles by itself with -Wall -Wextra -Werror
+# under g++ and clang++ (each compiler that is installed; at least one must be).
+set -euo pipefail
+include_dir=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+compilers=0
+for cxx in g++ clang++; do
+    command -v "$cxx" >/dev/null || { echo "skip: $cxx not installed"; continue; }
+    compilers=$((compilers + 1))
+    for h in "$include_dir"/tokenauth/*.hpp; do
+        name=tokenauth/$(basename "$h")
+        printf '#include <%s>\nint main() { return 0; }\n' "$name" > "$tmp/t.cpp"
+        "$cxx" -std=c++17 -Wall -Wextra -Werror -I"$include_dir" -c "$tmp/t.cpp" -o "$tmp/t.o"
+        echo "ok: $cxx $name"
+    done
+done
+[[ $compilers -gt 0 ]]

@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include <tokenauth/store.hpp>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace {
+tokenauth::token_record record_for(const tokenauth::token_id& id, std::uint64_t user) {
+    tokenauth::token_record r;
+    r.id = id;
+    r.user_auth_id = user;
+    r.hash.bytes[0] = static_cast<std::uint8_t>(user);
+    return r;
+}
+}  // namespace
+
+TEST_CASE("the store behaves like a map under random inserts, updates and erases", "[store]") {
+    tokenauth::memory_token_store store;
+    std::map<tokenauth::token_id, std::uint64_t> model;
+    std::mt19937_64 rng(12345);
+    std::vector<tokenauth::token_id> ids;
+    for (int i = 0; i < 3000; ++i) {
+        // Small ids on purpose: they are not random, so this also tests the id mixing.
+        ids.push_back(tokenauth::token_id::from_value(static_cast<unsigned>(i) * 64u));
+    }
+    for (int step = 0; step < 50000; ++step) {
+        const auto& id = ids[rng() % ids.size()];
+        const int op = static_cast<int>(rng() % 3);
+        if (op == 0) {
+            const std::uint64_t user = rng() % 1000;
+            CHECK(store.upsert(record_for(id, user)) == (model.count(id) == 0));
+            model[id] = user;
+        } else if (op == 1) {
+            CHECK(store.erase(id) == (model.erase(id) == 1));
+        } else {
+            tokenauth::token_record r;
+            const bool found = store.find(id, r);
+            REQUIRE(found == (model.count(id) == 1));
+            if (found) CHECK(r.user_auth_id == model[id]);
+        }
+    }
+    CHECK(store.size() == model.size());
+    for (const auto& id : ids) {
+        tokenauth::token_record r;
+        REQUIRE(store.find(id, r) == (model.count(id) == 1));
+    }
+}
+
+TEST_CASE("enable, disable and expiration updates are seen by find", "[store]") {
+    tokenauth::memory_token_store store;
+    const auto id = tokenauth::generate_access_token().id;
+    CHECK_FALSE(store.set_enabled(id, false));
+    CHECK_FALSE(store.set_expiration(id, 5));
+    store.upsert(record_for(id, 7));
+    tokenauth::token_record r;
+    REQUIRE(store.find(id, r));
+    CHECK(r.enabled);
+    CHECK(r.expires_at == tokenauth::never_expires);
+    CHECK(store.set_enabled(id, false));
+    CHECK(store.set_expiration(id, 5));
+    REQUIRE(store.find(id, r));
+    CHECK_FALSE(r.enabled);
+    CHECK(r.expires_at == 5);
+}
+
+TEST_CASE("memory per token stays bounded as the store grows", "[store]") {
+    tokenauth::memory_token_store store;
+    for (int i = 0; i < 100000; ++i) store.upsert(record_for(tokenauth::generate_access_token().id, 1));
+    CHECK(store.size() == 100000);
+    const double per_token = static_cast<double>(store.memory_bytes()) / 100000.0;
+    CHECK(per_token < 160.0);
+}
+
+TEST_CASE("readers find every stable token while a writer adds and removes others", "[store][concurrency]") {
+    tokenauth::memory_token_store store;
+    std::vector<tokenauth::token_id> stable;
+    for (int i = 0; i < 2000; ++i) {
+        stable.push_back(tokenauth::generate_access_token().id);
+        store.upsert(record_for(stable.back(), 1));
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<long> misses{0}, reads{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&, t] {
+            std::size_t i = static_cast<std::size_t>(t);
+            tokenauth::token_record r;
+            while (!stop.load(std::memory_order_relaxed)) {
+                const auto& id = stable[i++ % stable.size()];
+                if (!store.find(id, r) || r.id != id || r.user_auth_id != 1) ++misses;
+                ++reads;
+            }
+        });
+    }
+    std::vector<tokenauth::token_id> churn;
+    for (int round = 0; round < 20000; ++round) {
+        churn.push_back(tokenauth::generate_access_token().id);
+        store.upsert(record_for(churn.back(), 2));
+        if (churn.size() > 500) {
+            REQUIRE(store.erase(churn.front()));
+            churn.erase(churn.begin());
+        }
+    }
+    stop = true;
+    for (auto& t : readers) t.join();
+    CHECK(misses == 0);
+    CHECK(reads > 0);
+    CHECK(store.size() == stable.size() + churn.size());
+}

@@ -1,0 +1,207 @@
+#include <catch2/catch.hpp>
+
+#include <tokenauth/validator.hpp>
+
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "helpers.hpp"
+
+using tokenauth::errc;
+
+namespace {
+
+constexpr tokenauth::timestamp t0 = 1'700'000'000LL * tokenauth::nanos_per_second;
+
+struct users final : tokenauth::session_generation_source {
+    std::map<std::uint64_t, std::uint64_t> generation;
+    bool current_generation(std::uint64_t auth_id, std::uint64_t& g) const noexcept override {
+        const auto it = generation.find(auth_id);
+        if (it == generation.end()) return false;
+        g = it->second;
+        return true;
+    }
+};
+
+struct fixture {
+    tokenauth::memory_token_store store;
+    tokenauth::manual_clock clock{t0};
+    tokenauth::session_key key = tokenauth::session_key::generate();
+    users gens;
+    tokenauth::validator v{store, clock, key, gens};
+
+    std::string add(std::uint64_t user, tokenauth::timestamp expires = tokenauth::never_expires, bool enabled = true) {
+        const auto t = tokenauth::generate_access_token();
+        tokenauth::token_record r;
+        r.id = t.id;
+        r.hash = tokenauth::hash_access_token(t);
+        r.user_auth_id = user;
+        r.expires_at = expires;
+        r.enabled = enabled;
+        store.upsert(r);
+        return tokenauth::encode_access_token(t);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a valid access token authenticates as its user", "[validator]") {
+    fixture f;
+    const std::string token = f.add(1001);
+    const auto p = f.v.validate("Bearer " + token);
+    REQUIRE(p.ok());
+    CHECK(p->auth_id == 1001);
+    CHECK(p->kind == tokenauth::credential_kind::access_token);
+    CHECK(p->token == tokenauth::parse_access_token(token)->id);
+    for (const char* scheme : {"bearer ", "BEARER ", "BeArEr "}) CHECK(f.v.validate(scheme + token).ok());
+}
+
+TEST_CASE("every rejection has its own code", "[validator]") {
+    fixture f;
+    const std::string good = f.add(1001);
+    const std::string expired = f.add(1001, t0 - 1);
+    const std::string disabled = f.add(1001, tokenauth::never_expires, false);
+
+    // A token with a valid checksum whose id is not in the store.
+    const std::string unknown = tokenauth::encode_access_token(tokenauth::generate_access_token());
+    // The right id with another secret (checksum recomputed so it reaches the store).
+    std::uint8_t payload[tokenauth::access_token_payload_size];
+    test_helpers::payload_of(good, payload);
+    payload[20] ^= 1;
+    const std::string wrong_secret = test_helpers::access_token_from_payload(payload);
+    // A flipped bit without a fixed checksum.
+    std::string flipped = good;
+    flipped[40] = flipped[40] == 'A' ? 'B' : 'A';
+
+    struct row {
+        const char* what;
+        std::string header;
+        errc expected;
+    };
+    const row rows[] = {
+        {"empty", "", errc::missing_credentials},
+        {"too long", "Bearer " + std::string(300, 'A'), errc::header_too_long},
+        {"no scheme", good, errc::malformed},
+        {"scheme only", "Bearer", errc::malformed},
+        {"scheme and space", "Bearer ", errc::malformed},
+        {"two spaces", "Bearer  " + good, errc::malformed},
+        {"trailing space", "Bearer " + good + " ", errc::malformed},
+        {"tab inside", "Bearer " + good.substr(0, 20) + "\t" + good.substr(20), errc::malformed},
+        {"basic scheme", "Basic " + good, errc::bad_scheme},
+        {"bearer-ish scheme", "Bearerx " + good, errc::bad_scheme},
+        {"unknown prefix", "Bearer token-v1:abc", errc::bad_prefix},
+        {"wrong case prefix", "Bearer ACCESS-V1:" + good.substr(10), errc::bad_prefix},
+        {"truncated", "Bearer " + good.substr(0, 81), errc::bad_length},
+        {"bad character", "Bearer " + good.substr(0, 40) + "*" + good.substr(41), errc::bad_encoding},
+        {"bad checksum", "Bearer " + flipped, errc::bad_checksum},
+        {"unknown id", "Bearer " + unknown, errc::unknown_token},
+        {"wrong secret", "Bearer " + wrong_secret, errc::bad_secret},
+        {"disabled", "Bearer " + disabled, errc::disabled},
+        {"expired", "Bearer " + expired, errc::expired},
+    };
+    for (const auto& r : rows) {
+        INFO(r.what);
+        CHECK(f.v.validate(r.header).code() == r.expected);
+    }
+}
+
+TEST_CASE("expiry is exact to the nanosecond", "[validator]") {
+    fixture f;
+    const std::string token = "Bearer " + f.add(1001, t0 + 1000);
+    f.clock.set(t0 + 1000);
+    CHECK(f.v.validate(token).ok());
+    f.clock.set(t0 + 1001);
+    CHECK(f.v.validate(token).code() == errc::expired);
+}
+
+TEST_CASE("disabling, re-enabling and deleting take effect on the next validation", "[validator]") {
+    fixture f;
+    const std::string token = "Bearer " + f.add(1001);
+    const auto id = tokenauth::parse_access_token(token.substr(7))->id;
+    CHECK(f.v.validate(token).ok());
+    f.store.set_enabled(id, false);
+    CHECK(f.v.validate(token).code() == errc::disabled);
+    f.store.set_enabled(id, true);
+    CHECK(f.v.validate(token).ok());
+    f.store.set_expiration(id, t0 - 1);
+    CHECK(f.v.validate(token).code() == errc::expired);
+    f.store.erase(id);
+    CHECK(f.v.validate(token).code() == errc::unknown_token);
+}
+
+TEST_CASE("session tokens validate against the user's current generation", "[validator][session]") {
+    fixture f;
+    f.gens.generation[500] = 3;
+    tokenauth::session_claims c{500, 3, t0, t0 + tokenauth::default_session_lifetime};
+    const std::string token = "Bearer " + tokenauth::mint_session_token(f.key, c);
+    const auto p = f.v.validate(token);
+    REQUIRE(p.ok());
+    CHECK(p->auth_id == 500);
+    CHECK(p->kind == tokenauth::credential_kind::session);
+
+    f.gens.generation[500] = 4;  // password changed
+    CHECK(f.v.validate(token).code() == errc::session_revoked);
+    f.gens.generation.erase(500);  // user deleted
+    CHECK(f.v.validate(token).code() == errc::unknown_user);
+    f.gens.generation[500] = 3;
+    f.clock.set(t0 + tokenauth::default_session_lifetime + 1);
+    CHECK(f.v.validate(token).code() == errc::expired);
+
+    const auto other_key = tokenauth::session_key::generate();
+    f.clock.set(t0);
+    CHECK(f.v.validate("Bearer " + tokenauth::mint_session_token(other_key, c)).code() == errc::bad_signature);
+
+    // A validator without a session key does not accept sessions at all.
+    tokenauth::validator access_only(f.store, f.clock);
+    CHECK(access_only.validate(token).code() == errc::bad_prefix);
+}
+
+TEST_CASE("errc is a registered error category with distinct messages", "[validator][error]") {
+    const std::error_code ec = errc::bad_secret;
+    CHECK(ec.category().name() == std::string("tokenauth"));
+    CHECK(ec.message() == "token secret does not match");
+    std::set<std::string> messages, ids;
+    for (int i = 1; i <= static_cast<int>(errc::too_long); ++i) {
+        messages.insert(tokenauth::to_string(static_cast<errc>(i)));
+        ids.insert(tokenauth::to_identifier(static_cast<errc>(i)));
+    }
+    CHECK(messages.size() == static_cast<std::size_t>(errc::too_long));
+    CHECK(ids.size() == static_cast<std::size_t>(errc::too_long));
+    CHECK(std::string(tokenauth::to_string(static_cast<errc>(9999))) == "unknown error");
+}
+
+TEST_CASE("validation from several threads while a writer adds and removes tokens", "[validator][concurrency]") {
+    fixture f;
+    std::vector<std::string> stable;
+    for (int i = 0; i < 200; ++i) stable.push_back("Bearer " + f.add(static_cast<std::uint64_t>(i)));
+    std::atomic<bool> stop{false};
+    std::atomic<long> failures{0}, done{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&] {
+            std::size_t i = 0;
+            while (!stop.load(std::memory_order_relaxed)) {
+                const std::size_t k = i++ % stable.size();
+                const auto p = f.v.validate(stable[k]);
+                if (!p.ok() || p->auth_id != k) ++failures;
+                ++done;
+            }
+        });
+    }
+    std::vector<std::string> churn;
+    for (int round = 0; round < 5000; ++round) {
+        churn.push_back(f.add(9999));
+        if (churn.size() > 50) {
+            f.store.erase(tokenauth::parse_access_token(churn.front())->id);
+            CHECK(f.v.validate("Bearer " + churn.front()).code() == errc::unknown_token);
+            churn.erase(churn.begin());
+        }
+    }
+    stop = true;
+    for (auto& t : readers) t.join();
+    CHECK(failures == 0);
+    CHECK(done > 0);
+}
