@@ -1,0 +1,126 @@
+// /v1/auth/access-tokens/ : create, list, get, modify, delete.
+#include <tokenauth/token.hpp>
+
+#include "router.hpp"
+
+namespace tokenauth::server {
+namespace {
+
+nlohmann::json token_json(const directory& d, const token_row& t) {
+    return {{"id", to_string(t.id)},
+            {"user", identity_to_json(d.identity_of(t.user))},
+            {"creator", identity_to_json(d.identity_of(t.creator))},
+            {"creation_time", format_rfc3339(t.creation_time)},
+            {"expiration_time", t.expiration_time ? nlohmann::json(format_rfc3339(*t.expiration_time)) : nlohmann::json(nullptr)},
+            {"enabled", t.enabled}};
+}
+
+token_id path_token_id(const request_context& ctx) {
+    const auto id = parse_token_id(ctx.capture(1));
+    if (!id) throw not_found("no access token with id '" + ctx.capture(1).substr(0, 64) + "'");
+    return *id;
+}
+
+/// A user (not a group) named by an identity, or 400/404.
+std::uint64_t resolve_user(const directory& d, const api_identity& id) {
+    std::string why;
+    const auto r = d.resolve(id, why);
+    if (!r) throw not_found(why);
+    if (r->type != principal_type::user)
+        throw api_error{400, "bad_request_error", "access tokens can only be created for users, not groups"};
+    return r->auth_id;
+}
+
+std::int64_t query_int(const request_context& ctx, const char* key, std::int64_t fallback, std::int64_t min,
+                       std::int64_t max) {
+    if (!ctx.req.has_param(key)) return fallback;
+    const std::string v = ctx.req.get_param_value(key);
+    const auto n = detail::parse_decimal(v, static_cast<std::uint64_t>(max));
+    if (!n || static_cast<std::int64_t>(*n) < min)
+        throw api_error{400, "bad_request_error",
+                        std::string("query parameter '") + key + "' must be an integer from " + std::to_string(min) +
+                            " to " + std::to_string(max)};
+    return static_cast<std::int64_t>(*n);
+}
+
+}  // namespace
+
+void register_access_tokens(router& r) {
+    const std::string collection = R"(/v1/auth/access-tokens/?)";
+    const std::string item = R"(/v1/auth/access-tokens/([^/]+))";
+
+    r.post(collection, [](request_context& ctx) {
+        ctx.require(privilege::access_tokens_write);
+        const token_create_body b = ctx.body(decode_token_create(ctx.req.body));
+        const std::uint64_t user = resolve_user(*ctx.dir, b.user);
+        auto [row, bearer] = ctx.svc.db.create_token(user, ctx.who.auth_id, b.expiration, ctx.svc.clock.now());
+        ctx.svc.log.write("token_created",
+                          {{"token_id", to_string(row.id)},
+                           {"user", std::to_string(user)},
+                           {"creator", std::to_string(ctx.who.auth_id)},
+                           {"expiration_time", row.expiration_time ? format_rfc3339(*row.expiration_time) : "never"}});
+        // The only response that ever carries the bearer token.
+        ctx.reply({{"id", to_string(row.id)}, {"bearer_token", std::move(bearer)}});
+    });
+
+    r.get(collection, [](request_context& ctx) {
+        ctx.require(privilege::access_tokens_read);
+        std::optional<std::uint64_t> user;
+        std::string user_param;
+        if (ctx.req.has_param("user")) {
+            user_param = ctx.req.get_param_value("user");
+            const auto id = parse_identity(user_param);
+            if (!id) throw api_error{400, "bad_request_error", std::string("query parameter 'user': ") + id.detail()};
+            std::string why;
+            const auto res = ctx.dir->resolve(*id, why);
+            if (!res) throw not_found(why);
+            user = res->auth_id;
+        }
+        const std::int64_t limit = query_int(ctx, "limit", 0, 1, 100000);
+        const std::int64_t after = query_int(ctx, "after", 0, 0, INT64_MAX);
+        bool more = false;
+        const auto rows = ctx.svc.db.list_tokens(user, after, static_cast<std::size_t>(limit), more);
+        nlohmann::json entries = nlohmann::json::array();
+        for (const auto& t : rows) entries.push_back(token_json(*ctx.dir, t));
+        nlohmann::json next = nullptr;
+        if (more) {
+            std::string path = "/v1/auth/access-tokens/?";
+            if (user) path += "user=" + percent_encode(user_param) + "&";
+            path += "limit=" + std::to_string(limit) + "&after=" + std::to_string(rows.back().seq);
+            next = path;
+        }
+        ctx.reply({{"entries", std::move(entries)}, {"paging", {{"next", next}}}});
+    });
+
+    r.get(item, [](request_context& ctx) {
+        ctx.require(privilege::access_tokens_read);
+        const token_id id = path_token_id(ctx);
+        const auto row = ctx.svc.db.get_token(id);
+        if (!row) throw not_found("no access token with id " + to_string(id));
+        ctx.reply(token_json(*ctx.dir, *row));
+    });
+
+    r.patch(item, [](request_context& ctx) {
+        ctx.require(privilege::access_tokens_write);
+        const token_id id = path_token_id(ctx);
+        const token_modify_body b = ctx.body(decode_token_modify(ctx.req.body));
+        const auto row = ctx.svc.db.modify_token(id, b.expiration, b.enabled);
+        if (!row) throw not_found("no access token with id " + to_string(id));
+        ctx.svc.log.write("token_modified",
+                          {{"token_id", to_string(id)},
+                           {"by", std::to_string(ctx.who.auth_id)},
+                           {"enabled", row->enabled},
+                           {"expiration_time", row->expiration_time ? format_rfc3339(*row->expiration_time) : "never"}});
+        ctx.reply(token_json(*ctx.dir, *row));
+    });
+
+    r.del(item, [](request_context& ctx) {
+        ctx.require(privilege::access_tokens_write);
+        const token_id id = path_token_id(ctx);
+        if (!ctx.svc.db.delete_token(id)) throw not_found("no access token with id " + to_string(id));
+        ctx.svc.log.write("token_deleted", {{"token_id", to_string(id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+}
+
+}  // namespace tokenauth::server

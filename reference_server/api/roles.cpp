@@ -1,0 +1,152 @@
+// /v1/auth/roles/ with members, and /v1/auth/privileges/.
+#include "router.hpp"
+
+namespace tokenauth::server {
+namespace {
+
+nlohmann::json role_json(const tokenauth::role& r) {
+    nlohmann::json privileges = nlohmann::json::array();
+    for (privilege p : r.privileges.to_vector()) privileges.push_back(to_string(p));
+    return {{"name", r.name}, {"description", r.description}, {"privileges", std::move(privileges)}};
+}
+
+const tokenauth::role& path_role(const request_context& ctx) {
+    const std::string name = ctx.capture(1);
+    const tokenauth::role* r = ctx.dir->role(name);
+    if (r == nullptr) throw not_found("no role named '" + name.substr(0, 128) + "'");
+    return *r;
+}
+
+bool is_builtin(const std::string& name) { return detail::iequals(name, "Administrators") || detail::iequals(name, "Observers"); }
+
+/// Applies a PUT (complete) or PATCH (partial) body to a role and stores it.
+void modify_role(request_context& ctx, bool partial) {
+    ctx.require(privilege::role_write);
+    const tokenauth::role& old = path_role(ctx);
+    const role_body b = ctx.body(decode_role(ctx.req.body, partial));
+    if (detail::iequals(old.name, "Administrators"))
+        throw api_error{400, "bad_request_error", "the built-in role Administrators cannot be modified"};
+    tokenauth::role updated = old;
+    if (b.name) updated.name = *b.name;
+    if (b.description) updated.description = *b.description;
+    if (b.privileges) updated.privileges = *b.privileges;
+    ctx.svc.db.update_role(old.name, updated);
+    ctx.svc.log.write("role_modified", {{"role", updated.name}, {"by", std::to_string(ctx.who.auth_id)}});
+    ctx.reply(role_json(updated));
+}
+
+}  // namespace
+
+void register_roles(router& r) {
+    r.get(R"(/v1/auth/privileges/?)", [](request_context& ctx) {
+        ctx.require(privilege::role_read);
+        nlohmann::json out = nlohmann::json::object();
+        for (std::size_t i = 0; i < privilege_count; ++i) {
+            const auto p = static_cast<privilege>(i);
+            out[std::string(to_string(p))] = privilege_description(p);
+        }
+        ctx.reply(out);
+    });
+
+    r.get(R"(/v1/auth/roles/?)", [](request_context& ctx) {
+        ctx.require(privilege::role_read);
+        nlohmann::json out = nlohmann::json::object();
+        for (const auto& role : ctx.dir->roles) out[role.name] = role_json(role);
+        ctx.reply(out);
+    });
+
+    r.post(R"(/v1/auth/roles/?)", [](request_context& ctx) {
+        ctx.require(privilege::role_write);
+        const role_body b = ctx.body(decode_role(ctx.req.body, false));
+        const tokenauth::role role{*b.name, *b.description, *b.privileges, {}};
+        ctx.svc.db.create_role(role);
+        ctx.svc.log.write("role_created", {{"role", role.name}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(role_json(role));
+    });
+
+    r.get(R"(/v1/auth/roles/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::role_read);
+        ctx.reply(role_json(path_role(ctx)));
+    });
+    r.put(R"(/v1/auth/roles/([^/]+))", [](request_context& ctx) { modify_role(ctx, false); });
+    r.patch(R"(/v1/auth/roles/([^/]+))", [](request_context& ctx) { modify_role(ctx, true); });
+
+    r.del(R"(/v1/auth/roles/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::role_write);
+        const tokenauth::role& role = path_role(ctx);
+        if (is_builtin(role.name))
+            throw api_error{400, "bad_request_error", "the built-in roles Administrators and Observers cannot be deleted"};
+        ctx.svc.db.delete_role(role.name);
+        ctx.svc.log.write("role_deleted", {{"role", role.name}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+
+    r.get(R"(/v1/auth/roles/([^/]+)/members/?)", [](request_context& ctx) {
+        ctx.require(privilege::role_read);
+        const tokenauth::role& role = path_role(ctx);
+        std::uint64_t after = 0;
+        std::size_t limit = 0;
+        if (ctx.req.has_param("after")) {
+            const auto v = detail::parse_decimal(ctx.req.get_param_value("after"), UINT64_MAX);
+            if (!v) throw api_error{400, "bad_request_error", "query parameter 'after' must be an auth_id"};
+            after = *v;
+        }
+        if (ctx.req.has_param("limit")) {
+            const auto v = detail::parse_decimal(ctx.req.get_param_value("limit"), 100000);
+            if (!v || *v == 0) throw api_error{400, "bad_request_error", "query parameter 'limit' must be from 1 to 100000"};
+            limit = static_cast<std::size_t>(*v);
+        }
+        nlohmann::json members = nlohmann::json::object();
+        std::size_t n = 0;
+        std::uint64_t last = 0;
+        nlohmann::json next = nullptr;
+        for (std::uint64_t m : role.members) {
+            if (ctx.req.has_param("after") && m <= after) continue;
+            if (limit != 0 && n == limit) {
+                next = "/v1/auth/roles/" + percent_encode(role.name) + "/members?limit=" + std::to_string(limit) +
+                       "&after=" + std::to_string(last);
+                break;
+            }
+            members[std::to_string(m)] = identity_to_json(ctx.dir->identity_of(m));
+            last = m;
+            ++n;
+        }
+        ctx.reply({{"members", std::move(members)}, {"paging", {{"next", next}}}});
+    });
+
+    r.post(R"(/v1/auth/roles/([^/]+)/members/?)", [](request_context& ctx) {
+        ctx.require(privilege::role_write);
+        const tokenauth::role& role = path_role(ctx);
+        const api_identity id = ctx.body(decode_identity(ctx.req.body));
+        std::string why;
+        const auto who = ctx.dir->resolve(id, why);
+        if (!who) throw not_found(why);
+        ctx.svc.db.add_role_member(role.name, who->auth_id);
+        ctx.svc.log.write("role_member_added", {{"role", role.name},
+                                                {"member", std::to_string(who->auth_id)},
+                                                {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(identity_to_json(ctx.dir->identity_of(who->auth_id)));
+    });
+
+    r.get(R"(/v1/auth/roles/([^/]+)/members/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::role_read);
+        const tokenauth::role& role = path_role(ctx);
+        const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
+        if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
+        ctx.reply(identity_to_json(ctx.dir->identity_of(member)));
+    });
+
+    r.del(R"(/v1/auth/roles/([^/]+)/members/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::role_write);
+        const tokenauth::role& role = path_role(ctx);
+        const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
+        if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
+        ctx.svc.db.remove_role_member(role.name, member);
+        ctx.svc.log.write("role_member_removed", {{"role", role.name},
+                                                  {"member", std::to_string(member)},
+                                                  {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+}
+
+}  // namespace tokenauth::server

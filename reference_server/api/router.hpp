@@ -1,0 +1,100 @@
+// The route table and the per-request context every handler receives: who is calling,
+// the directory snapshot, and helpers for authorization, body decoding and JSON replies.
+#pragma once
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <tokenauth/identity_json.hpp>
+#include <tokenauth/validator.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "../http/decoders.hpp"
+#include "../http/log.hpp"
+#include "../storage/state.hpp"
+
+namespace tokenauth::server {
+
+/// What the handlers share: storage, the validator, the clock and the event log.
+struct services {
+    state& db;
+    const tokenauth::validator& validator;
+    const tokenauth::clock& clock;
+    event_log& log;
+};
+
+/// One request in flight.
+class request_context {
+public:
+    request_context(services& s, const httplib::Request& req, httplib::Response& res) : svc(s), req(req), res(res) {}
+
+    services& svc;
+    const httplib::Request& req;
+    httplib::Response& res;
+    principal who;                        ///< valid when authenticated
+    std::shared_ptr<const directory> dir;  ///< taken after authentication
+
+    /// 403 unless the caller holds p (through any role, directly or via a group).
+    void require(privilege p) const;
+    /// The path capture i (1-based), already percent-decoded by cpp-httplib.
+    std::string capture(std::size_t i) const { return req.matches[i].str(); }
+    /// Decodes the body with a decoder, throwing its 400 on failure.
+    template <class T>
+    T body(decoded<T> d) const {
+        if (!d) throw d.error;
+        return std::move(*d.value);
+    }
+    void reply(const nlohmann::json& j, int status = 200) const;
+    /// 200 with an empty body (DELETE and friends).
+    void reply_empty() const { res.status = 200; }
+};
+
+using handler = std::function<void(request_context&)>;
+
+enum class auth { required, none };
+
+/// Registers handlers on a cpp-httplib server with authentication, error mapping and
+/// logging wrapped around each.
+class router {
+public:
+    router(httplib::Server& http, services& svc) : http_(http), svc_(svc) {}
+
+    void get(const std::string& pattern, handler h, auth a = auth::required) { add("GET", pattern, std::move(h), a); }
+    void post(const std::string& pattern, handler h, auth a = auth::required) { add("POST", pattern, std::move(h), a); }
+    void put(const std::string& pattern, handler h) { add("PUT", pattern, std::move(h), auth::required); }
+    void patch(const std::string& pattern, handler h) { add("PATCH", pattern, std::move(h), auth::required); }
+    void del(const std::string& pattern, handler h) { add("DELETE", pattern, std::move(h), auth::required); }
+
+private:
+    void add(const char* method, const std::string& pattern, handler h, auth a);
+    void authenticate(request_context& ctx) const;
+
+    httplib::Server& http_;
+    services& svc_;
+};
+
+/// The JSON error body of the spec.
+nlohmann::json error_body(const api_error& e);
+void send_error(httplib::Response& res, const api_error& e);
+
+/// 404 for an object that does not exist.
+api_error not_found(const std::string& what);
+/// Percent-encodes everything but unreserved characters (and ':'), for paging links.
+std::string percent_encode(const std::string& s);
+/// Parses a decimal id from a path segment, or 404s.
+std::uint64_t parse_path_id(const std::string& s, const char* what);
+
+// JSON shapes shared by several resources.
+nlohmann::json user_json(const directory& d, const user_row& u);
+nlohmann::json group_json(const directory& d, const group_row& g);
+
+// Each resource registers its routes.
+void register_version_and_session(router& r);
+void register_access_tokens(router& r);
+void register_users_and_groups(router& r);
+void register_roles(router& r);
+void register_identity(router& r);
+
+}  // namespace tokenauth::server

@@ -1,0 +1,193 @@
+// /v1/users/ and /v1/groups/ with members and setpassword.
+#include "router.hpp"
+
+namespace tokenauth::server {
+namespace {
+
+const user_row& path_user(const request_context& ctx) {
+    const std::uint64_t id = parse_path_id(ctx.capture(1), "user");
+    const user_row* u = ctx.dir->user(id);
+    if (u == nullptr) throw not_found("no user with id " + std::to_string(id));
+    return *u;
+}
+
+const group_row& path_group(const request_context& ctx) {
+    const std::uint64_t id = parse_path_id(ctx.capture(1), "group");
+    const group_row* g = ctx.dir->group(id);
+    if (g == nullptr) throw not_found("no group with id " + std::to_string(id));
+    return *g;
+}
+
+std::uint64_t existing_group(const directory& d, std::optional<std::uint64_t> id) {
+    const std::uint64_t g = id.value_or(users_group_id);
+    if (d.group(g) == nullptr) throw api_error{400, "bad_request_error", "primary_group " + std::to_string(g) + " is not a group"};
+    return g;
+}
+
+void check_id_matches(const std::optional<std::string>& body_id, std::uint64_t path_id) {
+    if (body_id && !body_id->empty() && *body_id != std::to_string(path_id))
+        throw api_error{400, "bad_request_error", "'id' in the body does not match the id in the path"};
+}
+
+nlohmann::json groups_json(const directory& d, const std::vector<std::uint64_t>& ids) {
+    nlohmann::json out = nlohmann::json::array();
+    for (std::uint64_t id : ids)
+        if (const group_row* g = d.group(id)) out.push_back(group_json(d, *g));
+    return out;
+}
+
+}  // namespace
+
+void register_users_and_groups(router& r) {
+    r.get(R"(/v1/users/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_user_read);
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [id, u] : ctx.dir->users) out.push_back(user_json(*ctx.dir, u));
+        ctx.reply(out);
+    });
+
+    r.post(R"(/v1/users/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_user_write);
+        user_body b = ctx.body(decode_user(ctx.req.body, false));
+        user_row u;
+        u.name = b.name;
+        u.primary_group = existing_group(*ctx.dir, b.primary_group);
+        u.uid = b.uid;
+        u.home_directory = b.home_directory;
+        if (b.password) u.password_hash = hash_password(*b.password);
+        u = ctx.svc.db.create_user(std::move(u));
+        ctx.svc.log.write("user_created", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
+    });
+
+    r.get(R"(/v1/users/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_user_read);
+        ctx.reply(user_json(*ctx.dir, path_user(ctx)));
+    });
+
+    r.put(R"(/v1/users/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_user_write);
+        user_row u = path_user(ctx);
+        user_body b = ctx.body(decode_user(ctx.req.body, true));
+        check_id_matches(b.id, u.auth_id);
+        u.name = b.name;
+        u.primary_group = existing_group(*ctx.dir, b.primary_group);
+        u.uid = b.uid;
+        u.home_directory = b.home_directory;
+        const bool password_changed = b.password.has_value();
+        if (password_changed) u.password_hash = hash_password(*b.password);
+        u = ctx.svc.db.update_user(u, password_changed);
+        ctx.svc.log.write("user_modified", {{"auth_id", std::to_string(u.auth_id)},
+                                            {"by", std::to_string(ctx.who.auth_id)},
+                                            {"password_changed", password_changed}});
+        ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
+    });
+
+    r.del(R"(/v1/users/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_user_write);
+        const user_row& u = path_user(ctx);
+        if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
+            throw api_error{400, "bad_request_error", "the built-in users admin and guest cannot be deleted"};
+        ctx.svc.db.delete_user(u.auth_id);
+        ctx.svc.log.write("user_deleted", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+
+    r.get(R"(/v1/users/([^/]+)/groups/?)", [](request_context& ctx) {
+        const user_row& u = path_user(ctx);
+        if (u.auth_id != ctx.who.auth_id) ctx.require(privilege::local_user_read);  // one's own groups are readable
+        ctx.reply(groups_json(*ctx.dir, ctx.dir->groups_of(u.auth_id)));
+    });
+
+    r.post(R"(/v1/users/([^/]+)/setpassword/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_user_write);
+        const user_row& u = path_user(ctx);
+        const std::string pw = ctx.body(decode_set_password(ctx.req.body));
+        if (u.auth_id == guest_auth_id) throw api_error{400, "bad_request_error", "the guest user cannot have a password"};
+        ctx.svc.db.set_password(u.auth_id, hash_password(pw));
+        ctx.svc.log.write("password_set", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(user_json(*ctx.svc.db.snapshot(), *ctx.svc.db.snapshot()->user(u.auth_id)));
+    });
+
+    // --- groups ---
+    r.get(R"(/v1/groups/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_group_read);
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [id, g] : ctx.dir->groups) out.push_back(group_json(*ctx.dir, g));
+        ctx.reply(out);
+    });
+
+    r.post(R"(/v1/groups/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_group_write);
+        const group_body b = ctx.body(decode_group(ctx.req.body, false));
+        const group_row g = ctx.svc.db.create_group({0, b.name, b.gid});
+        ctx.svc.log.write("group_created", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
+    });
+
+    r.get(R"(/v1/groups/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_group_read);
+        ctx.reply(group_json(*ctx.dir, path_group(ctx)));
+    });
+
+    r.put(R"(/v1/groups/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_group_write);
+        group_row g = path_group(ctx);
+        const group_body b = ctx.body(decode_group(ctx.req.body, true));
+        check_id_matches(b.id, g.auth_id);
+        g.name = b.name;
+        g.gid = b.gid;
+        g = ctx.svc.db.update_group(g);
+        ctx.svc.log.write("group_modified", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
+    });
+
+    r.del(R"(/v1/groups/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_group_write);
+        const group_row& g = path_group(ctx);
+        if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
+            throw api_error{400, "bad_request_error", "the built-in groups Users and Guests cannot be deleted"};
+        ctx.svc.db.delete_group(g.auth_id);
+        ctx.svc.log.write("group_deleted", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+
+    r.get(R"(/v1/groups/([^/]+)/members/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_group_read);
+        const group_row& g = path_group(ctx);
+        nlohmann::json out = nlohmann::json::array();
+        for (std::uint64_t m : ctx.dir->members_of(g.auth_id))
+            if (const user_row* u = ctx.dir->user(m)) out.push_back(user_json(*ctx.dir, *u));
+        ctx.reply(out);
+    });
+
+    r.post(R"(/v1/groups/([^/]+)/members/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_group_write);
+        const group_row& g = path_group(ctx);
+        const std::uint64_t member = ctx.body(decode_group_member(ctx.req.body));
+        const user_row* u = ctx.dir->user(member);
+        if (u == nullptr) throw not_found("no user with id " + std::to_string(member) + " (members are users)");
+        ctx.svc.db.add_group_member(g.auth_id, member);
+        ctx.svc.log.write("group_member_added", {{"group", std::to_string(g.auth_id)},
+                                                 {"member", std::to_string(member)},
+                                                 {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply(user_json(*ctx.dir, *u));
+    });
+
+    r.del(R"(/v1/groups/([^/]+)/members/([^/]+))", [](request_context& ctx) {
+        ctx.require(privilege::local_group_write);
+        const group_row& g = path_group(ctx);
+        const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
+        const auto& explicit_members = ctx.dir->group_members;
+        const auto it = explicit_members.find(g.auth_id);
+        if (it == explicit_members.end() || !std::binary_search(it->second.begin(), it->second.end(), member))
+            throw not_found("user " + std::to_string(member) + " is not an explicit member of group " + g.name);
+        ctx.svc.db.remove_group_member(g.auth_id, member);
+        ctx.svc.log.write("group_member_removed", {{"group", std::to_string(g.auth_id)},
+                                                   {"member", std::to_string(member)},
+                                                   {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.reply_empty();
+    });
+}
+
+}  // namespace tokenauth::server

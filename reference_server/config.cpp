@@ -1,0 +1,83 @@
+#include "config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace tokenauth::server {
+
+bool is_loopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
+    config c;
+    std::string listen = "127.0.0.1:8000";
+    CLI::App app{"tokenauth-server: the reference server for tokenauth access tokens (HTTPS REST API, SQLite storage)"};
+    app.footer(
+        "Environment:\n"
+        "  TOKENAUTH_ADMIN_PASSWORD  password of the 'admin' user, used only when the data dir is first created;\n"
+        "                            if unset, a random one is generated and printed once to stderr\n"
+        "  TOKENAUTH_LISTEN, TOKENAUTH_DATA_DIR, TOKENAUTH_THREADS  defaults for the flags of the same name\n\n"
+        "First start on an empty data dir creates users admin (500) and guest (501), groups Users (513) and\n"
+        "Guests (514), roles Administrators and Observers, a machine SID, the session key and (unless\n"
+        "--tls-cert/--tls-key are given) a self-signed certificate. The data dir is mode 0700, its files 0600.\n"
+        "Logs: one JSON object per line on stderr. SIGINT/SIGTERM: finish in-flight requests and exit.");
+    app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
+        ->envname("TOKENAUTH_LISTEN")
+        ->capture_default_str();
+    app.add_option("--data-dir", c.data_dir, "directory for the database, keys and certificate")
+        ->envname("TOKENAUTH_DATA_DIR")
+        ->capture_default_str();
+    app.add_option("--tls-cert", c.tls_cert, "PEM certificate (default: DATA_DIR/tls-cert.pem, self-signed on first start)");
+    app.add_option("--tls-key", c.tls_key, "PEM private key (default: DATA_DIR/tls-key.pem)");
+    app.add_flag("--http", c.http, "serve plain HTTP instead of HTTPS (loopback addresses only)");
+    app.add_flag("--allow-insecure-http", c.allow_insecure_http, "allow --http on a non-loopback address");
+    app.add_option("--threads", c.threads, "worker threads")
+        ->envname("TOKENAUTH_THREADS")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        exit_code = app.exit(e);
+        return std::nullopt;
+    }
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        std::cerr << "tokenauth-server: --listen must be HOST:PORT\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    c.host = listen.substr(0, colon);
+    if (c.host.size() > 2 && c.host.front() == '[' && c.host.back() == ']') c.host = c.host.substr(1, c.host.size() - 2);
+    try {
+        std::size_t used = 0;
+        c.port = std::stoi(listen.substr(colon + 1), &used);
+        if (used != listen.size() - colon - 1 || c.port < 0 || c.port > 65535) throw std::out_of_range("port");
+    } catch (const std::exception&) {
+        std::cerr << "tokenauth-server: --listen port must be 0 to 65535\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if ((c.tls_cert.empty()) != (c.tls_key.empty())) {
+        std::cerr << "tokenauth-server: give both --tls-cert and --tls-key, or neither\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (c.http && !is_loopback(c.host) && !c.allow_insecure_http) {
+        std::cerr << "tokenauth-server: refusing plain HTTP on non-loopback address " << c.host
+                  << " (bearer tokens would cross the network in clear text); add --allow-insecure-http to force it\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (const char* pw = std::getenv("TOKENAUTH_ADMIN_PASSWORD"); pw != nullptr && *pw != '\0') c.admin_password = pw;
+    if (c.tls_cert.empty()) {
+        c.tls_cert = c.data_dir + "/tls-cert.pem";
+        c.tls_key = c.data_dir + "/tls-key.pem";
+    }
+    return c;
+}
+
+}  // namespace tokenauth::server

@@ -1,0 +1,314 @@
+#include "decoders.hpp"
+
+#include <tokenauth/identity_json.hpp>
+
+namespace tokenauth::server {
+namespace {
+
+using nlohmann::json;
+
+api_error bad(std::string description) { return api_error{400, "bad_request_error", std::move(description)}; }
+
+/// Parses the body as a JSON object, or explains why it is not one.
+std::optional<json> parse_object(std::string_view body, api_error& err) {
+    json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+        err = bad("request body is not valid JSON");
+        return std::nullopt;
+    }
+    if (!j.is_object()) {
+        err = bad("request body must be a JSON object");
+        return std::nullopt;
+    }
+    return j;
+}
+
+const json* field(const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+}
+
+/// A string field; nullopt with err set when present with another type or too long.
+bool string_field(const json& j, const char* key, std::optional<std::string>& out, api_error& err,
+                  std::size_t max = max_name_length) {
+    const json* f = field(j, key);
+    if (f == nullptr || f->is_null()) return true;
+    if (!f->is_string()) {
+        err = bad(std::string("'") + key + "' must be a string");
+        return false;
+    }
+    if (f->get_ref<const std::string&>().size() > max) {
+        err = bad(std::string("'") + key + "' is too long");
+        return false;
+    }
+    out = f->get<std::string>();
+    return true;
+}
+
+bool required_string(const json& j, const char* key, std::string& out, api_error& err,
+                     std::size_t max = max_name_length) {
+    std::optional<std::string> v;
+    if (!string_field(j, key, v, err, max)) return false;
+    if (!v) {
+        err = bad(std::string("'") + key + "' is required");
+        return false;
+    }
+    out = std::move(*v);
+    return true;
+}
+
+/// An RFC 3339 expiration with offset, or null.
+bool time_field(const json& f, std::optional<timestamp>& out, api_error& err) {
+    if (f.is_null()) {
+        out.reset();
+        return true;
+    }
+    if (!f.is_string()) {
+        err = bad("'expiration_time' must be an RFC 3339 string or null");
+        return false;
+    }
+    const auto t = parse_rfc3339(f.get_ref<const std::string&>());
+    if (!t) {
+        err = bad(std::string("'expiration_time' is not a valid RFC 3339 time with offset: ") + t.detail());
+        return false;
+    }
+    out = *t;
+    return true;
+}
+
+/// A user or group name: 1..256 characters, no control characters, no ':' or '\'.
+bool valid_name(const std::string& name, api_error& err) {
+    if (name.empty()) {
+        err = bad("'name' must not be empty");
+        return false;
+    }
+    for (unsigned char c : name) {
+        if (c < 0x20 || c == 0x7F || c == ':' || c == '\\') {
+            err = bad("'name' must not contain control characters, ':' or '\\'");
+            return false;
+        }
+    }
+    return true;
+}
+
+/// A decimal id given as a string or a number.
+std::optional<std::uint64_t> id_value(const json& f) {
+    if (f.is_string()) return detail::parse_decimal(f.get_ref<const std::string&>(), UINT64_MAX);
+    if (f.is_number_unsigned()) return f.get<std::uint64_t>();
+    if (f.is_number_integer() && f.get<std::int64_t>() >= 0) return f.get<std::uint64_t>();
+    return std::nullopt;
+}
+
+/// A decimal uid/gid string ("" for none); numbers are accepted too.
+bool posix_id_field(const json& j, const char* key, std::string& out, api_error& err) {
+    const json* f = field(j, key);
+    if (f == nullptr || f->is_null() || (f->is_string() && f->get_ref<const std::string&>().empty())) {
+        out.clear();
+        return true;
+    }
+    const auto v = id_value(*f);
+    if (!v || *v > UINT32_MAX) {
+        err = bad(std::string("'") + key + "' must be a 32-bit unsigned integer or \"\"");
+        return false;
+    }
+    out = std::to_string(*v);
+    return true;
+}
+
+template <class T, class F>
+decoded<T> guarded(std::string_view body, F&& f) noexcept {
+    decoded<T> out;
+    try {
+        api_error err;
+        const auto j = parse_object(body, err);
+        if (!j) {
+            out.error = std::move(err);
+            return out;
+        }
+        f(*j, out);
+    } catch (const std::exception&) {
+        out.value.reset();
+        out.error = bad("request body could not be decoded");
+    }
+    return out;
+}
+
+}  // namespace
+
+decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
+    return guarded<token_create_body>(body, [](const json& j, decoded<token_create_body>& out) {
+        token_create_body b;
+        const json* user = field(j, "user");
+        if (user == nullptr || user->is_null()) {
+            out.error = bad("'user' is required: the identity of the user who will hold the token");
+            return;
+        }
+        const auto id = identity_from_json(*user);
+        if (!id) {
+            out.error = bad(std::string("'user': ") + id.detail());
+            return;
+        }
+        b.user = *id;
+        if (const json* e = field(j, "expiration_time"))
+            if (!time_field(*e, b.expiration, out.error)) return;
+        out.value = std::move(b);
+    });
+}
+
+decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept {
+    return guarded<token_modify_body>(body, [](const json& j, decoded<token_modify_body>& out) {
+        token_modify_body b;
+        if (const json* e = field(j, "expiration_time")) {
+            std::optional<timestamp> t;
+            if (!time_field(*e, t, out.error)) return;
+            b.expiration = t;
+        }
+        if (const json* e = field(j, "enabled"); e != nullptr && !e->is_null()) {
+            if (!e->is_boolean()) {
+                out.error = bad("'enabled' must be true or false");
+                return;
+            }
+            b.enabled = e->get<bool>();
+        }
+        out.value = std::move(b);
+    });
+}
+
+decoded<login_body> decode_login(std::string_view body) noexcept {
+    return guarded<login_body>(body, [](const json& j, decoded<login_body>& out) {
+        login_body b;
+        if (!required_string(j, "username", b.username, out.error)) return;
+        if (!required_string(j, "password", b.password, out.error, max_password_length)) return;
+        out.value = std::move(b);
+    });
+}
+
+decoded<change_password_body> decode_change_password(std::string_view body) noexcept {
+    return guarded<change_password_body>(body, [](const json& j, decoded<change_password_body>& out) {
+        change_password_body b;
+        if (!required_string(j, "old_password", b.old_password, out.error, max_password_length)) return;
+        if (!required_string(j, "new_password", b.new_password, out.error, max_password_length)) return;
+        if (b.new_password.empty()) {
+            out.error = bad("'new_password' must not be empty");
+            return;
+        }
+        out.value = std::move(b);
+    });
+}
+
+decoded<std::string> decode_set_password(std::string_view body) noexcept {
+    return guarded<std::string>(body, [](const json& j, decoded<std::string>& out) {
+        std::string pw;
+        if (!required_string(j, "new_password", pw, out.error, max_password_length)) return;
+        if (pw.empty()) {
+            out.error = bad("'new_password' must not be empty");
+            return;
+        }
+        out.value = std::move(pw);
+    });
+}
+
+decoded<user_body> decode_user(std::string_view body, bool for_update) noexcept {
+    return guarded<user_body>(body, [for_update](const json& j, decoded<user_body>& out) {
+        user_body b;
+        if (for_update && !string_field(j, "id", b.id, out.error)) return;
+        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, out.error)) return;
+        if (const json* g = field(j, "primary_group"); g != nullptr && !g->is_null()) {
+            const auto v = id_value(*g);
+            if (!v) {
+                out.error = bad("'primary_group' must be a group id (\"0\" for the default group)");
+                return;
+            }
+            if (*v != 0) b.primary_group = *v;
+        }
+        if (!posix_id_field(j, "uid", b.uid, out.error)) return;
+        if (!string_field(j, "home_directory", b.home_directory, out.error, 4096)) return;
+        if (!string_field(j, "password", b.password, out.error, max_password_length)) return;
+        out.value = std::move(b);
+    });
+}
+
+decoded<group_body> decode_group(std::string_view body, bool for_update) noexcept {
+    return guarded<group_body>(body, [for_update](const json& j, decoded<group_body>& out) {
+        group_body b;
+        if (for_update && !string_field(j, "id", b.id, out.error)) return;
+        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, out.error)) return;
+        if (!posix_id_field(j, "gid", b.gid, out.error)) return;
+        out.value = std::move(b);
+    });
+}
+
+decoded<std::uint64_t> decode_group_member(std::string_view body) noexcept {
+    return guarded<std::uint64_t>(body, [](const json& j, decoded<std::uint64_t>& out) {
+        const json* m = field(j, "member_id");
+        const auto v = m ? id_value(*m) : std::nullopt;
+        if (!v) {
+            out.error = bad("'member_id' must be the id of a user or group");
+            return;
+        }
+        out.value = *v;
+    });
+}
+
+decoded<role_body> decode_role(std::string_view body, bool partial) noexcept {
+    return guarded<role_body>(body, [partial](const json& j, decoded<role_body>& out) {
+        role_body b;
+        if (!string_field(j, "name", b.name, out.error) || !string_field(j, "description", b.description, out.error, 4096))
+            return;
+        if (b.name && b.name->empty()) {
+            out.error = bad("'name' must not be empty");
+            return;
+        }
+        if (const json* p = field(j, "privileges"); p != nullptr && !p->is_null()) {
+            if (!p->is_array()) {
+                out.error = bad("'privileges' must be an array of privilege names");
+                return;
+            }
+            privilege_set set;
+            for (const json& e : *p) {
+                const auto priv = e.is_string() ? parse_privilege(e.get_ref<const std::string&>()) : std::nullopt;
+                if (!priv) {
+                    out.error = bad("'privileges' holds an unknown privilege: " +
+                                    (e.is_string() ? e.get<std::string>().substr(0, 80) : e.dump().substr(0, 80)));
+                    return;
+                }
+                set.insert(*priv);
+            }
+            b.privileges = set;
+        }
+        if (!partial && (!b.name || !b.description || !b.privileges)) {
+            out.error = bad("'name', 'description' and 'privileges' are required");
+            return;
+        }
+        out.value = std::move(b);
+    });
+}
+
+decoded<api_identity> decode_identity(std::string_view body) noexcept {
+    return guarded<api_identity>(body, [](const json& j, decoded<api_identity>& out) {
+        const auto id = identity_from_json(j);
+        if (!id) {
+            out.error = bad(std::string("identity: ") + id.detail());
+            return;
+        }
+        out.value = *id;
+    });
+}
+
+decoded<api_identity> decode_identity_expand(std::string_view body) noexcept {
+    return guarded<api_identity>(body, [](const json& j, decoded<api_identity>& out) {
+        const json* id_json = field(j, "id");
+        if (id_json == nullptr) {
+            out.error = bad("'id' is required: the identity to expand");
+            return;
+        }
+        const auto id = identity_from_json(*id_json);
+        if (!id) {
+            out.error = bad(std::string("'id': ") + id.detail());
+            return;
+        }
+        out.value = *id;
+    });
+}
+
+}  // namespace tokenauth::server

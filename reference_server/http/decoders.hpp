@@ -1,0 +1,83 @@
+// Typed decoders for every request body: plain functions from text to a struct or an
+// api_error (400 naming the bad field). They never throw, so fuzzers call them directly.
+#pragma once
+
+#include <tokenauth/identity.hpp>
+#include <tokenauth/privilege.hpp>
+#include <tokenauth/time.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "../storage/state.hpp"
+
+namespace tokenauth::server {
+
+/// A decoded value or the error that explains why there is none.
+template <class T>
+struct decoded {
+    std::optional<T> value;
+    api_error error{};
+    explicit operator bool() const noexcept { return value.has_value(); }
+};
+
+struct token_create_body {
+    api_identity user;
+    std::optional<timestamp> expiration;
+};
+struct token_modify_body {
+    std::optional<std::optional<timestamp>> expiration;  ///< outer: present; inner: null = never
+    std::optional<bool> enabled;
+};
+struct login_body {
+    std::string username;
+    std::string password;
+};
+struct change_password_body {
+    std::string old_password;
+    std::string new_password;
+};
+struct user_body {
+    std::optional<std::string> id;  ///< PUT only; must match the path
+    std::string name;
+    std::optional<std::uint64_t> primary_group;  ///< nullopt / "0": the default group
+    std::string uid;                             ///< "" for none
+    std::optional<std::string> home_directory;
+    std::optional<std::string> password;  ///< null/absent: none (POST) or unchanged (PUT)
+};
+struct group_body {
+    std::optional<std::string> id;
+    std::string name;
+    std::string gid;
+};
+struct role_body {
+    std::optional<std::string> name;
+    std::optional<std::string> description;
+    std::optional<privilege_set> privileges;
+};
+
+inline constexpr std::size_t max_name_length = 256;
+inline constexpr std::size_t max_password_length = 1024;
+
+decoded<token_create_body> decode_token_create(std::string_view body) noexcept;
+decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept;
+decoded<login_body> decode_login(std::string_view body) noexcept;
+decoded<change_password_body> decode_change_password(std::string_view body) noexcept;
+decoded<std::string> decode_set_password(std::string_view body) noexcept;
+/// POST (for_update false) or PUT (true) of /v1/users/.
+decoded<user_body> decode_user(std::string_view body, bool for_update) noexcept;
+decoded<group_body> decode_group(std::string_view body, bool for_update) noexcept;
+/// {"member_id": "1001"} of POST /v1/groups/{id}/members/.
+decoded<std::uint64_t> decode_group_member(std::string_view body) noexcept;
+/// A role for POST/PUT (all fields required) or PATCH (partial).
+decoded<role_body> decode_role(std::string_view body, bool partial) noexcept;
+/// A bare api_identity document (role members, identity/find).
+decoded<api_identity> decode_identity(std::string_view body) noexcept;
+/// {"id": api_identity} of identity/expand.
+decoded<api_identity> decode_identity_expand(std::string_view body) noexcept;
+
+}  // namespace tokenauth::server
