@@ -1,0 +1,583 @@
+// Integration tests: the real tokenauth-server over HTTPS, each test with its own data dir.
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+#include <tokenauth/token.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "server_process.hpp"
+
+using nlohmann::json;
+using test_server::server_process;
+using test_server::temp_dir;
+
+namespace {
+
+void require_error(const test_server::response& r, int status, const std::string& error_class = "") {
+    INFO(r.raw);
+    REQUIRE(r.status == status);
+    REQUIRE(r.body.is_object());
+    CHECK(r.body.at("error_class").is_string());
+    CHECK(r.body.at("description").is_string());
+    CHECK(r.body.at("stack").is_array());
+    CHECK(r.body.at("module").is_string());
+    if (!error_class.empty()) CHECK(r.body.at("error_class") == error_class);
+}
+
+json user_identity(const std::string& name) { return {{"name", name}}; }
+
+/// Creates a local user and returns its id.
+std::string create_user(const server_process& s, const std::string& admin, const std::string& name,
+                        const std::optional<std::string>& password = std::nullopt) {
+    const auto r = s.request("POST", "/v1/users/", admin,
+                             json{{"name", name},
+                                  {"primary_group", "0"},
+                                  {"uid", ""},
+                                  {"home_directory", nullptr},
+                                  {"password", password ? json(*password) : json(nullptr)}});
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    return r.body.at("id").get<std::string>();
+}
+
+/// Creates a role with privileges and assigns it to a trustee.
+void grant(const server_process& s, const std::string& admin, const std::string& role,
+           const std::vector<std::string>& privileges, const json& trustee) {
+    auto r = s.request("POST", "/v1/auth/roles/", admin,
+                       json{{"name", role}, {"description", "test role"}, {"privileges", privileges}});
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    r = s.request("POST", "/v1/auth/roles/" + role + "/members", admin, trustee);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+}
+
+struct created_token {
+    std::string id;
+    std::string bearer;
+};
+
+created_token create_token(const server_process& s, const std::string& admin, const json& user,
+                           const std::optional<std::string>& expiration = std::nullopt) {
+    json body = {{"user", user}};
+    if (expiration) body["expiration_time"] = *expiration;
+    const auto r = s.request("POST", "/v1/auth/access-tokens/", admin, body);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    REQUIRE(r.body.size() == 2);
+    return {r.body.at("id").get<std::string>(), r.body.at("bearer_token").get<std::string>()};
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("version needs no authentication and ignores a stale Authorization header", "[server]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    for (const char* bearer : {"", "access-v1:stale", "session-v1:junk"}) {
+        const auto r = s.request("GET", "/v1/version", bearer);
+        REQUIRE(r.status == 200);
+        const std::string rev = r.body.at("revision_id");
+        CHECK(rev.substr(rev.rfind(' ') + 1) == "5.3.0");
+        for (const char* k : {"build_id", "flavor", "build_date"}) CHECK(r.body.contains(k));
+    }
+    // Login also ignores a stale credential.
+    const auto r = s.request("POST", "/v1/session/login", "access-v1:stale",
+                             json{{"username", "admin"}, {"password", test_server::admin_password}});
+    CHECK(r.status == 200);
+    CHECK(r.headers.find("Cache-Control")->second == "no-store");
+}
+
+TEST_CASE("login, who-am-i and session roles", "[server][session]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    require_error(s.request("POST", "/v1/session/login", "", json{{"username", "admin"}, {"password", "wrong"}}), 401,
+                  "invalid_credentials_error");
+    require_error(s.request("POST", "/v1/session/login", "", json{{"username", "nobody"}, {"password", "x"}}), 401);
+    require_error(s.request("POST", "/v1/session/login", "", json{{"username", "guest"}, {"password", ""}}), 401);
+    require_error(s.request("POST", "/v1/session/login", "", json{{"username", "admin"}}), 400);
+    const std::string admin = s.login("ADMIN");  // names match case-insensitively
+    CHECK(admin.rfind("session-v1:", 0) == 0);
+
+    const auto me = s.request("GET", "/v1/session/who-am-i", admin);
+    REQUIRE(me.status == 200);
+    CHECK(me.body.at("id") == "500");
+    CHECK(me.body.at("name") == "admin");
+    CHECK(me.body.at("primary_group") == "513");
+    CHECK(me.body.at("privileges").size() == 127);
+    CHECK_FALSE(me.body.contains("access_token_id"));
+    CHECK(me.body.at("sid").get<std::string>().rfind("S-1-5-21-", 0) == 0);
+
+    const auto roles = s.request("GET", "/v1/session/roles", admin);
+    REQUIRE(roles.status == 200);
+    CHECK(roles.body == json::array({"Administrators"}));
+
+    require_error(s.request("GET", "/v1/session/who-am-i"), 401, "authentication_required_error");
+    require_error(s.request("GET", "/v1/session/who-am-i", admin.substr(0, 50)), 401);
+}
+
+TEST_CASE("service-account walkthrough over REST", "[server][access_tokens]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+
+    const std::string svc_id = create_user(s, admin, "svc-backup");
+    grant(s, admin, "TokenReaders", {"PRIVILEGE_ACCESS_TOKENS_READ", "PRIVILEGE_LOCAL_USER_READ"},
+          json{{"name", "svc-backup"}});
+
+    const auto first = create_token(s, admin, user_identity("svc-backup"), "2099-01-01T00:00:00+00:00");
+    CHECK(first.bearer.size() == 82);
+    CHECK(tokenauth::to_string(tokenauth::parse_access_token(first.bearer)->id) == first.id);
+
+    // Use it.
+    auto me = s.request("GET", "/v1/session/who-am-i", first.bearer);
+    REQUIRE(me.status == 200);
+    CHECK(me.body.at("id") == svc_id);
+    CHECK(me.body.at("access_token_id") == first.id);
+    CHECK(me.body.at("privileges") == json::array({"PRIVILEGE_LOCAL_USER_READ", "PRIVILEGE_ACCESS_TOKENS_READ"}));
+    CHECK(s.request("GET", "/v1/users/", first.bearer).status == 200);
+    require_error(s.request("GET", "/v1/groups/", first.bearer), 403, "privilege_required_error");
+    require_error(s.request("POST", "/v1/auth/access-tokens/", first.bearer, json{{"user", user_identity("admin")}}), 403);
+
+    // List with the user filter; the metadata never shows the bearer token.
+    auto list = s.request("GET", "/v1/auth/access-tokens/?user=svc-backup", first.bearer);
+    REQUIRE(list.status == 200);
+    REQUIRE(list.body.at("entries").size() == 1);
+    const json meta = list.body["entries"][0];
+    CHECK(meta.at("id") == first.id);
+    CHECK(meta.at("user").at("name") == "svc-backup");
+    CHECK(meta.at("user").at("auth_id") == svc_id);
+    CHECK(meta.at("user").size() == 6);
+    CHECK(meta.at("creator").at("auth_id") == "500");
+    CHECK(meta.at("expiration_time") == "2099-01-01T00:00:00Z");
+    CHECK(meta.at("enabled") == true);
+    CHECK(list.body.at("paging").at("next").is_null());
+    CHECK(list.raw.find(first.bearer.substr(10, 30)) == std::string::npos);
+    for (const std::string& filter : std::vector<std::string>{"auth_id:" + svc_id, "local:svc-backup", "SVC-BACKUP"})
+        CHECK(s.request("GET", "/v1/auth/access-tokens/?user=" + filter, admin).body.at("entries").size() == 1);
+    CHECK(s.request("GET", "/v1/auth/access-tokens/?user=admin", admin).body.at("entries").empty());
+
+    // Disable, re-enable.
+    auto r = s.request("PATCH", "/v1/auth/access-tokens/" + first.id, admin, json{{"enabled", false}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("enabled") == false);
+    require_error(s.request("GET", "/v1/session/who-am-i", first.bearer), 401, "access_token_disabled_error");
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + first.id, admin, json{{"enabled", true}});
+    CHECK(r.body.at("enabled") == true);
+    CHECK(s.request("GET", "/v1/session/who-am-i", first.bearer).status == 200);
+
+    // Expire it by moving the expiration into the past, then extend it again.
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + first.id, admin, json{{"expiration_time", "2001-01-01T00:00:00Z"}});
+    REQUIRE(r.status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", first.bearer), 401, "access_token_expired_error");
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + first.id, admin, json{{"expiration_time", nullptr}});
+    CHECK(r.body.at("expiration_time").is_null());
+    CHECK(s.request("GET", "/v1/session/who-am-i", first.bearer).status == 200);
+
+    // Rotate: second token, switch to it, delete the first; a third is refused.
+    const auto second = create_token(s, admin, json{{"auth_id", svc_id}});
+    require_error(s.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", user_identity("svc-backup")}}), 409,
+                  "access_token_limit_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", second.bearer).body.at("access_token_id") == second.id);
+    REQUIRE(s.request("DELETE", "/v1/auth/access-tokens/" + first.id, admin).status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", first.bearer), 401, "invalid_credentials_error");
+    require_error(s.request("GET", "/v1/auth/access-tokens/" + first.id, admin), 404, "not_found_error");
+    require_error(s.request("DELETE", "/v1/auth/access-tokens/" + first.id, admin), 404);
+    const auto third = create_token(s, admin, user_identity("svc-backup"));
+    CHECK(s.request("GET", "/v1/session/who-am-i", third.bearer).status == 200);
+
+    // Get and delete the rest.
+    r = s.request("GET", "/v1/auth/access-tokens/" + second.id, second.bearer);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("id") == second.id);
+    CHECK(r.raw.find("bearer") == std::string::npos);
+    REQUIRE(s.request("DELETE", "/v1/auth/access-tokens/" + second.id, admin).status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", second.bearer), 401);
+    CHECK(s.request("GET", "/v1/auth/access-tokens/", admin).body.at("entries").size() == 1);
+}
+
+TEST_CASE("token creation errors: 400, 403, 404, 409", "[server][access_tokens]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "jane", std::string("jane-password"));
+    const std::string jane = s.login("jane", "jane-password");
+
+    const std::string path = "/v1/auth/access-tokens/";
+    require_error(s.request("POST", path, jane, json{{"user", user_identity("jane")}}), 403, "privilege_required_error");
+    require_error(s.request("GET", path, jane), 403);
+    require_error(s.request("POST", path, admin, json{{"user", {{"name", "nobody"}}}}), 404, "not_found_error");
+    require_error(s.request("POST", path, admin, json{{"user", {{"name", "Users"}}}}), 400, "bad_request_error");
+    require_error(s.request("POST", path, admin, json{{"user", {{"domain", "BOGUS"}}}}), 400);
+    require_error(s.request("POST", path, admin, json{{"user", {{"auth_id", "x"}}}}), 400);
+    require_error(s.request("POST", path, admin, json{{"user", {{"domain", "ACTIVE_DIRECTORY"}, {"name", "x"}}}}), 404);
+    require_error(s.request("POST", path, admin, json{{"expiration_time", "2030-01-01T00:00:00Z"}}), 400);
+    auto r = s.request("POST", path, admin, json{{"user", user_identity("jane")}, {"expiration_time", "2030-01-01T00:00:00"}});
+    require_error(r, 400);
+    CHECK(r.body.at("description").get<std::string>().find("offset") != std::string::npos);
+    require_error(s.request("POST", path, admin, json{{"user", user_identity("jane")}, {"expiration_time", "2030-02-30T00:00:00Z"}}), 400);
+    require_error(s.request("POST", path, admin, json{{"user", user_identity("jane")}, {"expiration_time", 5}}), 400);
+    require_error(s.request("POST", path, admin, json::array()), 400);
+
+    // Malformed JSON text.
+    auto c = s.client();
+    auto raw = c->Post(path, {{"Authorization", "Bearer " + admin}}, "{\"user\": ", "application/json");
+    REQUIRE(raw);
+    CHECK(raw->status == 400);
+    CHECK(json::parse(raw->body).at("description") == "request body is not valid JSON");
+
+    // Bad ids in paths and queries.
+    require_error(s.request("GET", path + "notanumber", admin), 404);
+    require_error(s.request("GET", path + "12345", admin), 404);
+    require_error(s.request("GET", path + "?limit=0", admin), 400);
+    require_error(s.request("GET", path + "?limit=abc", admin), 400);
+    require_error(s.request("GET", path + "?user=bogus:x", admin), 400);
+    require_error(s.request("GET", path + "?user=nobody", admin), 404);
+
+    // An expiration in the past is accepted; the token is simply expired.
+    const auto past = create_token(s, admin, user_identity("jane"), "2020-01-01T00:00:00Z");
+    require_error(s.request("GET", "/v1/session/who-am-i", past.bearer), 401, "access_token_expired_error");
+}
+
+TEST_CASE("every bad credential is a 401 with a JSON body", "[server][auth]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    const auto t = create_token(s, admin, user_identity("admin"));
+    std::string wrong_secret = t.bearer;
+    wrong_secret[50] = wrong_secret[50] == 'A' ? 'B' : 'A';  // breaks the checksum
+    auto c = s.client();
+    for (const std::string& header : {std::string(""), std::string("Bearer"), "Basic " + t.bearer, "Bearer  " + t.bearer,
+                                     "Bearer " + t.bearer.substr(0, 81), "Bearer " + wrong_secret,
+                                     "Bearer " + std::string(300, 'x'), "Bearer session-v1:" + std::string(88, 'A')}) {
+        INFO(header);
+        httplib::Headers h;
+        if (!header.empty()) h.emplace("Authorization", header);
+        const auto r = c->Get("/v1/session/who-am-i", h);
+        REQUIRE(r);
+        CHECK(r->status == 401);
+        const json body = json::parse(r->body);
+        CHECK(body.at("error_class").get<std::string>().find("error") != std::string::npos);
+        CHECK(r->body.find(t.bearer.substr(10, 20)) == std::string::npos);
+    }
+    // The log records the failures with reasons and token ids, never the token.
+    const std::string log = s.log();
+    CHECK(log.find("\"reason\":\"bad_checksum\"") != std::string::npos);
+    CHECK(log.find("\"reason\":\"bad_scheme\"") != std::string::npos);
+    CHECK(log.find(t.bearer.substr(10)) == std::string::npos);
+}
+
+TEST_CASE("limits: 413 for a big body, 431 for a big header", "[server][limits]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    auto c = s.client();
+    const auto big = c->Post("/v1/session/login", std::string(70 * 1024, 'a'), "application/json");
+    REQUIRE(big);
+    CHECK(big->status == 413);
+    CHECK(json::parse(big->body).at("error_class") == "request_too_large_error");
+    for (std::size_t n : {5000u, 9000u}) {
+        auto c2 = s.client();
+        const auto r = c2->Get("/v1/version", {{"X-Padding", std::string(n, 'a')}});
+        REQUIRE(r);
+        CHECK(r->status == 431);
+        CHECK(json::parse(r->body).at("error_class") == "request_header_too_large_error");
+    }
+    const auto unknown = c->Get("/v1/no/such/endpoint");
+    REQUIRE(unknown);
+    CHECK(unknown->status == 404);
+    CHECK(json::parse(unknown->body).at("error_class") == "not_found_error");
+}
+
+TEST_CASE("paging through tokens with limit and paging.next", "[server][access_tokens]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    std::set<std::string> created;
+    for (int i = 0; i < 3; ++i) {
+        create_user(s, admin, "pager" + std::to_string(i));
+        for (int k = 0; k < 2; ++k) created.insert(create_token(s, admin, user_identity("pager" + std::to_string(i))).id);
+    }
+    std::set<std::string> seen;
+    std::string next = "/v1/auth/access-tokens/?limit=4";
+    int pages = 0;
+    while (!next.empty()) {
+        const auto r = s.request("GET", next, admin);
+        REQUIRE(r.status == 200);
+        REQUIRE(r.body.at("entries").size() <= 4);
+        for (const auto& e : r.body["entries"]) CHECK(seen.insert(e.at("id").get<std::string>()).second);
+        next = r.body["paging"]["next"].is_null() ? "" : r.body["paging"]["next"].get<std::string>();
+        ++pages;
+        REQUIRE(pages < 10);
+    }
+    CHECK(pages == 2);
+    CHECK(seen == created);
+    // With a user filter, next keeps the filter.
+    const auto r = s.request("GET", "/v1/auth/access-tokens/?user=pager1&limit=1", admin);
+    CHECK(r.body["paging"]["next"].get<std::string>().find("user=pager1") != std::string::npos);
+    const auto r2 = s.request("GET", r.body["paging"]["next"].get<std::string>(), admin);
+    CHECK(r2.body["entries"].size() == 1);
+    CHECK(r2.body["entries"][0]["user"]["name"] == "pager1");
+    CHECK(r2.body["paging"]["next"].is_null());
+}
+
+TEST_CASE("users, groups and memberships", "[server][users]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    const std::string id = create_user(s, admin, "alice", std::string("alice-pw"));
+    require_error(s.request("POST", "/v1/users/", admin, json{{"name", "ALICE"}}), 409, "name_conflict_error");
+    require_error(s.request("POST", "/v1/users/", admin, json{{"name", "bad:name"}}), 400);
+    require_error(s.request("POST", "/v1/users/", admin, json{{"name", "x"}, {"primary_group", "999"}}), 400);
+    require_error(s.request("POST", "/v1/users/", admin, json{{"name", "x"}, {"uid", "abc"}}), 400);
+
+    auto r = s.request("GET", "/v1/users/" + id, admin);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("name") == "alice");
+    CHECK(r.body.at("primary_group") == "513");
+    CHECK_FALSE(r.body.contains("password"));
+    require_error(s.request("GET", "/v1/users/99999", admin), 404);
+
+    r = s.request("PUT", "/v1/users/" + id, admin,
+                  json{{"id", id}, {"name", "alice2"}, {"primary_group", "513"}, {"uid", "2000"}, {"home_directory", "/home/a"},
+                       {"password", nullptr}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("name") == "alice2");
+    CHECK(r.body.at("uid") == "2000");
+    CHECK(s.login("alice2", "alice-pw").size() > 0);  // password unchanged
+
+    // Groups and members.
+    r = s.request("POST", "/v1/groups/", admin, json{{"name", "operators"}, {"gid", ""}});
+    REQUIRE(r.status == 200);
+    const std::string gid = r.body.at("id");
+    CHECK(r.body.at("gid") == "");
+    r = s.request("POST", "/v1/groups/" + gid + "/members/", admin, json{{"member_id", id}});
+    REQUIRE(r.status == 200);
+    r = s.request("GET", "/v1/groups/" + gid + "/members/", admin);
+    REQUIRE(r.body.size() == 1);
+    CHECK(r.body[0].at("id") == id);
+    r = s.request("GET", "/v1/users/" + id + "/groups/", admin);
+    REQUIRE(r.body.size() == 2);
+    CHECK(r.body[0].at("name") == "Users");
+    CHECK(r.body[1].at("name") == "operators");
+    r = s.request("PUT", "/v1/groups/" + gid, admin, json{{"id", gid}, {"name", "ops"}, {"gid", "3000"}});
+    CHECK(r.body.at("name") == "ops");
+    CHECK(r.body.at("gid") == "3000");
+
+    // A role held through the group gives its privileges.
+    grant(s, admin, "GroupReaders", {"PRIVILEGE_LOCAL_GROUP_READ"}, json{{"name", "ops"}});
+    const std::string alice = s.login("alice2", "alice-pw");
+    CHECK(s.request("GET", "/v1/groups/", alice).status == 200);
+    CHECK(s.request("GET", "/v1/session/roles", alice).body == json::array({"GroupReaders"}));
+    CHECK(s.request("GET", "/v1/users/" + id + "/groups/", alice).status == 200);  // one's own groups
+    REQUIRE(s.request("DELETE", "/v1/groups/" + gid + "/members/" + id, admin).status == 200);
+    require_error(s.request("GET", "/v1/groups/", alice), 403);  // next request sees the change
+    require_error(s.request("DELETE", "/v1/groups/" + gid + "/members/" + id, admin), 404);
+
+    require_error(s.request("DELETE", "/v1/groups/513", admin), 400);
+    REQUIRE(s.request("DELETE", "/v1/groups/" + gid, admin).status == 200);
+    require_error(s.request("GET", "/v1/groups/" + gid, admin), 404);
+    require_error(s.request("DELETE", "/v1/users/500", admin), 400);
+
+    // identity/find and identity/expand.
+    r = s.request("POST", "/v1/identity/find", admin, json{{"name", "alice2"}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("auth_id") == id);
+    CHECK(r.body.at("domain") == "LOCAL");
+    r = s.request("POST", "/v1/identity/expand", admin, json{{"id", {{"auth_id", id}}}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("type") == "USER");
+    CHECK(r.body.at("id").at("name") == "alice2");
+    CHECK(r.body.at("nfs_id").at("uid") == 2000);
+    CHECK(r.body.at("group_ids").size() == 1);
+    r = s.request("POST", "/v1/identity/expand", admin, json{{"id", {{"name", "Users"}}}});
+    CHECK(r.body.at("type") == "GROUP");
+    require_error(s.request("POST", "/v1/identity/find", admin, json{{"name", "nobody"}}), 404);
+    require_error(s.request("POST", "/v1/identity/find", admin, json{{"name", "alice2"}, {"auth_id", "500"}}), 404);
+    CHECK(s.request("POST", "/v1/identity/find", admin, json{{"name", "LOCAL\\alice2"}}).status == 200);
+}
+
+TEST_CASE("password changes end sessions and deleting a user ends its tokens", "[server][session]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    const std::string id = create_user(s, admin, "bob", std::string("bob-pw-1"));
+    const std::string bob1 = s.login("bob", "bob-pw-1");
+    const std::string bob2 = s.login("bob", "bob-pw-1");
+    const auto token = create_token(s, admin, user_identity("bob"));
+
+    require_error(s.request("POST", "/v1/session/change-password", bob1, json{{"old_password", "nope"}, {"new_password", "x"}}), 401);
+    auto r = s.request("POST", "/v1/session/change-password", bob1, json{{"old_password", "bob-pw-1"}, {"new_password", "bob-pw-2"}});
+    REQUIRE(r.status == 200);
+    const std::string bob3 = r.body.at("bearer_token");
+    require_error(s.request("GET", "/v1/session/who-am-i", bob2), 401, "session_ended_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", bob3).status == 200);
+    CHECK(s.request("GET", "/v1/session/who-am-i", token.bearer).status == 200);  // tokens survive
+    require_error(s.request("POST", "/v1/session/login", "", json{{"username", "bob"}, {"password", "bob-pw-1"}}), 401);
+
+    REQUIRE(s.request("POST", "/v1/users/" + id + "/setpassword", admin, json{{"new_password", "bob-pw-3"}}).status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", bob3), 401, "session_ended_error");
+    const std::string bob4 = s.login("bob", "bob-pw-3");
+
+    REQUIRE(s.request("DELETE", "/v1/users/" + id, admin).status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", bob4), 401);
+    require_error(s.request("GET", "/v1/session/who-am-i", token.bearer), 401);
+    require_error(s.request("GET", "/v1/auth/access-tokens/" + token.id, admin), 404);
+}
+
+TEST_CASE("roles: CRUD, members, privileges", "[server][roles]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    auto r = s.request("GET", "/v1/auth/privileges/", admin);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.size() == 127);
+    CHECK(r.body.at("PRIVILEGE_ACCESS_TOKENS_READ") == "Read access tokens");
+
+    r = s.request("GET", "/v1/auth/roles/", admin);
+    REQUIRE(r.body.contains("Administrators"));
+    CHECK(r.body["Administrators"]["privileges"].size() == 127);
+    CHECK(r.body["Observers"]["privileges"].size() == 63);
+
+    r = s.request("POST", "/v1/auth/roles/", admin,
+                  json{{"name", "Auditors"}, {"description", "read audit"}, {"privileges", {"PRIVILEGE_AUDIT_READ"}}});
+    REQUIRE(r.status == 200);
+    require_error(s.request("POST", "/v1/auth/roles/", admin,
+                            json{{"name", "auditors"}, {"description", "d"}, {"privileges", json::array()}}),
+                  409);
+    require_error(s.request("POST", "/v1/auth/roles/", admin,
+                            json{{"name", "X"}, {"description", "d"}, {"privileges", {"PRIVILEGE_NOPE"}}}),
+                  400);
+    r = s.request("PATCH", "/v1/auth/roles/Auditors", admin, json{{"description", "changed"}});
+    CHECK(r.body.at("description") == "changed");
+    CHECK(r.body.at("privileges") == json::array({"PRIVILEGE_AUDIT_READ"}));
+    r = s.request("PUT", "/v1/auth/roles/Auditors", admin,
+                  json{{"name", "Auditors"}, {"description", "d2"}, {"privileges", {"PRIVILEGE_AUDIT_WRITE"}}});
+    CHECK(r.body.at("privileges") == json::array({"PRIVILEGE_AUDIT_WRITE"}));
+
+    const std::string id = create_user(s, admin, "carol");
+    r = s.request("POST", "/v1/auth/roles/Auditors/members", admin, json{{"name", "carol"}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("auth_id") == id);
+    r = s.request("GET", "/v1/auth/roles/Auditors/members", admin);
+    REQUIRE(r.body.at("members").contains(id));
+    CHECK(r.body.at("paging").at("next").is_null());
+    CHECK(s.request("GET", "/v1/auth/roles/Auditors/members/" + id, admin).status == 200);
+    CHECK(s.request("DELETE", "/v1/auth/roles/Auditors/members/" + id, admin).status == 200);
+    require_error(s.request("GET", "/v1/auth/roles/Auditors/members/" + id, admin), 404);
+
+    // Paged members of Administrators.
+    s.request("POST", "/v1/auth/roles/Administrators/members", admin, json{{"auth_id", id}});
+    r = s.request("GET", "/v1/auth/roles/Administrators/members?limit=1", admin);
+    REQUIRE(r.body.at("members").size() == 1);
+    REQUIRE(r.body.at("paging").at("next").is_string());
+    r = s.request("GET", r.body["paging"]["next"].get<std::string>(), admin);
+    CHECK(r.body.at("members").size() == 1);
+    CHECK(r.body.at("members").contains(id));
+
+    require_error(s.request("DELETE", "/v1/auth/roles/Administrators", admin), 400);
+    require_error(s.request("PATCH", "/v1/auth/roles/Administrators", admin, json{{"privileges", json::array()}}), 400);
+    REQUIRE(s.request("DELETE", "/v1/auth/roles/Auditors", admin).status == 200);
+    require_error(s.request("GET", "/v1/auth/roles/Auditors", admin), 404);
+    // A role change takes effect on the next request.
+    const std::string jo_id = create_user(s, admin, "jo", std::string("jo-pw"));
+    const std::string jo = s.login("jo", "jo-pw");
+    require_error(s.request("GET", "/v1/auth/roles/", jo), 403);
+    s.request("POST", "/v1/auth/roles/Observers/members", admin, json{{"auth_id", jo_id}});
+    CHECK(s.request("GET", "/v1/auth/roles/", jo).status == 200);
+}
+
+TEST_CASE("state survives a restart and deleted stays deleted", "[server][persistence]") {
+    temp_dir dir;
+    created_token kept, deleted;
+    std::string session;
+    {
+        server_process s(dir.path);
+        const std::string admin = s.login();
+        create_user(s, admin, "persist");
+        grant(s, admin, "Keepers", {"PRIVILEGE_ACCESS_TOKENS_READ"}, json{{"name", "persist"}});
+        kept = create_token(s, admin, user_identity("persist"), "2099-01-01T00:00:00Z");
+        deleted = create_token(s, admin, user_identity("persist"));
+        REQUIRE(s.request("DELETE", "/v1/auth/access-tokens/" + deleted.id, admin).status == 200);
+        REQUIRE(s.request("PATCH", "/v1/auth/access-tokens/" + kept.id, admin, json{{"enabled", false}}).status == 200);
+        REQUIRE(s.request("PATCH", "/v1/auth/access-tokens/" + kept.id, admin, json{{"enabled", true}}).status == 200);
+        session = admin;
+        CHECK(s.stop() == 0);
+        CHECK(s.log().find("\"event\":\"stopped\"") != std::string::npos);
+    }
+    server_process s(dir.path);
+    CHECK(s.log().find("\"tokens\":1") != std::string::npos);
+    const auto me = s.request("GET", "/v1/session/who-am-i", kept.bearer);
+    REQUIRE(me.status == 200);
+    CHECK(me.body.at("name") == "persist");
+    CHECK(me.body.at("privileges") == json::array({"PRIVILEGE_ACCESS_TOKENS_READ"}));
+    require_error(s.request("GET", "/v1/session/who-am-i", deleted.bearer), 401);
+    CHECK(s.request("GET", "/v1/session/who-am-i", session).status == 200);  // session key persisted
+    const auto meta = s.request("GET", "/v1/auth/access-tokens/" + kept.id, session);
+    CHECK(meta.body.at("expiration_time") == "2099-01-01T00:00:00Z");
+    CHECK(meta.body.at("enabled") == true);
+}
+
+TEST_CASE("no bearer secret or password appears in the data dir or the log", "[server][security]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "svc", std::string("svc-password-plain"));
+    const auto t = create_token(s, admin, user_identity("svc"));
+    s.request("GET", "/v1/session/who-am-i", t.bearer);
+    std::string bad = t.bearer;
+    bad[60] = bad[60] == 'A' ? 'B' : 'A';
+    s.request("GET", "/v1/session/who-am-i", bad);
+    s.request("POST", "/v1/session/login", "", json{{"username", "svc"}, {"password", "wrong-password-plain"}});
+    const std::string log = s.log();
+    CHECK(s.stop() == 0);
+
+    const auto parsed = tokenauth::parse_access_token(t.bearer);
+    REQUIRE(parsed.ok());
+    const std::string raw_secret(std::begin(parsed->secret), std::end(parsed->secret));
+    std::vector<std::string> needles = {t.bearer.substr(10), t.bearer.substr(30, 40), raw_secret.substr(0, 16),
+                                        test_server::admin_password, "svc-password-plain", "wrong-password-plain",
+                                        admin.substr(11)};
+    int files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path)) {
+        const std::string content = read_file(entry.path().string());
+        ++files;
+        for (const auto& n : needles) {
+            INFO(entry.path().string());
+            CHECK(content.find(n) == std::string::npos);
+        }
+        struct stat st {};
+        ::stat(entry.path().c_str(), &st);
+        CHECK((st.st_mode & 0777) == 0600);
+    }
+    CHECK(files >= 3);
+    for (const auto& n : needles) CHECK(log.find(n) == std::string::npos);
+    CHECK(log.find(t.id) != std::string::npos);  // ids are logged
+    struct stat st {};
+    ::stat(dir.path.c_str(), &st);
+    CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("plain HTTP is opt-in and loopback-only", "[server][config]") {
+    temp_dir dir;
+    {
+        server_process s(dir.path, {"--http"});
+        const auto r = s.request("GET", "/v1/version");
+        CHECK(r.status == 200);
+    }
+    const std::string cmd = std::string(TOKENAUTH_SERVER_BIN) + " --http --listen 0.0.0.0:0 --data-dir " + dir.path +
+                            " 2>/dev/null";
+    CHECK(WEXITSTATUS(std::system(cmd.c_str())) == 2);
+    const std::string help = std::string(TOKENAUTH_SERVER_BIN) + " --help > " + dir.path + "/help.txt";
+    REQUIRE(std::system(help.c_str()) == 0);
+    const std::string text = read_file(dir.path + "/help.txt");
+    for (const char* flag : {"--listen", "--data-dir", "--tls-cert", "--tls-key", "--http", "--allow-insecure-http",
+                             "--threads", "TOKENAUTH_ADMIN_PASSWORD"})
+        CHECK(text.find(flag) != std::string::npos);
+}

@@ -1,0 +1,180 @@
+// Starts the real tokenauth-server binary on a free port with a temporary data directory,
+// captures its log, and gives tests an HTTPS client. No mocks: the same binary users run.
+#pragma once
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef TOKENAUTH_SERVER_BIN
+#error "TOKENAUTH_SERVER_BIN must name the server binary"
+#endif
+
+namespace test_server {
+
+inline const char* admin_password = "admin-password-for-tests";
+
+/// A temporary directory removed on destruction.
+struct temp_dir {
+    std::string path;
+    temp_dir() {
+        char tmpl[] = "/tmp/tokenauth-test-XXXXXX";
+        if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path = tmpl;
+    }
+    ~temp_dir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+struct response {
+    int status = 0;
+    nlohmann::json body;
+    std::string raw;
+    httplib::Headers headers;
+};
+
+class server_process {
+public:
+    /// Starts the server on 127.0.0.1:0 with data_dir; extra flags are appended.
+    explicit server_process(const std::string& data_dir, std::vector<std::string> extra = {}) : data_dir_(data_dir) {
+        std::vector<std::string> args = {TOKENAUTH_SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+                                         "--threads", "4"};
+        for (auto& a : extra) args.push_back(std::move(a));
+        http_ = std::find(args.begin(), args.end(), "--http") != args.end();
+        int fds[2];
+        if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::runtime_error("fork failed");
+        if (pid_ == 0) {
+            ::dup2(fds[1], 2);
+            ::close(fds[0]);
+            ::close(fds[1]);
+            ::setenv("TOKENAUTH_ADMIN_PASSWORD", admin_password, 1);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        ::close(fds[1]);
+        reader_ = std::thread([this, fd = fds[0]] {
+            char buf[4096];
+            ssize_t n;
+            while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+                std::lock_guard lock(mu_);
+                log_.append(buf, static_cast<std::size_t>(n));
+                cv_.notify_all();
+            }
+            ::close(fd);
+            std::lock_guard lock(mu_);
+            eof_ = true;
+            cv_.notify_all();
+        });
+        std::unique_lock lock(mu_);
+        const bool up = cv_.wait_for(lock, std::chrono::seconds(60), [&] {
+            return eof_ || log_.find("\"event\":\"listening\"") != std::string::npos;
+        });
+        if (!up || eof_) {
+            lock.unlock();
+            stop();
+            throw std::runtime_error("server did not start; log:\n" + log());
+        }
+        const auto line_start = log_.rfind('\n', log_.find("\"event\":\"listening\""));
+        const auto line_end = log_.find('\n', log_.find("\"event\":\"listening\""));
+        const auto line = log_.substr(line_start == std::string::npos ? 0 : line_start + 1,
+                                      line_end - (line_start == std::string::npos ? 0 : line_start + 1));
+        port_ = nlohmann::json::parse(line).at("port").get<int>();
+    }
+
+    server_process(const server_process&) = delete;
+    server_process& operator=(const server_process&) = delete;
+    ~server_process() { stop(); }
+
+    int port() const { return port_; }
+    const std::string& data_dir() const { return data_dir_; }
+
+    /// Everything the server wrote to stderr so far.
+    std::string log() const {
+        std::lock_guard lock(mu_);
+        return log_;
+    }
+
+    /// SIGTERM, then wait for exit; returns the exit status (or -1 if already stopped).
+    int stop() {
+        if (pid_ <= 0) return -1;
+        ::kill(pid_, SIGTERM);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        pid_ = -1;
+        if (reader_.joinable()) reader_.join();
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+
+    /// A client talking to this server (HTTPS without certificate verification, like qq).
+    std::unique_ptr<httplib::Client> client() const {
+        const std::string url = (http_ ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port_);
+        auto c = std::make_unique<httplib::Client>(url);
+        c->enable_server_certificate_verification(false);
+        c->set_read_timeout(30, 0);
+        return c;
+    }
+
+    /// One request with an optional bearer token and JSON body.
+    response request(const std::string& method, const std::string& path, const std::string& bearer = "",
+                     const std::optional<nlohmann::json>& body = std::nullopt) const {
+        auto c = client();
+        httplib::Headers headers;
+        if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
+        const std::string text = body ? body->dump() : "";
+        if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE")
+            throw std::invalid_argument("unknown method " + method);
+        httplib::Result r = method == "GET"     ? c->Get(path, headers)
+                            : method == "POST"  ? c->Post(path, headers, text, "application/json")
+                            : method == "PUT"   ? c->Put(path, headers, text, "application/json")
+                            : method == "PATCH" ? c->Patch(path, headers, text, "application/json")
+                                                : c->Delete(path, headers, text, "application/json");
+        if (!r) throw std::runtime_error("request failed: " + httplib::to_string(r.error()));
+        response out;
+        out.status = r->status;
+        out.raw = r->body;
+        out.headers = r->headers;
+        if (!r->body.empty()) out.body = nlohmann::json::parse(r->body);  // throws on a non-JSON body
+        return out;
+    }
+
+    /// Logs in and returns the session bearer token.
+    std::string login(const std::string& user = "admin", const std::string& password = admin_password) const {
+        const auto r = request("POST", "/v1/session/login", "", nlohmann::json{{"username", user}, {"password", password}});
+        if (r.status != 200) throw std::runtime_error("login failed: " + r.raw);
+        return r.body.at("bearer_token").get<std::string>();
+    }
+
+private:
+    std::string data_dir_;
+    pid_t pid_ = -1;
+    int port_ = 0;
+    bool http_ = false;
+    std::thread reader_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::string log_;
+    bool eof_ = false;
+};
+
+}  // namespace test_server
