@@ -52,7 +52,9 @@ struct response {
 class server_process {
 public:
     /// Starts the server on 127.0.0.1:0 with data_dir; extra flags are appended.
-    explicit server_process(const std::string& data_dir, std::vector<std::string> extra = {}) : data_dir_(data_dir) {
+    explicit server_process(const std::string& data_dir, std::vector<std::string> extra = {},
+                            const std::string& password = admin_password)
+        : data_dir_(data_dir) {
         std::vector<std::string> args = {TOKENAUTH_SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
                                          "--threads", "4"};
         for (auto& a : extra) args.push_back(std::move(a));
@@ -65,7 +67,7 @@ public:
             ::dup2(fds[1], 2);
             ::close(fds[0]);
             ::close(fds[1]);
-            ::setenv("TOKENAUTH_ADMIN_PASSWORD", admin_password, 1);
+            ::setenv("TOKENAUTH_ADMIN_PASSWORD", password.c_str(), 1);
             std::vector<char*> argv;
             for (auto& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);

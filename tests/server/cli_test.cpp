@@ -1,0 +1,265 @@
+// End-to-end: the seed's whole walkthrough through tokenauth-cli only, against the real
+// server binary.
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "server_process.hpp"
+
+#ifndef TOKENAUTH_CLI_BIN
+#error "TOKENAUTH_CLI_BIN must name the CLI binary"
+#endif
+
+using nlohmann::json;
+using test_server::server_process;
+using test_server::temp_dir;
+
+namespace {
+
+struct cli_result {
+    int status;
+    std::string out;
+    std::string err;
+};
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+/// Runs tokenauth-cli with --host/--port of the server and the given credentials file.
+struct cli {
+    const server_process& server;
+    std::string dir;
+    std::string creds;
+
+    cli_result run(const std::vector<std::string>& args, const std::string& store = "") const {
+        std::string cmd = std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port " + std::to_string(server.port()) +
+                          " --credentials-store " + quote(store.empty() ? creds : store);
+        for (const auto& a : args) cmd += " " + quote(a);
+        cmd += " > " + dir + "/out.txt 2> " + dir + "/err.txt < /dev/null";
+        const int rc = std::system(cmd.c_str());
+        return {WEXITSTATUS(rc), slurp(dir + "/out.txt"), slurp(dir + "/err.txt")};
+    }
+    /// Runs and requires success; returns stdout.
+    std::string ok(const std::vector<std::string>& args, const std::string& store = "") const {
+        const auto r = run(args, store);
+        INFO("stderr: " << r.err);
+        REQUIRE(r.status == 0);
+        return r.out;
+    }
+    json ok_json(const std::vector<std::string>& args, const std::string& store = "") const {
+        return json::parse(ok(args, store));
+    }
+};
+
+}  // namespace
+
+TEST_CASE("CLI walkthrough: service account, token lifecycle, rotation", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+
+    // Log in as admin; the credentials file is 0600 and holds a session token.
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    struct stat st {};
+    REQUIRE(::stat(q.creds.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    const json cred = json::parse(slurp(q.creds));
+    CHECK(cred.at("version") == 1);
+    CHECK(cred.at("bearer_token").get<std::string>().rfind("session-v1:", 0) == 0);
+    CHECK(q.ok_json({"who_am_i"}).at("name") == "admin");
+
+    // Service user, role with PRIVILEGE_ACCESS_TOKENS_READ and one other privilege, assigned.
+    const json user = q.ok_json({"auth_add_user", "--name", "svc-report"});
+    const std::string svc_id = user.at("id");
+    {
+        std::ofstream f(dir.path + "/privileges.txt");
+        f << "# what the reporting job needs\nPRIVILEGE_ACCESS_TOKENS_READ\n  PRIVILEGE_LOCAL_USER_READ  # users\n\n";
+    }
+    const json role = q.ok_json({"auth_create_role", "-r", "Reporters", "-d", "reporting job", "-p", dir.path + "/privileges.txt"});
+    CHECK(role.at("privileges").size() == 2);
+    q.ok({"auth_assign_role", "-r", "Reporters", "-t", "svc-report"});
+    CHECK(q.ok_json({"auth_list_role", "-r", "Reporters"}).at("members")[0].at("name") == "svc-report");
+
+    // A token for the user, expiring in 2099, written to a credentials file.
+    const std::string svc_cred = dir.path + "/svc.cred";
+    const json created = q.ok_json({"auth_create_access_token", "svc-report", "--expiration-time", "Jan 01 2099", "--file", svc_cred});
+    const std::string first = created.at("id");
+    CHECK_FALSE(created.contains("bearer_token"));  // it went to the file only
+    REQUIRE(::stat(svc_cred.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    const json me = q.ok_json({"who_am_i"}, svc_cred);
+    CHECK(me.at("name") == "svc-report");
+    CHECK(me.at("access_token_id") == first);
+
+    // List: table and JSON, with --user in several identity forms.
+    const std::string table = q.ok({"auth_list_access_tokens"});
+    {
+        std::istringstream lines(table);
+        std::string header, rule, row;
+        std::getline(lines, header);
+        std::getline(lines, rule);
+        std::getline(lines, row);
+        CHECK(std::regex_match(header, std::regex("id +user +creator +creation time +expiration time +enabled")));
+        CHECK(std::regex_match(rule, std::regex("=+  =+  =+  =+  =+  =+")));
+        CHECK(row.rfind(first, 0) == 0);
+        CHECK(row.find("svc-report") != std::string::npos);
+        CHECK(row.find("2099-01-01T00:00:00Z") != std::string::npos);
+        CHECK(row.substr(row.size() - 4) == "True");
+        CHECK(rule.size() == header.size());  // columns as wide as their widest cell
+        CHECK(row.find("svc-report") == header.find("user"));
+    }
+    for (const std::string& who : std::vector<std::string>{"svc-report", "local:svc-report", "auth_id:" + svc_id}) {
+        const json listed = q.ok_json({"auth_list_access_tokens", "--user", who, "--json"});
+        REQUIRE(listed.at("entries").size() == 1);
+        CHECK(listed["entries"][0].at("id") == first);
+    }
+    const std::string sid = user.at("sid");
+    CHECK(q.ok_json({"auth_list_access_tokens", "--user", "SID:" + sid, "--json"}).at("entries").size() == 1);
+    CHECK(q.ok_json({"auth_list_access_tokens", "--self", "--json"}).at("entries").empty());
+    // The service account can read (it holds PRIVILEGE_ACCESS_TOKENS_READ) but not create.
+    CHECK(q.ok_json({"auth_get_access_token", first}, svc_cred).at("id") == first);
+    auto denied = q.run({"auth_create_access_token", "--self"}, svc_cred);
+    CHECK(denied.status != 0);
+    CHECK(denied.err.find("Error 403: privilege_required_error:") == 0);
+
+    // Expire it, see it refused, extend it again.
+    q.ok({"auth_modify_access_token", first, "--expiration-time", "01/01/2001 00:00"});
+    auto refused = q.run({"who_am_i"}, svc_cred);
+    CHECK(refused.status != 0);
+    CHECK(refused.err == "Error 401: access_token_expired_error: access token has expired\n");
+    CHECK(q.ok_json({"auth_modify_access_token", first, "--expiration-time", "2099-01-20 12:00"}).at("expiration_time") ==
+          "2099-01-20T12:00:00Z");
+    CHECK(q.run({"who_am_i"}, svc_cred).status == 0);
+
+    // Disable and enable.
+    CHECK(q.ok_json({"auth_modify_access_token", first, "--disable"}).at("enabled") == false);
+    CHECK(q.run({"who_am_i"}, svc_cred).err.find("access_token_disabled_error") != std::string::npos);
+    CHECK(q.ok_json({"auth_modify_access_token", first, "--enable"}).at("enabled") == true);
+    CHECK(q.run({"who_am_i"}, svc_cred).status == 0);
+
+    // Rotate: a second token, switch to it, delete the first; a third is refused.
+    const std::string svc_cred2 = dir.path + "/svc2.cred";
+    const std::string second = q.ok_json({"auth_create_access_token", "auth_id:" + svc_id, "--file", svc_cred2}).at("id");
+    const auto third = q.run({"auth_create_access_token", "svc-report"});
+    CHECK(third.status != 0);
+    CHECK(third.err.find("Error 409: access_token_limit_error:") == 0);
+    CHECK(q.ok_json({"who_am_i"}, svc_cred2).at("access_token_id") == second);
+    q.ok({"auth_delete_access_token", first});
+    CHECK(q.run({"who_am_i"}, svc_cred).err.find("Error 401:") == 0);
+    CHECK(q.run({"auth_get_access_token", first}).err.find("Error 404: not_found_error:") == 0);
+
+    // Delete the last one.
+    q.ok({"auth_delete_access_token", second});
+    CHECK(q.run({"who_am_i"}, svc_cred2).status != 0);
+    CHECK(q.ok_json({"auth_list_access_tokens", "--json"}).at("entries").empty());
+
+    // Logout forgets the credentials.
+    q.ok({"logout"});
+    CHECK(::stat(q.creds.c_str(), &st) != 0);
+    CHECK(q.run({"who_am_i"}).err.find("Error 401: authentication_required_error") == 0);
+}
+
+TEST_CASE("CLI users, groups, roles and privileges commands", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok({"auth_add_user", "--name", "dave", "-p", "dave-pw"});
+    q.ok({"auth_add_group", "--name", "backup-ops"});
+    bool found = false;
+    for (const auto& grp : q.ok_json({"auth_list_groups"})) found |= grp.at("name") == "backup-ops";
+    CHECK(found);
+    q.ok({"auth_mod_user", "--name", "dave", "--add-group", "backup-ops"});
+    q.ok({"auth_assign_role", "-r", "Observers", "-t", "local:backup-ops"});
+    const std::string dave_cred = dir.path + "/dave.cred";
+    q.ok({"login", "-u", "dave", "-p", "dave-pw"}, dave_cred);
+    CHECK(q.ok_json({"who_am_i"}, dave_cred).at("privileges").size() == 63);
+    q.ok({"auth_unassign_role", "-r", "Observers", "-t", "backup-ops"});
+    CHECK(q.ok_json({"who_am_i"}, dave_cred).at("privileges").empty());
+    q.ok({"auth_mod_user", "--name", "dave", "--remove-group", "backup-ops"});
+    q.ok({"auth_set_password", "--name", "dave", "-p", "dave-pw-2"});
+    CHECK(q.run({"who_am_i"}, dave_cred).err.find("session_ended_error") != std::string::npos);
+    CHECK(q.ok_json({"auth_list_privileges"}).size() == 127);
+    CHECK(q.ok_json({"auth_list_roles"}).contains("Administrators"));
+    CHECK(q.ok_json({"auth_list_users"}).size() == 3);
+    q.ok({"auth_delete_user", "--name", "dave"});
+    CHECK(q.ok_json({"auth_list_users"}).size() == 2);
+
+    // A privileges file with an unknown name is refused before anything is created.
+    {
+        std::ofstream f(dir.path + "/bad.txt");
+        f << "PRIVILEGE_ACCESS_TOKENS_READ\nPRIVILEGE_MADE_UP\n";
+    }
+    const auto bad = q.run({"auth_create_role", "-r", "Bad", "-d", "x", "-p", dir.path + "/bad.txt"});
+    CHECK(bad.status != 0);
+    CHECK(bad.err.find("PRIVILEGE_MADE_UP") != std::string::npos);
+    CHECK_FALSE(q.ok_json({"auth_list_roles"}).contains("Bad"));
+}
+
+TEST_CASE("CLI identity forms, long table cells and bad input", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    const std::string long_name = "service-account-with-a-rather-long-name-for-the-table";
+    const json u = q.ok_json({"auth_add_user", "--name", long_name});
+    q.ok({"auth_create_access_token", "SID:" + u.at("sid").get<std::string>()});
+    q.ok({"auth_create_access_token", "--self", "--expiration-time", "1/20/2099"});
+    const std::string table = q.ok({"auth_list_access_tokens"});
+    std::istringstream lines(table);
+    std::string header, rule, row1, row2;
+    std::getline(lines, header);
+    std::getline(lines, rule);
+    std::getline(lines, row1);
+    std::getline(lines, row2);
+    // The user column is as wide as the long name; every row lines up under the rule.
+    const std::size_t user_col = header.find("user");
+    const std::size_t creator_col = header.find("creator");
+    CHECK(creator_col - user_col == long_name.size() + 2);
+    CHECK(row1.substr(user_col, long_name.size()) == long_name);
+    CHECK(row2.substr(user_col, 5) == "admin");
+    CHECK(row2.find("2099-01-20T00:00:00Z") != std::string::npos);
+
+    // Bad input: unknown command, bad time, bad identity, unreadable credentials, no server.
+    CHECK(q.run({"no_such_command"}).status != 0);
+    auto r = q.run({"auth_create_access_token", "--self", "--expiration-time", "Feb 30 2024"});
+    CHECK(r.status != 0);
+    CHECK(r.err == "Error: invalid expiration time 'Feb 30 2024': day does not exist in that month\n");
+    r = q.run({"auth_create_access_token", "bogus:prefix"});
+    CHECK(r.status != 0);
+    CHECK(r.err.find("invalid identity") != std::string::npos);
+    {
+        std::ofstream f(dir.path + "/garbage.cred");
+        f << "not json";
+    }
+    r = q.run({"who_am_i"}, dir.path + "/garbage.cred");
+    CHECK(r.status != 0);
+    CHECK(r.err == "Error: credentials file " + dir.path + "/garbage.cred is not valid JSON; log in again\n");
+    {
+        std::ofstream f(dir.path + "/v2.cred");
+        f << R"({"bearer_token": "x", "version": 2})";
+    }
+    CHECK(q.run({"who_am_i"}, dir.path + "/v2.cred").err.find("unsupported version") != std::string::npos);
+    ::mkdir((dir.path + "/dir.cred").c_str(), 0700);
+    r = q.run({"who_am_i"}, dir.path + "/dir.cred");
+    CHECK(r.status != 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    const std::string no_server = std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port 1 --credentials-store " +
+                                  dir.path + "/none who_am_i 2> " + dir.path + "/err.txt";
+    CHECK(WEXITSTATUS(std::system(no_server.c_str())) == 1);
+    CHECK(slurp(dir.path + "/err.txt") == "Error: cannot connect to the server (127.0.0.1:1)\n");
+    CHECK(q.run({"auth_create_access_token", "--help"}).out.find("--expiration-time") != std::string::npos);
+}

@@ -1,0 +1,84 @@
+// The README's walkthroughs, run as printed (only the port, the binary's path and HOME are
+// pointed at this test's server and temp dir).
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "server_process.hpp"
+
+#ifndef TOKENAUTH_README
+#error "TOKENAUTH_README must name README.md"
+#endif
+
+using test_server::server_process;
+using test_server::temp_dir;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+/// The ```sh block after the marker comment.
+std::string block_after(const std::string& marker) {
+    const std::string readme = slurp(TOKENAUTH_README);
+    const auto at = readme.find("<!-- walkthrough:" + marker + " -->");
+    REQUIRE(at != std::string::npos);
+    const auto start = readme.find("```sh\n", at);
+    const auto end = readme.find("```\n", start + 6);
+    REQUIRE(start != std::string::npos);
+    REQUIRE(end != std::string::npos);
+    return readme.substr(start + 6, end - start - 6);
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+    for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+}
+
+std::string run_script(const std::string& dir, const std::string& script) {
+    {
+        std::ofstream f(dir + "/walkthrough.sh");
+        f << "set -euo pipefail\ncd " << dir << "\nexport HOME=" << dir << "\n" << script;
+    }
+    const std::string cmd = "bash " + dir + "/walkthrough.sh > " + dir + "/out.txt 2>&1";
+    const int rc = std::system(cmd.c_str());
+    const std::string out = slurp(dir + "/out.txt");
+    INFO(out);
+    REQUIRE(WEXITSTATUS(rc) == 0);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("README curl walkthrough works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data", {}, "change-me");
+    std::string block = block_after("curl");
+    // Terminal 1 is this test's server; run Terminal 2 against it.
+    const auto t2 = block.find("# Terminal 2");
+    REQUIRE(t2 != std::string::npos);
+    std::string script = block.substr(t2);
+    REQUIRE(script.find("127.0.0.1:8000") != std::string::npos);
+    replace_all(script, "127.0.0.1:8000", "127.0.0.1:" + std::to_string(s.port()));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out.find("\"name\":\"svc-backup\"") != std::string::npos);
+    CHECK(out.find("\"access_token_id\"") != std::string::npos);
+    CHECK(block.find("TOKENAUTH_ADMIN_PASSWORD='change-me' ./scripts/run.sh") != std::string::npos);
+}
+
+TEST_CASE("README CLI walkthrough works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data", {}, "change-me");
+    std::string script = block_after("cli");
+    REQUIRE(script.find("build/reference_server/tokenauth-cli --host 127.0.0.1") != std::string::npos);
+    replace_all(script, "build/reference_server/tokenauth-cli --host 127.0.0.1",
+                std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port " + std::to_string(s.port()));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out.find("\"name\": \"svc-report\"") != std::string::npos);
+    CHECK(out.find("\"access_token_id\"") != std::string::npos);
+    CHECK(out.find("=====") != std::string::npos);  // the list's table
+}
