@@ -75,3 +75,17 @@ TEST_CASE("effective privileges are the union of roles held directly or through 
     CHECK_FALSE(roles[0].remove_member(user));
     CHECK_FALSE(tokenauth::effective_privileges(roles, user, groups).contains(privilege::access_tokens_read));
 }
+
+TEST_CASE("privileges files parse like qq reads them", "[privilege]") {
+    const auto ok = tokenauth::parse_privilege_list(
+        "# comment\nPRIVILEGE_ACCESS_TOKENS_READ\n  PRIVILEGE_DEBUG  # trailing\r\n\n\t\nPRIVILEGE_DEBUG\nPRIVILEGE_AD_USE");
+    REQUIRE(ok.ok());
+    CHECK(*ok == std::vector<privilege>{privilege::access_tokens_read, privilege::debug, privilege::ad_use});
+    CHECK(tokenauth::parse_privilege_list("").value().empty());
+    std::size_t line = 0;
+    const auto bad = tokenauth::parse_privilege_list("PRIVILEGE_DEBUG\n\nPRIVILEGE_NOPE\n", &line);
+    CHECK(bad.code() == tokenauth::errc::unknown_privilege);
+    CHECK(line == 3);
+    CHECK(tokenauth::parse_privilege_list("privilege_debug").code() == tokenauth::errc::unknown_privilege);
+    CHECK(tokenauth::parse_privilege_list(std::string(2u << 20, '#')).code() == tokenauth::errc::too_long);
+}

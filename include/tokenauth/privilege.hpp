@@ -13,6 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "detail/text.hpp"
+#include "error.hpp"
+
 namespace tokenauth {
 
 // X(identifier, wire name) for every privilege, in the published order.
@@ -182,6 +185,33 @@ inline std::optional<privilege> parse_privilege(std::string_view name) noexcept 
                                      [](std::uint8_t i, std::string_view n) { return detail::privilege_names[i] < n; });
     if (it == index.end() || detail::privilege_names[*it] != name) return std::nullopt;
     return static_cast<privilege>(*it);
+}
+
+/// Parses a privileges file as `qq auth_create_role -p` reads it: one name per line, '#'
+/// starts a comment, blank lines and surrounding spaces (and a CR before the newline) are
+/// ignored. Fails with unknown_privilege (detail: which problem, never the line itself)
+/// or too_long (over 1 MiB); `bad_line` gets the 1-based number of the offending line.
+inline result<std::vector<privilege>> parse_privilege_list(std::string_view text, std::size_t* bad_line = nullptr) {
+    if (text.size() > (1u << 20)) return {errc::too_long, "privileges file is larger than 1 MiB"};
+    std::vector<privilege> out;
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        ++line_no;
+        const std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        line = line.substr(0, line.find('#'));
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        line = detail::trim(line);
+        if (line.empty()) continue;
+        const auto p = parse_privilege(line);
+        if (!p) {
+            if (bad_line) *bad_line = line_no;
+            return {errc::unknown_privilege, "privileges file names an unknown privilege"};
+        }
+        if (std::find(out.begin(), out.end(), *p) == out.end()) out.push_back(*p);
+    }
+    return out;
 }
 
 /// A short English description derived from the name: "Read access tokens" for

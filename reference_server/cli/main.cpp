@@ -224,19 +224,25 @@ std::string group_id(connection& c, const std::string& group) {
     throw cli_error{"Error: no group '" + group + "'"};
 }
 
+/// The privilege names of a privileges file (see tokenauth::parse_privilege_list).
 std::vector<std::string> read_privileges_file(const std::string& path) {
     std::ifstream f(path);
     if (!f) throw cli_error{"Error: cannot read privileges file " + path};
-    std::vector<std::string> out;
-    std::string line;
-    while (std::getline(f, line)) {
-        const auto hash = line.find('#');
-        if (hash != std::string::npos) line.resize(hash);
-        const std::string_view t = tokenauth::detail::trim(line);
-        if (!t.empty() && t.back() == '\r') line = std::string(t.substr(0, t.size() - 1));
-        const std::string_view name = tokenauth::detail::trim(std::string_view(line));
-        if (!name.empty()) out.emplace_back(name);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string text = ss.str();
+    std::size_t line = 0;
+    const auto parsed = tokenauth::parse_privilege_list(text, &line);
+    if (!parsed) {
+        std::istringstream lines(text);
+        std::string bad;
+        for (std::size_t i = 0; i < line && std::getline(lines, bad); ++i) {
+        }
+        throw cli_error{"Error: " + path + ":" + std::to_string(line) + ": unknown privilege '" +
+                        std::string(tokenauth::detail::trim(bad.substr(0, bad.find('#')))) + "' (see auth_list_privileges)"};
     }
+    std::vector<std::string> out;
+    for (auto p : *parsed) out.emplace_back(tokenauth::to_string(p));
     return out;
 }
 
