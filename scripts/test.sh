@@ -1,11 +1,64 @@
 #!/usr/bin/env bash
-# Runs every test: installs missing Debian packages, configures, builds (-j2) and runs ctest.
-# Usage: ./scripts/test.sh          (build dir: build/)
+# Runs every test, as CI does:
+#   1. installs missing Debian packages (scripts/deps.sh)
+#   2. RelWithDebInfo build (-j2) + ctest: unit, server, CLI, README, consumer, corpus replays
+#   3. ASan + UBSan build of the whole suite + ctest
+#   4. each libFuzzer target for TOKENAUTH_FUZZ_SECONDS (default 30) with clang
+# Any failure or sanitizer finding fails the run. The last line sums up: "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 
 jobs=${TOKENAUTH_JOBS:-2}
+fuzz_seconds=${TOKENAUTH_FUZZ_SECONDS:-30}
+passed=0
+failed=0
+
+# ctest_in DIR: runs ctest in DIR and adds its counts to the totals.
+ctest_in() {
+    local log
+    log=$(mktemp)
+    local status=0
+    (cd "$1" && ctest -j"$jobs" --output-on-failure) 2>&1 | tee "$log" || status=$?
+    local line
+    line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1 || true)
+    rm -f "$log"
+    if [[ -z "$line" ]]; then
+        echo "test.sh: ctest in $1 printed no summary" >&2
+        failed=$((failed + 1))
+        return 1
+    fi
+    local f t
+    f=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+    t=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+    passed=$((passed + t - f))
+    failed=$((failed + f))
+    return $status
+}
+
+summary() { echo "summary: $passed passed, $failed failed"; }
+trap summary EXIT
+
+echo "== build and test (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
-(cd build && ctest -j"$jobs" --output-on-failure)
+ctest_in build
+
+echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTOKENAUTH_BUILD_BENCHMARKS=OFF -DTOKENAUTH_WERROR=OFF \
+    "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1" >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest_in build-asan
+
+echo "== fuzz each target for ${fuzz_seconds}s (clang, libFuzzer + ASan + UBSan)"
+fuzz_log=$(mktemp)
+fuzz_status=0
+fuzz/run.sh "$fuzz_seconds" 2>&1 | tee "$fuzz_log" || fuzz_status=$?
+fuzz_line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$fuzz_log" || true)
+rm -f "$fuzz_log"
+if [[ -n "$fuzz_line" ]]; then
+    passed=$((passed + $(sed -E 's/fuzz: ([0-9]+) passed.*/\1/' <<<"$fuzz_line")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$fuzz_line")))
+fi
+[[ $fuzz_status -eq 0 && -n "$fuzz_line" ]] || failed=$((failed + 1))
+exit $((failed > 0 ? 1 : 0))

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "detail/wipe.hpp"
+
 namespace tokenauth {
 
 /// Size of a token secret and of its stored hash, in bytes.
@@ -59,7 +61,7 @@ inline secret_hash hash_secret(const std::uint8_t (&id)[16], const std::uint8_t 
     secret_hash out;
     crypto_generichash_blake2b_salt_personal(out.bytes, sizeof out.bytes, input, sizeof input, nullptr, 0,
                                              nullptr, detail::access_secret_personal);
-    sodium_memzero(input, sizeof input);
+    detail::secure_zero(input, sizeof input);
     return out;
 }
 

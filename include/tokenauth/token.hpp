@@ -105,7 +105,7 @@ struct access_token {
     access_token() = default;
     access_token(const access_token&) = default;
     access_token& operator=(const access_token&) = default;
-    ~access_token() { sodium_memzero(secret, sizeof secret); }
+    ~access_token() { detail::secure_zero(secret, sizeof secret); }
 };
 
 inline constexpr std::string_view access_token_prefix = "access-v1:";
@@ -118,9 +118,15 @@ inline constexpr std::size_t access_token_length =
 namespace detail {
 
 inline std::uint64_t load_le64(const std::uint8_t* p) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    std::uint64_t v;
+    __builtin_memcpy(&v, p, 8);
+    return v;
+#else
     std::uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
     return v;
+#endif
 }
 
 /// The 32-bit checksum of the first 49 payload bytes. Constant time: only shifts, xors and
@@ -166,7 +172,7 @@ inline std::string encode_access_token(const access_token& token) {
     std::string out(access_token_length, '\0');
     for (std::size_t i = 0; i < access_token_prefix.size(); ++i) out[i] = access_token_prefix[i];
     detail::base64_encode(payload, sizeof payload, &out[access_token_prefix.size()]);
-    sodium_memzero(payload, sizeof payload);
+    detail::secure_zero(payload, sizeof payload);
     return out;
 }
 
@@ -191,13 +197,13 @@ inline result<access_token> parse_access_token(std::string_view text) noexcept {
     // The checksum covers the secret; comparing its result is no leak (it is public data
     // of the token), but compute it without data-dependent branches all the same.
     if (detail::access_checksum(payload) != detail::load_be32(payload + 49)) {
-        sodium_memzero(payload, sizeof payload);
+        detail::secure_zero(payload, sizeof payload);
         return errc::bad_checksum;
     }
     result<access_token> out{access_token{}};
-    for (std::size_t i = 0; i < 16; ++i) out->id.bytes[i] = payload[1 + i];
-    for (std::size_t i = 0; i < secret_size; ++i) out->secret[i] = payload[17 + i];
-    sodium_memzero(payload, sizeof payload);
+    __builtin_memcpy(out->id.bytes, payload + 1, 16);
+    __builtin_memcpy(out->secret, payload + 17, secret_size);
+    detail::secure_zero(payload, sizeof payload);
     return out;
 }
 

@@ -75,9 +75,9 @@ public:
         if (space == std::string_view::npos) return errc::malformed;
         if (!detail::iequals(authorization.substr(0, space), "bearer")) return errc::bad_scheme;
         const std::string_view token = authorization.substr(space + 1);
-        if (token.empty()) return errc::malformed;
-        for (char c : token)
-            if (c == ' ' || c == '\t') return errc::malformed;
+        // Exactly one space; what follows is the token parser's to judge (a space or tab
+        // inside a token is bad_encoding or bad_length there).
+        if (token.empty() || token.front() == ' ' || token.front() == '\t') return errc::malformed;
         return validate_token(token);
     }
 
@@ -95,10 +95,13 @@ private:
         const result<access_token> parsed = parse_access_token(text);
         if (!parsed) return parsed.get_error();
         token_record rec;
-        if (!store_->find(parsed->id, rec)) return errc::unknown_token;
         // The secret is checked before the token's state, so a caller without the secret
         // learns nothing about whether a token is disabled or expired.
-        if (!verify_secret(parsed->id.bytes, parsed->secret, rec.hash)) return errc::bad_secret;
+        switch (store_->verify(*parsed, rec)) {
+        case lookup_result::unknown: return errc::unknown_token;
+        case lookup_result::bad_secret: return errc::bad_secret;
+        default: break;
+        }
         if (!rec.enabled) return errc::disabled;
         if (is_expired(rec.expires_at, clock_->now())) return errc::expired;
         principal p;

@@ -1,0 +1,198 @@
+// tokenauth-bench: the validation hot path, measured against its floor in the same run.
+// Names are stable across versions (BM_<Thing>_<Case>); bench/ratios turns a JSON run into
+// the ratios the targets are stated in.
+#include <benchmark/benchmark.h>
+#include <sodium.h>
+#include <tokenauth/tokenauth.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr tokenauth::timestamp now_ns = 1'700'000'000LL * tokenauth::nanos_per_second;
+
+/// A store of n tokens plus a sample of their Authorization headers, built once per n.
+struct fixture {
+    tokenauth::memory_token_store store;
+    tokenauth::manual_clock clock{now_ns};
+    tokenauth::validator validator{store, clock};
+    std::vector<std::string> headers;  // sample of valid headers, random order
+    std::string expired, wrong_secret, unknown;
+    std::size_t rss_bytes = 0;  // resident memory the fill added
+};
+
+std::size_t rss_now() {
+    std::ifstream f("/proc/self/statm");
+    std::size_t pages = 0, resident = 0;
+    f >> pages >> resident;
+    return resident * 4096;
+}
+
+fixture& fixture_for(std::size_t n) {
+    static std::mutex mu;
+    static std::map<std::size_t, std::unique_ptr<fixture>> cache;
+    std::lock_guard lock(mu);
+    auto& slot = cache[n];
+    if (slot) return *slot;
+    tokenauth::ensure_sodium_init();
+    const std::size_t rss_before = rss_now();
+    slot = std::make_unique<fixture>();
+    fixture& f = *slot;
+    std::mt19937_64 rng(n);
+    const std::size_t sample = std::min<std::size_t>(n, 4096);
+    for (std::size_t i = 0; i < n; ++i) {
+        tokenauth::access_token t;
+        for (auto& b : t.id.bytes) b = static_cast<std::uint8_t>(rng());
+        for (auto& b : t.secret) b = static_cast<std::uint8_t>(rng());
+        tokenauth::token_record r;
+        r.id = t.id;
+        r.hash = tokenauth::hash_access_token(t);
+        r.user_auth_id = 1000 + i % 50;
+        f.store.upsert(r);
+        if (i % (n / sample) == 0 && f.headers.size() < sample)
+            f.headers.push_back("Bearer " + tokenauth::encode_access_token(t));
+    }
+    f.rss_bytes = rss_now() - rss_before;
+    std::shuffle(f.headers.begin(), f.headers.end(), rng);
+    // Rejection cases.
+    tokenauth::access_token e = tokenauth::generate_access_token();
+    tokenauth::token_record er;
+    er.id = e.id;
+    er.hash = tokenauth::hash_access_token(e);
+    er.expires_at = now_ns - 1;
+    f.store.upsert(er);
+    f.expired = "Bearer " + tokenauth::encode_access_token(e);
+    tokenauth::access_token w = *tokenauth::parse_access_token(f.headers[0].substr(7));
+    w.secret[0] ^= 1;
+    f.wrong_secret = "Bearer " + tokenauth::encode_access_token(w);
+    f.unknown = "Bearer " + tokenauth::encode_access_token(tokenauth::generate_access_token());
+    return f;
+}
+
+void BM_Floor_Blake2b32(benchmark::State& state) {
+    tokenauth::ensure_sodium_init();
+    std::uint8_t in[32] = {1, 2, 3}, out[32];
+    for (auto _ : state) {
+        crypto_generichash(out, sizeof out, in, sizeof in, nullptr, 0);
+        benchmark::DoNotOptimize(out);
+        in[0] = out[0];
+    }
+}
+BENCHMARK(BM_Floor_Blake2b32);
+
+void BM_Parse_AccessToken(benchmark::State& state) {
+    const std::string token = tokenauth::encode_access_token(tokenauth::generate_access_token());
+    for (auto _ : state) {
+        auto r = tokenauth::parse_access_token(token);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_Parse_AccessToken);
+
+void BM_Validate_Hit(benchmark::State& state) {
+    fixture& f = fixture_for(static_cast<std::size_t>(state.range(0)));
+    std::size_t i = 0;
+    for (auto _ : state) {
+        auto r = f.validator.validate(f.headers[i++ & (f.headers.size() - 1)]);
+        if (!r) state.SkipWithError("a valid token was rejected");
+        benchmark::DoNotOptimize(r);
+    }
+    state.counters["tokens"] = static_cast<double>(state.range(0));
+}
+BENCHMARK(BM_Validate_Hit)->Arg(1000)->Arg(100000)->Arg(1000000);
+
+template <class Pick>
+void validate_reject(benchmark::State& state, tokenauth::errc expected, Pick pick) {
+    fixture& f = fixture_for(1000);
+    const std::string header = pick(f);
+    for (auto _ : state) {
+        auto r = f.validator.validate(header);
+        if (r.code() != expected) state.SkipWithError("unexpected result");
+        benchmark::DoNotOptimize(r);
+    }
+}
+
+void BM_Validate_Malformed(benchmark::State& state) {
+    validate_reject(state, tokenauth::errc::bad_encoding, [](fixture& f) {
+        std::string h = f.headers[0];
+        h[40] = '*';
+        return h;
+    });
+}
+BENCHMARK(BM_Validate_Malformed);
+
+void BM_Validate_BadChecksum(benchmark::State& state) {
+    validate_reject(state, tokenauth::errc::bad_checksum, [](fixture& f) {
+        std::string h = f.headers[0];
+        h[40] = h[40] == 'A' ? 'B' : 'A';
+        return h;
+    });
+}
+BENCHMARK(BM_Validate_BadChecksum);
+
+void BM_Validate_UnknownId(benchmark::State& state) {
+    validate_reject(state, tokenauth::errc::unknown_token, [](fixture& f) { return f.unknown; });
+}
+BENCHMARK(BM_Validate_UnknownId);
+
+void BM_Validate_BadSecret(benchmark::State& state) {
+    validate_reject(state, tokenauth::errc::bad_secret, [](fixture& f) { return f.wrong_secret; });
+}
+BENCHMARK(BM_Validate_BadSecret);
+
+void BM_Validate_Expired(benchmark::State& state) {
+    validate_reject(state, tokenauth::errc::expired, [](fixture& f) { return f.expired; });
+}
+BENCHMARK(BM_Validate_Expired);
+
+void BM_Validate_Hit_Threads(benchmark::State& state) {
+    fixture& f = fixture_for(100000);
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 997;
+    for (auto _ : state) {
+        auto r = f.validator.validate(f.headers[i++ & (f.headers.size() - 1)]);
+        benchmark::DoNotOptimize(r);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Validate_Hit_Threads)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Privilege_Check(benchmark::State& state) {
+    // A user holding 3 roles through 2 groups, among 10 roles.
+    std::vector<tokenauth::role> roles(10);
+    const std::uint64_t user = 1001, g1 = 2001, g2 = 2002;
+    for (std::size_t i = 0; i < roles.size(); ++i) {
+        roles[i].name = "role" + std::to_string(i);
+        roles[i].privileges.insert(static_cast<tokenauth::privilege>(i * 7));
+        roles[i].add_member(3000 + i);
+    }
+    roles[2].add_member(g1);
+    roles[5].add_member(g2);
+    roles[7].add_member(g1);
+    const std::vector<std::uint64_t> groups = {g1, g2};
+    const auto wanted = static_cast<tokenauth::privilege>(35);
+    for (auto _ : state) {
+        const bool ok = tokenauth::effective_privileges(roles, user, groups).contains(wanted);
+        benchmark::DoNotOptimize(ok);
+    }
+}
+BENCHMARK(BM_Privilege_Check);
+
+void BM_Store_Memory(benchmark::State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    fixture& f = fixture_for(n);
+    for (auto _ : state) benchmark::DoNotOptimize(f.store.size());
+    state.counters["table_bytes_per_token"] = static_cast<double>(f.store.memory_bytes()) / static_cast<double>(n);
+    state.counters["rss_bytes_per_token"] = static_cast<double>(f.rss_bytes) / static_cast<double>(n);
+}
+BENCHMARK(BM_Store_Memory)->Arg(1000000)->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();
