@@ -68,6 +68,14 @@ TEST_CASE("bad identity strings are rejected with a reason", "[identity]") {
         CHECK(std::string(id.detail()).size() > 5);
     }
     CHECK(tokenauth::parse_identity(std::string(2000, 'a')).code() == errc::too_long);
+    // Names leave room for a prefix, so every accepted identity's canonical form parses.
+    const std::string longest(tokenauth::max_identity_name_length, 'a');
+    const auto ok = tokenauth::parse_identity(longest);
+    REQUIRE(ok.ok());
+    CHECK(tokenauth::parse_identity(tokenauth::format_identity(*ok)).value() == *ok);
+    CHECK(tokenauth::parse_identity(longest + "a").code() == errc::too_long);
+    CHECK(tokenauth::parse_identity("ldap_group:" + longest).ok());
+    CHECK(tokenauth::parse_identity("local:" + longest + "a").code() == errc::too_long);
 }
 
 TEST_CASE("identity strings round-trip through format_identity", "[identity]") {

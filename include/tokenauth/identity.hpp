@@ -128,12 +128,14 @@ inline result<api_identity> parse_identity(std::string_view text) {
     const std::size_t colon = whole.find(':');
     const std::string_view prefix = colon == std::string_view::npos ? "" : detail::trim(whole.substr(0, colon));
     if (colon == std::string_view::npos || prefix.find('=') != std::string_view::npos) {
+        if (whole.size() > max_identity_name_length) return {errc::too_long, "identity name is too long"};
         if (is_sid(whole)) id.sid = std::string(whole);
         else id.name = std::string(whole);
         return id;
     }
     const std::string_view value = detail::trim(whole.substr(colon + 1));
     if (value.empty()) return {errc::bad_identity, "identity has nothing after its prefix"};
+    if (value.size() > max_identity_name_length) return {errc::too_long, "identity name is too long"};
     auto named = [&](std::optional<identity_domain> d) -> result<api_identity> {
         id.domain = d;
         id.name = std::string(value);

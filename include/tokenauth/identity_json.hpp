@@ -67,11 +67,13 @@ inline result<api_identity> identity_from_json(const nlohmann::json& j) noexcept
         }
         if (const auto* s = field("sid")) {
             if (!s->is_string()) return {errc::bad_identity, "identity sid must be a string"};
+            if (s->get_ref<const std::string&>().size() > max_identity_name_length)
+                return {errc::too_long, "identity sid is too long"};
             if (!s->get_ref<const std::string&>().empty()) id.sid = s->get<std::string>();
         }
         if (const auto* n = field("name")) {
             if (!n->is_string()) return {errc::bad_identity, "identity name must be a string"};
-            if (n->get_ref<const std::string&>().size() > max_identity_length)
+            if (n->get_ref<const std::string&>().size() > max_identity_name_length)
                 return {errc::too_long, "identity name is too long"};
             if (!n->get_ref<const std::string&>().empty()) id.name = n->get<std::string>();
         }

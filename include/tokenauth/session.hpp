@@ -91,10 +91,7 @@ inline std::string mint_session_token(const session_key& key, const session_clai
     std::uint8_t mac[32];
     detail::session_mac(key, payload, mac);
     for (int i = 0; i < 32; ++i) payload[33 + i] = mac[i];
-    std::string out(session_token_length, '\0');
-    for (std::size_t i = 0; i < session_token_prefix.size(); ++i) out[i] = session_token_prefix[i];
-    detail::base64_encode(payload, sizeof payload, &out[session_token_prefix.size()]);
-    return out;
+    return detail::encode_prefixed(session_token_prefix, payload, sizeof payload);
 }
 
 /// Decodes and authenticates "session-v1:..." and checks its expiry against now. Fails with
@@ -103,12 +100,9 @@ inline std::string mint_session_token(const session_key& key, const session_clai
 /// (it needs the user's current generation): see validator. Never allocates.
 inline result<session_claims> verify_session_token(const session_key& key, std::string_view text,
                                                    timestamp now) noexcept {
-    if (text.substr(0, session_token_prefix.size()) != session_token_prefix) return errc::bad_prefix;
-    if (text.size() != session_token_length) return errc::bad_length;
     std::uint8_t payload[session_payload_size];
-    const errc e = detail::base64_decode_fixed(text.substr(session_token_prefix.size()), payload);
+    const errc e = detail::decode_prefixed(text, session_token_prefix, session_token_version, payload);
     if (e != errc::ok) return e;
-    if (payload[0] != session_token_version) return errc::unsupported_version;
     std::uint8_t expected[32];
     detail::session_mac(key, payload, expected);
     std::uint8_t actual[32];

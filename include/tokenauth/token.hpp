@@ -169,9 +169,7 @@ inline std::string encode_access_token(const access_token& token) {
     for (std::size_t i = 0; i < 16; ++i) payload[1 + i] = token.id.bytes[i];
     for (std::size_t i = 0; i < secret_size; ++i) payload[17 + i] = token.secret[i];
     detail::store_be32(payload + 49, detail::access_checksum(payload));
-    std::string out(access_token_length, '\0');
-    for (std::size_t i = 0; i < access_token_prefix.size(); ++i) out[i] = access_token_prefix[i];
-    detail::base64_encode(payload, sizeof payload, &out[access_token_prefix.size()]);
+    std::string out = detail::encode_prefixed(access_token_prefix, payload, sizeof payload);
     detail::secure_zero(payload, sizeof payload);
     return out;
 }
@@ -188,12 +186,9 @@ inline std::string encode_access_token(const access_token& token) {
  * @endcode
  */
 inline result<access_token> parse_access_token(std::string_view text) noexcept {
-    if (text.substr(0, access_token_prefix.size()) != access_token_prefix) return errc::bad_prefix;
-    if (text.size() != access_token_length) return errc::bad_length;
     std::uint8_t payload[access_token_payload_size];
-    const errc e = detail::base64_decode_fixed(text.substr(access_token_prefix.size()), payload);
+    const errc e = detail::decode_prefixed(text, access_token_prefix, access_token_version, payload);
     if (e != errc::ok) return e;
-    if (payload[0] != access_token_version) return errc::unsupported_version;
     // The checksum covers the secret; comparing its result is no leak (it is public data
     // of the token), but compute it without data-dependent branches all the same.
     if (detail::access_checksum(payload) != detail::load_be32(payload + 49)) {

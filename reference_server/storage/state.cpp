@@ -516,14 +516,9 @@ bool state::delete_token(const token_id& id) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Users and groups. Name conflicts surface as 409 from the UNIQUE constraint.
+// Users, groups and roles: every write rebuilds the directory snapshot after its commit.
 
 namespace {
-[[noreturn]] void rethrow_conflict(const db_error& e, const std::string& what) {
-    if (e.is_constraint()) throw api_error{409, "name_conflict_error", what};
-    throw e;
-}
-
 std::uint64_t next_auth_id(connection& db) {
     auto& s = db.prepare("SELECT max(auth_id) FROM principals");
     s.step();
@@ -531,15 +526,29 @@ std::uint64_t next_auth_id(connection& db) {
     s.reset();
     return static_cast<std::uint64_t>(std::max<std::int64_t>(max + 1, 1001));
 }
+std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
+std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
 }  // namespace
 
-user_row state::create_user(user_row u) {
+template <class F>
+void state::write_directory(F&& body, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
-    u.auth_id = next_auth_id(*db_);
     try {
-        db_->prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash) "
-                     "VALUES (?, 'user', ?, ?, ?, ?, ?)")
+        body(*db_);
+    } catch (const db_error& e) {
+        if (e.is_constraint() && !conflict_message.empty()) throw api_error{409, "name_conflict_error", conflict_message};
+        throw;
+    }
+    t.commit();
+    reload_directory();
+}
+
+user_row state::create_user(user_row u) {
+    write_directory([&](connection& db) {
+        u.auth_id = next_auth_id(db);
+        db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash) "
+                   "VALUES (?, 'user', ?, ?, ?, ?, ?)")
             .bind(1, u.auth_id)
             .bind(2, u.name)
             .bind(3, u.primary_group)
@@ -547,20 +556,14 @@ user_row state::create_user(user_row u) {
             .bind(5, u.home_directory)
             .bind(6, u.password_hash)
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a user or group named '" + u.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, name_taken(u.name));
     return u;
 }
 
 user_row state::update_user(const user_row& u, bool password_changed) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    try {
-        db_->prepare("UPDATE principals SET name = ?, primary_group = ?, uid = ?, home_directory = ?, password_hash = ?, "
-                     "generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET name = ?, primary_group = ?, uid = ?, home_directory = ?, password_hash = ?, "
+                   "generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
             .bind(1, u.name)
             .bind(2, u.primary_group)
             .bind(3, u.uid)
@@ -569,171 +572,125 @@ user_row state::update_user(const user_row& u, bool password_changed) {
             .bind(6, password_changed ? 1 : 0)
             .bind(7, u.auth_id)
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a user or group named '" + u.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, name_taken(u.name));
     return *snapshot()->user(u.auth_id);
 }
 
 void state::delete_user(std::uint64_t id) {
-    std::lock_guard lock(db_mu_);
     std::vector<token_id> doomed;
-    auto& s = db_->prepare("SELECT id FROM access_tokens WHERE user_id = ?");
-    s.bind(1, id);
-    while (s.step()) {
-        token_id tid;
-        const auto b = s.blob(0);
-        std::copy(b.begin(), b.end(), tid.bytes);
-        doomed.push_back(tid);
-    }
-    s.reset();
-    transaction t(*db_);
-    db_->prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'user'").bind(1, id).run();
-    t.commit();
+    write_directory([&](connection& db) {
+        auto& s = db.prepare("SELECT id FROM access_tokens WHERE user_id = ?");
+        s.bind(1, id);
+        while (s.step()) {
+            token_id tid;
+            const auto b = s.blob(0);
+            std::copy(b.begin(), b.end(), tid.bytes);
+            doomed.push_back(tid);
+        }
+        s.reset();
+        // ON DELETE CASCADE removes the user's tokens and memberships in the same commit.
+        db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'user'").bind(1, id).run();
+    });
+    // After the commit: the tokens leave the index; the rebuilt snapshot no longer knows the
+    // user, so its sessions end too.
     for (const auto& tid : doomed) tokens_.erase(tid);
-    reload_directory();  // the user's sessions end: the generation source no longer knows it
 }
 
 void state::set_password(std::uint64_t id, const std::string& hash) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
-        .bind(1, hash)
-        .bind(2, id)
-        .run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
+            .bind(1, hash)
+            .bind(2, id)
+            .run();
+    });
 }
 
 group_row state::create_group(group_row g) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    g.auth_id = next_auth_id(*db_);
-    try {
-        db_->prepare("INSERT INTO principals (auth_id, kind, name, gid) VALUES (?, 'group', ?, ?)")
+    write_directory([&](connection& db) {
+        g.auth_id = next_auth_id(db);
+        db.prepare("INSERT INTO principals (auth_id, kind, name, gid) VALUES (?, 'group', ?, ?)")
             .bind(1, g.auth_id)
             .bind(2, g.name)
             .bind(3, g.gid)
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a user or group named '" + g.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, name_taken(g.name));
     return g;
 }
 
 group_row state::update_group(const group_row& g) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    try {
-        db_->prepare("UPDATE principals SET name = ?, gid = ? WHERE auth_id = ? AND kind = 'group'")
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET name = ?, gid = ? WHERE auth_id = ? AND kind = 'group'")
             .bind(1, g.name)
             .bind(2, g.gid)
             .bind(3, g.auth_id)
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a user or group named '" + g.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, name_taken(g.name));
     return g;
 }
 
 void state::delete_group(std::uint64_t id) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    auto& s = db_->prepare("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = ?");
-    s.bind(1, id).step();
-    const std::int64_t primaries = s.int64(0);
-    s.reset();
-    if (primaries > 0)
-        throw api_error{409, "group_in_use_error", "the group is the primary group of " + std::to_string(primaries) +
-                                                       " user(s); change their primary group first"};
-    db_->prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'group'").bind(1, id).run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        auto& s = db.prepare("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = ?");
+        s.bind(1, id).step();
+        const std::int64_t primaries = s.int64(0);
+        s.reset();
+        if (primaries > 0)
+            throw api_error{409, "group_in_use_error", "the group is the primary group of " + std::to_string(primaries) +
+                                                           " user(s); change their primary group first"};
+        db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'group'").bind(1, id).run();
+    });
 }
 
 void state::add_group_member(std::uint64_t group, std::uint64_t member) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)").bind(1, group).bind(2, member).run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        db.prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)").bind(1, group).bind(2, member).run();
+    });
 }
 
 void state::remove_group_member(std::uint64_t group, std::uint64_t member) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?").bind(1, group).bind(2, member).run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        db.prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?").bind(1, group).bind(2, member).run();
+    });
 }
 
-// ---------------------------------------------------------------------------------------
-// Roles
-
 void state::create_role(const tokenauth::role& r) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    try {
-        db_->prepare("INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)")
+    write_directory([&](connection& db) {
+        db.prepare("INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)")
             .bind(1, r.name)
             .bind(2, r.description)
             .bind(3, privileges_to_text(r.privileges))
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a role named '" + r.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, role_taken(r.name));
 }
 
 void state::update_role(const std::string& name, const tokenauth::role& r) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    try {
-        db_->prepare("UPDATE roles SET name = ?, description = ?, privileges = ? WHERE name = ?")
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE roles SET name = ?, description = ?, privileges = ? WHERE name = ?")
             .bind(1, r.name)
             .bind(2, r.description)
             .bind(3, privileges_to_text(r.privileges))
             .bind(4, name)
             .run();
-    } catch (const db_error& e) {
-        rethrow_conflict(e, "a role named '" + r.name + "' already exists");
-    }
-    t.commit();
-    reload_directory();
+    }, role_taken(r.name));
 }
 
 void state::delete_role(const std::string& name) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) { db.prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run(); });
 }
 
 void state::add_role_member(const std::string& role, std::uint64_t member) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("INSERT OR IGNORE INTO role_members (role, auth_id) VALUES ((SELECT name FROM roles WHERE name = ?), ?)")
-        .bind(1, role)
-        .bind(2, member)
-        .run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        db.prepare("INSERT OR IGNORE INTO role_members (role, auth_id) VALUES ((SELECT name FROM roles WHERE name = ?), ?)")
+            .bind(1, role)
+            .bind(2, member)
+            .run();
+    });
 }
 
 void state::remove_role_member(const std::string& role, std::uint64_t member) {
-    std::lock_guard lock(db_mu_);
-    transaction t(*db_);
-    db_->prepare("DELETE FROM role_members WHERE role = ? AND auth_id = ?").bind(1, role).bind(2, member).run();
-    t.commit();
-    reload_directory();
+    write_directory([&](connection& db) {
+        db.prepare("DELETE FROM role_members WHERE role = ? AND auth_id = ?").bind(1, role).bind(2, member).run();
+    });
 }
 
 }  // namespace tokenauth::server

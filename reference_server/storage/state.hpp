@@ -147,6 +147,10 @@ public:
     void remove_role_member(const std::string& role, std::uint64_t member);
 
 private:
+    /// Runs body(connection&) in one write transaction under the writer lock, commits, then
+    /// rebuilds the directory snapshot. A UNIQUE violation becomes 409 with conflict_message.
+    template <class F>
+    void write_directory(F&& body, const std::string& conflict_message = "");
     void migrate();
     void seed(const options& opts);
     void reload_directory();  // caller holds db_mu_

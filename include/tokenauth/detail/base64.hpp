@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "../error.hpp"
@@ -259,6 +260,28 @@ errc base64_decode_fixed(std::string_view in, std::uint8_t (&out)[N]) noexcept {
     secure_zero(buf, sizeof buf);  // it may hold a secret
     return e;
 #endif
+}
+
+/// "<prefix><base64 of the n payload bytes>": the text of both token formats.
+inline std::string encode_prefixed(std::string_view prefix, const std::uint8_t* payload, std::size_t n) {
+    std::string out(prefix.size() + base64_encoded_size(n), '\0');
+    __builtin_memcpy(&out[0], prefix.data(), prefix.size());
+    base64_encode(payload, n, &out[prefix.size()]);
+    return out;
+}
+
+/// The shared front half of both token formats: "<prefix><base64 of N bytes>" whose first
+/// byte is the format version. Errors, in order: bad_prefix, bad_length, the decoding errors
+/// of base64_decode_fixed, unsupported_version. On failure out is wiped.
+template <std::size_t N>
+errc decode_prefixed(std::string_view text, std::string_view prefix, std::uint8_t version,
+                     std::uint8_t (&out)[N]) noexcept {
+    if (text.substr(0, prefix.size()) != prefix) return errc::bad_prefix;
+    if (text.size() != prefix.size() + base64_encoded_size(N)) return errc::bad_length;
+    errc e = base64_decode_fixed(text.substr(prefix.size()), out);
+    if (e == errc::ok && out[0] != version) e = errc::unsupported_version;
+    if (e != errc::ok) secure_zero(out, N);
+    return e;
 }
 
 }  // namespace tokenauth::detail
