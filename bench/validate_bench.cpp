@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -116,12 +117,13 @@ BENCHMARK(BM_Parse_AccessToken);
 // socket: the header is hot, the token's slot in the store is not.
 void BM_Validate_Hit(benchmark::State& state) {
     fixture& f = fixture_for(static_cast<std::size_t>(state.range(0)));
-    std::string request(128, '\0');
+    alignas(64) char request[128];
     std::size_t i = 0;
     for (auto _ : state) {
-        request.assign(f.headers[i]);
+        const std::string& h = f.headers[i];
+        std::memcpy(request, h.data(), h.size());
         if (++i == f.headers.size()) i = 0;
-        auto r = f.validator.validate(request);
+        auto r = f.validator.validate(std::string_view(request, h.size()));
         if (!r) state.SkipWithError("a valid token was rejected");
         benchmark::DoNotOptimize(r);
     }
@@ -175,12 +177,13 @@ BENCHMARK(BM_Validate_Expired);
 
 void BM_Validate_Hit_Threads(benchmark::State& state) {
     fixture& f = fixture_for(100000);
-    std::string request(128, '\0');
+    alignas(64) char request[128];  // on this thread's stack: no false sharing
     std::size_t i = static_cast<std::size_t>(state.thread_index()) * 997 % f.headers.size();
     for (auto _ : state) {
-        request.assign(f.headers[i]);
+        const std::string& h = f.headers[i];
+        std::memcpy(request, h.data(), h.size());
         if (++i == f.headers.size()) i = 0;
-        auto r = f.validator.validate(request);
+        auto r = f.validator.validate(std::string_view(request, h.size()));
         benchmark::DoNotOptimize(r);
     }
     state.SetItemsProcessed(state.iterations());

@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# Server benchmarks: builds Release, starts tokenauth-server with --http on loopback and a
+# Server benchmarks: builds RelWithDebInfo (-O2), starts tokenauth-server with --http on loopback and a
 # temporary data dir, creates a token, and drives the server with wrk (keep-alive; each run
 # bounded to DURATION seconds). Prints requests/s and p50/p99 latency for:
 #   version      GET /v1/version (no authentication): the HTTP stack's own ceiling
 #   whoami       GET /v1/session/who-am-i with an access token
 #   bad_secret   the same with a wrong secret (the 401 path)
 #   create+del   token create + delete pairs (each a durable SQLite commit)
-# and the ratio whoami/version. Usage: bench/http/run.sh [DURATION_SECONDS] (default 10)
+# and the ratio whoami/version. version and whoami run interleaved, ROUNDS times each; the
+# medians are reported (this machine is shared and noisy).
+# Usage: bench/http/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-duration=${1:-10}
+duration=${1:-5}
+rounds=${2:-3}
 ./scripts/deps.sh
-cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DTOKENAUTH_BUILD_TESTS=OFF >/dev/null
-cmake --build build-release -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tokenauth-wrong-secret >/dev/null
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tokenauth-wrong-secret >/dev/null
 
 work=$(mktemp -d)
 log=$work/server.log
-TOKENAUTH_ADMIN_PASSWORD=bench-admin ./build-release/reference_server/tokenauth-server \
-    --http --listen 127.0.0.1:0 --data-dir "$work/data" --threads "${TOKENAUTH_BENCH_THREADS:-4}" 2>"$log" &
+TOKENAUTH_ADMIN_PASSWORD=bench-admin ./build-bench/reference_server/tokenauth-server \
+    --http --listen 127.0.0.1:0 --data-dir "$work/data" --threads "${TOKENAUTH_BENCH_THREADS:-16}" 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 # Wait for the "listening" line (no fixed sleep): tail follows the log until it appears.
-timeout 60 tail -n +1 -f "$log" | grep -m1 -q '"event":"listening"'
+(set +o pipefail; timeout 60 tail -n +1 -f "$log" | grep -m1 -q '"event":"listening"')
+grep -q '"event":"listening"' "$log" || { echo "server did not start:" >&2; cat "$log" >&2; exit 1; }
 port=$(grep -m1 '"event":"listening"' "$log" | sed -E 's/.*"port":([0-9]+).*/\1/')
 api=http://127.0.0.1:$port
 
@@ -33,28 +37,34 @@ for u in svc bench-0 bench-1; do
 done
 token=$(curl -sf "${auth[@]}" "$api/v1/auth/access-tokens/" -d '{"user":{"name":"svc"}}' | json_field bearer_token)
 # The same id with a wrong secret and a valid checksum: reaches the store, fails the hash.
-bad=$(./build-release/bench/tokenauth-wrong-secret "$token")
+bad=$(./build-bench/bench/tokenauth-wrong-secret "$token")
 
-run() {  # name, wrk args...
+run() {  # name, wrk args...: one wrk run; appends "rps p50 p99" to $work/$name
     local name=$1
     shift
     local out
     out=$(wrk --latency -d "${duration}s" "$@")
-    local rps p50 p99
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    printf '%-12s %12s req/s   p50 %8s   p99 %8s\n' "$name" "$rps" "$p50" "$p99"
-    echo "$rps" >"$work/$name.rps"
-    [[ -n "${VERBOSE:-}" ]] && echo "$out"
-    return 0
+    [[ -n "${VERBOSE:-}" ]] && echo "$out" >&2
+    echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "50%" {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")" >>"$work/$name.runs"
+}
+median() {  # name: the run with the median requests/s, as "rps p50 p99"
+    sort -n "$work/$1.runs" | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'
+}
+report() {
+    read -r rps p50 p99 <<<"$(median "$1")"
+    printf '%-12s %12s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
 
-echo "server: tokenauth-server --http, ${TOKENAUTH_BENCH_THREADS:-4} threads; wrk 1 thread x 8 connections, ${duration}s each"
-run version -t1 -c8 "$api/v1/version"
-run whoami -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/session/who-am-i"
+echo "server: tokenauth-server --http, ${TOKENAUTH_BENCH_THREADS:-16} threads; wrk 1 thread x 8 connections, ${duration}s a run"
+for ((r = 0; r < rounds; r++)); do
+    run version -t1 -c8 "$api/v1/version"
+    run whoami -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/session/who-am-i"
+done
 run bad_secret -t1 -c8 -H "Authorization: Bearer $bad" "$api/v1/session/who-am-i"
+report version
+report whoami
+report bad_secret
 pairs=$(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" "$api" | grep '^created')
 echo "create+del   $pairs"
-awk -v a="$(cat "$work/whoami.rps")" -v b="$(cat "$work/version.rps")" \
-    'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.90)\n", a / b }'
+awk -v a="$(median whoami | cut -d' ' -f1)" -v b="$(median version | cut -d' ' -f1)" \
+    'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.90), medians of %d runs each\n", a / b, '"$rounds"' }'

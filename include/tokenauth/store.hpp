@@ -1,10 +1,12 @@
 // tokenauth: where the validator looks tokens up.
 //
 // token_store is the interface a server implements over its own storage. memory_token_store
-// is a concurrent in-memory implementation for many readers and rare writers: the id space
-// is split into 64 shards, each an open-addressing table behind its own reader-writer lock
-// on its own cache line, so concurrent validations of different tokens do not contend and
-// a writer blocks only the readers of one shard.
+// is a concurrent in-memory implementation for many readers and rare writers: 64 shards of
+// open-addressing tables behind one distributed reader-writer lock. A reader writes only a
+// counter on its own cache line, so readers on different cores never contend (a per-shard
+// std::shared_mutex makes every reader write the lock's line: two cores then pass those
+// lines back and forth, and two threads gain 1.6x instead of 2x). Writers take the lock
+// exclusively: they are rare, and each holds it for one insert, update or shard growth.
 #pragma once
 
 #include <sys/mman.h>
@@ -15,9 +17,11 @@
 #include <new>
 #include <cstdint>
 #include <limits>
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 
 #include "secret.hpp"
 #include "time.hpp"
@@ -90,6 +94,50 @@ private:
     bool mapped_ = false;
 };
 
+/// A reader-writer lock whose readers each count on their own cache line (one of 64, chosen
+/// per thread), so concurrent readers share no written memory. Writers exclude each other
+/// with a mutex, raise a flag, and wait for every reader count to drain. Readers that see
+/// the flag step back until it falls. Meets the SharedMutex requirements used here.
+class distributed_rwlock {
+public:
+    static constexpr std::size_t slots = 64;
+
+    void lock_shared() noexcept {
+        std::atomic<std::uint32_t>& n = counters_[slot()].n;
+        for (;;) {
+            n.fetch_add(1, std::memory_order_seq_cst);
+            if (!writer_.load(std::memory_order_seq_cst)) return;
+            n.fetch_sub(1, std::memory_order_release);
+            while (writer_.load(std::memory_order_acquire)) std::this_thread::yield();
+        }
+    }
+    void unlock_shared() noexcept { counters_[slot()].n.fetch_sub(1, std::memory_order_release); }
+
+    void lock() {
+        writers_.lock();
+        writer_.store(true, std::memory_order_seq_cst);
+        for (const auto& c : counters_)
+            while (c.n.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    }
+    void unlock() noexcept {
+        writer_.store(false, std::memory_order_release);
+        writers_.unlock();
+    }
+
+private:
+    static std::size_t slot() noexcept {
+        static std::atomic<std::size_t> next{0};
+        static thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % slots;
+        return mine;
+    }
+    struct alignas(64) counter {
+        std::atomic<std::uint32_t> n{0};
+    };
+    counter counters_[slots];
+    alignas(64) std::atomic<bool> writer_{false};
+    std::mutex writers_;
+};
+
 }  // namespace detail
 
 /// An expires_at meaning "never expires".
@@ -137,7 +185,7 @@ public:
     bool find(const token_id& id, token_record& out) const noexcept override {
         const std::uint64_t h = id.hash();
         const shard& s = shard_for(h);
-        std::shared_lock lock(s.mu);
+        std::shared_lock lock(mu_);
         const slot* e = s.lookup(id, h);
         if (e == nullptr) return false;
         out.id = e->id;
@@ -154,7 +202,7 @@ public:
     lookup_result verify(const access_token& t, token_record& out) const noexcept override {
         const std::uint64_t h = t.id.hash();
         const shard& s = shard_for(h);
-        std::shared_lock lock(s.mu);
+        std::shared_lock lock(mu_);
         if (!s.slots.empty()) {
             // The home slot and the next few: where a probe ends at the load kept here.
             const char* p = reinterpret_cast<const char*>(&s.slots[s.home(h)]);
@@ -176,7 +224,7 @@ public:
     bool upsert(const token_record& r) {
         const std::uint64_t h = r.id.hash();
         shard& s = shard_for(h);
-        std::unique_lock lock(s.mu);
+        std::unique_lock lock(mu_);
         if (slot* e = s.lookup(r.id, h)) {
             e->assign(r);
             return false;
@@ -190,7 +238,7 @@ public:
     bool erase(const token_id& id) noexcept {
         const std::uint64_t h = id.hash();
         shard& s = shard_for(h);
-        std::unique_lock lock(s.mu);
+        std::unique_lock lock(mu_);
         return s.erase(id, h);
     }
 
@@ -207,20 +255,16 @@ public:
     /// Number of tokens.
     std::size_t size() const noexcept {
         std::size_t n = 0;
-        for (const shard& s : shards_) {
-            std::shared_lock lock(s.mu);
-            n += s.count;
-        }
+        std::shared_lock lock(mu_);
+        for (const shard& s : shards_) n += s.count;
         return n;
     }
 
     /// Bytes held by the tables (slots and shard headers), for memory accounting.
     std::size_t memory_bytes() const noexcept {
         std::size_t n = sizeof(*this);
-        for (const shard& s : shards_) {
-            std::shared_lock lock(s.mu);
-            n += s.slots.bytes();
-        }
+        std::shared_lock lock(mu_);
+        for (const shard& s : shards_) n += s.slots.bytes();
         return n;
     }
 
@@ -248,7 +292,6 @@ private:
     // the high half of hash * capacity. Deletion shifts later entries back, so there are no
     // tombstones and lookups stay short. Load is kept at or below 3/4.
     struct alignas(64) shard {
-        mutable std::shared_mutex mu;
         detail::huge_array<slot> slots;
         std::size_t count = 0;
 
@@ -312,7 +355,7 @@ private:
     bool update(const token_id& id, F&& f) noexcept {
         const std::uint64_t h = id.hash();
         shard& s = shard_for(h);
-        std::unique_lock lock(s.mu);
+        std::unique_lock lock(mu_);
         slot* e = s.lookup(id, h);
         if (e == nullptr) return false;
         f(*e);
@@ -324,6 +367,7 @@ private:
     const shard& shard_for(std::uint64_t h) const noexcept { return shards_[h % shard_count]; }
     shard& shard_for(std::uint64_t h) noexcept { return shards_[h % shard_count]; }
 
+    mutable detail::distributed_rwlock mu_;
     std::array<shard, shard_count> shards_;
 };
 

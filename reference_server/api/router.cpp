@@ -48,7 +48,8 @@ void request_context::require(privilege p) const {
 
 void request_context::reply(const nlohmann::json& j, int status) const {
     res.status = status;
-    res.set_content(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+    res.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    res.set_header("Content-Type", "application/json");
 }
 
 namespace {
@@ -77,7 +78,9 @@ api_error unauthorized(errc code, bool session) {
 }  // namespace
 
 void router::authenticate(request_context& ctx) const {
-    const std::string& header = ctx.req.get_header_value("Authorization");
+    static const std::string empty;
+    const auto found = ctx.req.headers.find("Authorization");  // case-insensitive, no copy
+    const std::string& header = found == ctx.req.headers.end() ? empty : found->second;
     const auto who = svc_.validator.validate(header);
     if (!who) {
         const std::string_view token = header.size() > 7 ? std::string_view(header).substr(7) : std::string_view();
@@ -115,13 +118,17 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
 }
 
 nlohmann::json user_json(const directory& d, const user_row& u) {
-    return {{"id", std::to_string(u.auth_id)},
-            {"name", u.name},
-            {"primary_group", std::to_string(u.primary_group)},
-            {"sid", d.sid_of(u.auth_id)},
-            {"uid", u.uid},
-            {"home_directory", u.home_directory ? nlohmann::json(*u.home_directory) : nlohmann::json(nullptr)},
-            {"can_change_password", u.auth_id != guest_auth_id}};
+    // Key by key (moves) rather than an initializer list (which copies every value): this
+    // object is built on every who-am-i.
+    nlohmann::json j = nlohmann::json::object();
+    j["id"] = std::to_string(u.auth_id);
+    j["name"] = u.name;
+    j["primary_group"] = std::to_string(u.primary_group);
+    j["sid"] = d.sid_of(u.auth_id);
+    j["uid"] = u.uid;
+    j["home_directory"] = u.home_directory ? nlohmann::json(*u.home_directory) : nlohmann::json(nullptr);
+    j["can_change_password"] = u.auth_id != guest_auth_id;
+    return j;
 }
 
 nlohmann::json group_json(const directory& d, const group_row& g) {

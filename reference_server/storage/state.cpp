@@ -370,7 +370,9 @@ void state::reload_directory() {
         for (auto& role : d->roles)
             if (detail::iequals(role.name, rm.text(0))) role.add_member(static_cast<std::uint64_t>(rm.int64(1)));
     std::unique_lock lock(snap_mu_);
+    d->version = snap_version_.load(std::memory_order_relaxed) + 1;
     snap_ = std::move(d);
+    snap_version_.fetch_add(1, std::memory_order_release);
 }
 
 void state::load_tokens() {
@@ -390,8 +392,20 @@ void state::load_tokens() {
 }
 
 std::shared_ptr<const directory> state::snapshot() const {
-    std::shared_lock lock(snap_mu_);
-    return snap_;
+    struct cache {
+        const state* owner = nullptr;
+        std::uint64_t version = 0;
+        std::shared_ptr<const std::shared_ptr<const directory>> holder;  // this thread's own count
+    };
+    thread_local cache c;
+    if (c.owner != this || c.version != snap_version_.load(std::memory_order_acquire)) {
+        std::shared_lock lock(snap_mu_);
+        c.holder = std::make_shared<const std::shared_ptr<const directory>>(snap_);
+        c.version = snap_version_.load(std::memory_order_relaxed);
+        c.owner = this;
+    }
+    // Aliasing: shares ownership with this thread's holder, points at the directory.
+    return std::shared_ptr<const directory>(c.holder, c.holder->get());
 }
 
 bool state::current_generation(std::uint64_t auth_id, std::uint64_t& generation) const noexcept {

@@ -8,6 +8,7 @@
 #include <tokenauth/store.hpp>
 #include <tokenauth/validator.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -63,6 +64,7 @@ struct resolved {
 
 /// An immutable picture of users, groups and roles, shared by readers.
 struct directory {
+    std::uint64_t version = 0;  ///< increases with every rebuilt snapshot
     std::string machine_sid;
     std::map<std::uint64_t, user_row> users;
     std::map<std::uint64_t, group_row> groups;
@@ -110,6 +112,9 @@ public:
 
     std::optional<std::string> generated_admin_password;
 
+    /// The current directory. Each thread keeps its own reference to the current version,
+    /// so taking a snapshot touches no memory that other threads write (one shared
+    /// reference count would bounce between cores on every request).
     std::shared_ptr<const directory> snapshot() const;
     const tokenauth::memory_token_store& tokens() const noexcept { return tokens_; }
     const tokenauth::session_key& key() const noexcept { return key_; }
@@ -161,6 +166,7 @@ private:
     std::unique_ptr<connection> db_;
     mutable std::shared_mutex snap_mu_;
     std::shared_ptr<const directory> snap_;
+    std::atomic<std::uint64_t> snap_version_{0};  ///< bumped with every new snap_
     tokenauth::memory_token_store tokens_;
     tokenauth::session_key key_;
 };
