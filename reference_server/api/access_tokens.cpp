@@ -15,6 +15,8 @@ nlohmann::json token_json(const directory& d, const token_row& t) {
             {"enabled", t.enabled}};
 }
 
+std::string expiration_text(const std::optional<timestamp>& t) { return t ? format_rfc3339(*t) : "never"; }
+
 token_id path_token_id(const request_context& ctx) {
     const auto id = parse_token_id(ctx.capture(1));
     if (!id) throw not_found("no access token with id '" + ctx.capture(1).substr(0, 64) + "'");
@@ -22,13 +24,11 @@ token_id path_token_id(const request_context& ctx) {
 }
 
 /// A user (not a group) named by an identity, or 400/404.
-std::uint64_t resolve_user(const directory& d, const api_identity& id) {
-    std::string why;
-    const auto r = d.resolve(id, why);
-    if (!r) throw not_found(why);
-    if (r->type != principal_type::user)
+std::uint64_t resolve_user(const request_context& ctx, const api_identity& id) {
+    const resolved r = ctx.resolve(id);
+    if (r.type != principal_type::user)
         throw api_error{400, "bad_request_error", "access tokens can only be created for users, not groups"};
-    return r->auth_id;
+    return r.auth_id;
 }
 
 std::int64_t query_int(const request_context& ctx, const char* key, std::int64_t fallback, std::int64_t min,
@@ -52,13 +52,11 @@ void register_access_tokens(router& r) {
     r.post(collection, [](request_context& ctx) {
         ctx.require(privilege::access_tokens_write);
         const token_create_body b = ctx.body(decode_token_create(ctx.req.body));
-        const std::uint64_t user = resolve_user(*ctx.dir, b.user);
+        const std::uint64_t user = resolve_user(ctx, b.user);
         auto [row, bearer] = ctx.svc.db.create_token(user, ctx.who.auth_id, b.expiration, ctx.svc.clock.now());
-        ctx.svc.log.write("token_created",
-                          {{"token_id", to_string(row.id)},
-                           {"user", std::to_string(user)},
-                           {"creator", std::to_string(ctx.who.auth_id)},
-                           {"expiration_time", row.expiration_time ? format_rfc3339(*row.expiration_time) : "never"}});
+        ctx.audit("token_created", {{"token_id", to_string(row.id)},
+                                    {"user", std::to_string(user)},
+                                    {"expiration_time", expiration_text(row.expiration_time)}});
         // The only response that ever carries the bearer token.
         ctx.reply({{"id", to_string(row.id)}, {"bearer_token", std::move(bearer)}});
     });
@@ -71,10 +69,7 @@ void register_access_tokens(router& r) {
             user_param = ctx.req.get_param_value("user");
             const auto id = parse_identity(user_param);
             if (!id) throw api_error{400, "bad_request_error", std::string("query parameter 'user': ") + id.detail()};
-            std::string why;
-            const auto res = ctx.dir->resolve(*id, why);
-            if (!res) throw not_found(why);
-            user = res->auth_id;
+            user = ctx.resolve(*id).auth_id;
         }
         const std::int64_t limit = query_int(ctx, "limit", 0, 1, 100000);
         const std::int64_t after = query_int(ctx, "after", 0, 0, INT64_MAX);
@@ -106,11 +101,9 @@ void register_access_tokens(router& r) {
         const token_modify_body b = ctx.body(decode_token_modify(ctx.req.body));
         const auto row = ctx.svc.db.modify_token(id, b.expiration, b.enabled);
         if (!row) throw not_found("no access token with id " + to_string(id));
-        ctx.svc.log.write("token_modified",
-                          {{"token_id", to_string(id)},
-                           {"by", std::to_string(ctx.who.auth_id)},
-                           {"enabled", row->enabled},
-                           {"expiration_time", row->expiration_time ? format_rfc3339(*row->expiration_time) : "never"}});
+        ctx.audit("token_modified", {{"token_id", to_string(id)},
+                                     {"enabled", row->enabled},
+                                     {"expiration_time", expiration_text(row->expiration_time)}});
         ctx.reply(token_json(*ctx.dir, *row));
     });
 
@@ -118,7 +111,7 @@ void register_access_tokens(router& r) {
         ctx.require(privilege::access_tokens_write);
         const token_id id = path_token_id(ctx);
         if (!ctx.svc.db.delete_token(id)) throw not_found("no access token with id " + to_string(id));
-        ctx.svc.log.write("token_deleted", {{"token_id", to_string(id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("token_deleted", {{"token_id", to_string(id)}});
         ctx.reply_empty();
     });
 }

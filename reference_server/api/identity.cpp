@@ -7,19 +7,14 @@ void register_identity(router& r) {
     r.post(R"(/v1/identity/find/?)", [](request_context& ctx) {
         ctx.require(privilege::identity_read);
         const api_identity id = ctx.body(decode_identity(ctx.req.body));
-        std::string why;
-        const auto found = ctx.dir->resolve(id, why);
-        if (!found) throw not_found(why);
-        ctx.reply(identity_to_json(ctx.dir->identity_of(found->auth_id)));
+        ctx.reply(identity_to_json(ctx.dir->identity_of(ctx.resolve(id).auth_id)));
     });
 
     r.post(R"(/v1/identity/expand/?)", [](request_context& ctx) {
         ctx.require(privilege::identity_read);
         const api_identity id = ctx.body(decode_identity_expand(ctx.req.body));
-        std::string why;
-        const auto found = ctx.dir->resolve(id, why);
-        if (!found) throw not_found(why);
-        const api_identity full = ctx.dir->identity_of(found->auth_id);
+        const resolved found = ctx.resolve(id);
+        const api_identity full = ctx.dir->identity_of(found.auth_id);
         nlohmann::json nfs_id = nullptr;
         if (full.uid || full.gid) {
             api_identity posix;
@@ -29,10 +24,10 @@ void register_identity(router& r) {
             nfs_id = identity_to_json(posix);
         }
         nlohmann::json groups = nlohmann::json::array();
-        if (found->type == principal_type::user)
-            for (std::uint64_t g : ctx.dir->groups_of(found->auth_id)) groups.push_back(identity_to_json(ctx.dir->identity_of(g)));
+        if (found.type == principal_type::user)
+            for (std::uint64_t g : ctx.dir->groups_of(found.auth_id)) groups.push_back(identity_to_json(ctx.dir->identity_of(g)));
         ctx.reply({{"id", identity_to_json(full)},
-                   {"type", found->type == principal_type::user ? "USER" : "GROUP"},
+                   {"type", found.type == principal_type::user ? "USER" : "GROUP"},
                    {"smb_id", identity_to_json(full)},
                    {"nfs_id", nfs_id},
                    {"equivalent_ids", nlohmann::json::array()},

@@ -31,7 +31,7 @@ void modify_role(request_context& ctx, bool partial) {
     if (b.description) updated.description = *b.description;
     if (b.privileges) updated.privileges = *b.privileges;
     ctx.svc.db.update_role(old.name, updated);
-    ctx.svc.log.write("role_modified", {{"role", updated.name}, {"by", std::to_string(ctx.who.auth_id)}});
+    ctx.audit("role_modified", {{"role", updated.name}});
     ctx.reply(role_json(updated));
 }
 
@@ -60,7 +60,7 @@ void register_roles(router& r) {
         const role_body b = ctx.body(decode_role(ctx.req.body, false));
         const tokenauth::role role{*b.name, *b.description, *b.privileges, {}};
         ctx.svc.db.create_role(role);
-        ctx.svc.log.write("role_created", {{"role", role.name}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("role_created", {{"role", role.name}});
         ctx.reply(role_json(role));
     });
 
@@ -77,7 +77,7 @@ void register_roles(router& r) {
         if (is_builtin(role.name))
             throw api_error{400, "bad_request_error", "the built-in roles Administrators and Observers cannot be deleted"};
         ctx.svc.db.delete_role(role.name);
-        ctx.svc.log.write("role_deleted", {{"role", role.name}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("role_deleted", {{"role", role.name}});
         ctx.reply_empty();
     });
 
@@ -118,14 +118,10 @@ void register_roles(router& r) {
         ctx.require(privilege::role_write);
         const tokenauth::role& role = path_role(ctx);
         const api_identity id = ctx.body(decode_identity(ctx.req.body));
-        std::string why;
-        const auto who = ctx.dir->resolve(id, why);
-        if (!who) throw not_found(why);
-        ctx.svc.db.add_role_member(role.name, who->auth_id);
-        ctx.svc.log.write("role_member_added", {{"role", role.name},
-                                                {"member", std::to_string(who->auth_id)},
-                                                {"by", std::to_string(ctx.who.auth_id)}});
-        ctx.reply(identity_to_json(ctx.dir->identity_of(who->auth_id)));
+        const resolved who = ctx.resolve(id);
+        ctx.svc.db.add_role_member(role.name, who.auth_id);
+        ctx.audit("role_member_added", {{"role", role.name}, {"member", std::to_string(who.auth_id)}});
+        ctx.reply(identity_to_json(ctx.dir->identity_of(who.auth_id)));
     });
 
     r.get(R"(/v1/auth/roles/([^/]+)/members/([^/]+))", [](request_context& ctx) {
@@ -142,9 +138,7 @@ void register_roles(router& r) {
         const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
         if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
         ctx.svc.db.remove_role_member(role.name, member);
-        ctx.svc.log.write("role_member_removed", {{"role", role.name},
-                                                  {"member", std::to_string(member)},
-                                                  {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("role_member_removed", {{"role", role.name}, {"member", std::to_string(member)}});
         ctx.reply_empty();
     });
 }

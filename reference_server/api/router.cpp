@@ -46,6 +46,13 @@ void request_context::require(privilege p) const {
         throw api_error{403, "privilege_required_error", std::string(to_string(p)) + " is required for this request"};
 }
 
+resolved request_context::resolve(const api_identity& id) const {
+    std::string why;
+    const auto found = dir->resolve(id, why);
+    if (!found) throw not_found(why);
+    return *found;
+}
+
 void request_context::reply(const nlohmann::json& j, int status) const {
     res.status = status;
     res.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -47,6 +47,13 @@ public:
         return std::move(*d.value);
     }
     void reply(const nlohmann::json& j, int status = 200) const;
+    /// Logs a change the caller made: fields plus "by" (the caller's auth_id).
+    void audit(const char* event, nlohmann::json fields) const {
+        fields["by"] = std::to_string(who.auth_id);
+        svc.log.write(event, std::move(fields));
+    }
+    /// The local principal an identity names, or 404 saying why none does.
+    resolved resolve(const api_identity& id) const;
     /// 200 with an empty body (DELETE and friends).
     void reply_empty() const { res.status = 200; }
 };

@@ -56,7 +56,7 @@ void register_users_and_groups(router& r) {
         u.home_directory = b.home_directory;
         if (b.password) u.password_hash = hash_password(*b.password);
         u = ctx.svc.db.create_user(std::move(u));
-        ctx.svc.log.write("user_created", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("user_created", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
     });
 
@@ -77,9 +77,7 @@ void register_users_and_groups(router& r) {
         const bool password_changed = b.password.has_value();
         if (password_changed) u.password_hash = hash_password(*b.password);
         u = ctx.svc.db.update_user(u, password_changed);
-        ctx.svc.log.write("user_modified", {{"auth_id", std::to_string(u.auth_id)},
-                                            {"by", std::to_string(ctx.who.auth_id)},
-                                            {"password_changed", password_changed}});
+        ctx.audit("user_modified", {{"auth_id", std::to_string(u.auth_id)}, {"password_changed", password_changed}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
     });
 
@@ -89,7 +87,7 @@ void register_users_and_groups(router& r) {
         if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
             throw api_error{400, "bad_request_error", "the built-in users admin and guest cannot be deleted"};
         ctx.svc.db.delete_user(u.auth_id);
-        ctx.svc.log.write("user_deleted", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("user_deleted", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply_empty();
     });
 
@@ -105,7 +103,7 @@ void register_users_and_groups(router& r) {
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
         if (u.auth_id == guest_auth_id) throw api_error{400, "bad_request_error", "the guest user cannot have a password"};
         ctx.svc.db.set_password(u.auth_id, hash_password(pw));
-        ctx.svc.log.write("password_set", {{"auth_id", std::to_string(u.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), *ctx.svc.db.snapshot()->user(u.auth_id)));
     });
 
@@ -121,7 +119,7 @@ void register_users_and_groups(router& r) {
         ctx.require(privilege::local_group_write);
         const group_body b = ctx.body(decode_group(ctx.req.body, false));
         const group_row g = ctx.svc.db.create_group({0, b.name, b.gid});
-        ctx.svc.log.write("group_created", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("group_created", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
     });
 
@@ -138,7 +136,7 @@ void register_users_and_groups(router& r) {
         g.name = b.name;
         g.gid = b.gid;
         g = ctx.svc.db.update_group(g);
-        ctx.svc.log.write("group_modified", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("group_modified", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
     });
 
@@ -148,7 +146,7 @@ void register_users_and_groups(router& r) {
         if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
             throw api_error{400, "bad_request_error", "the built-in groups Users and Guests cannot be deleted"};
         ctx.svc.db.delete_group(g.auth_id);
-        ctx.svc.log.write("group_deleted", {{"auth_id", std::to_string(g.auth_id)}, {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("group_deleted", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply_empty();
     });
 
@@ -168,9 +166,8 @@ void register_users_and_groups(router& r) {
         const user_row* u = ctx.dir->user(member);
         if (u == nullptr) throw not_found("no user with id " + std::to_string(member) + " (members are users)");
         ctx.svc.db.add_group_member(g.auth_id, member);
-        ctx.svc.log.write("group_member_added", {{"group", std::to_string(g.auth_id)},
-                                                 {"member", std::to_string(member)},
-                                                 {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("group_member_added",
+                  {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});
         ctx.reply(user_json(*ctx.dir, *u));
     });
 
@@ -183,9 +180,8 @@ void register_users_and_groups(router& r) {
         if (it == explicit_members.end() || !std::binary_search(it->second.begin(), it->second.end(), member))
             throw not_found("user " + std::to_string(member) + " is not an explicit member of group " + g.name);
         ctx.svc.db.remove_group_member(g.auth_id, member);
-        ctx.svc.log.write("group_member_removed", {{"group", std::to_string(g.auth_id)},
-                                                   {"member", std::to_string(member)},
-                                                   {"by", std::to_string(ctx.who.auth_id)}});
+        ctx.audit("group_member_removed",
+                  {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});
         ctx.reply_empty();
     });
 }
