@@ -12,10 +12,12 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(access_token session validator base64 time identity privilege request_body)
 
 build=build-fuzz
+if [[ -z "${TOKENAUTH_FUZZ_NO_BUILD:-}" ]]; then  # set it to run fuzzers built earlier
 CC=clang CXX=clang++ cmake -S . -B $build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_BUILD_FUZZERS=ON \
     -DTOKENAUTH_BUILD_TESTS=OFF -DTOKENAUTH_BUILD_BENCHMARKS=OFF -DTOKENAUTH_INSTALL=OFF \
     "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
 cmake --build $build -j"${TOKENAUTH_JOBS:-2}" --target "${targets[@]/%/_fuzzer}" >/dev/null
+fi
 
 failed=0
 ok=0
