@@ -309,7 +309,9 @@ inline result<timestamp> parse_human_time(std::string_view s) noexcept {
         const std::string_view rest = c.rest();
         while (len < rest.size() && rest[len] != ' ') ++len;
         const auto month = detail::month_from_name(rest.substr(0, len));
-        if (!month) return {errc::bad_time, "unknown month name"};
+        if (!month)
+            return {errc::bad_time,
+                    "unknown month name (use e.g. 'Jan 01 2023', '01/01/2023 00:00', '2024-01-20 12:00' or RFC 3339)"};
         t.month = *month;
         c.advance(len);
         c.skip_spaces();
