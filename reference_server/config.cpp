@@ -34,7 +34,7 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     app.add_option("--tls-key", c.tls_key, "PEM private key (default: DATA_DIR/tls-key.pem)");
     app.add_flag("--http", c.http, "serve plain HTTP instead of HTTPS (loopback addresses only)");
     app.add_flag("--allow-insecure-http", c.allow_insecure_http, "allow --http on a non-loopback address");
-    app.add_option("--threads", c.threads, "worker threads")
+    app.add_option("--threads", c.threads, "worker threads (each kept-alive connection holds one while it is open)")
         ->envname("TOKENAUTH_THREADS")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();

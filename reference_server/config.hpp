@@ -14,7 +14,7 @@ struct config {
     std::string tls_key;   ///< "" : <data_dir>/tls-key.pem
     bool http = false;
     bool allow_insecure_http = false;
-    int threads = 8;
+    int threads = 32;  ///< each kept-alive connection holds one while open
     std::optional<std::string> admin_password;  ///< from TOKENAUTH_ADMIN_PASSWORD
 };
 

@@ -46,7 +46,7 @@ const char* status_description(int status) {
 void configure_http(httplib::Server& http, const config& cfg, event_log& log) {
     http.set_tcp_nodelay(true);  // cpp-httplib 0.11 defaults to Nagle: a few hundred requests/s at most
     http.set_keep_alive_max_count(10000);
-    http.set_keep_alive_timeout(10);
+    http.set_keep_alive_timeout(5);
     http.set_read_timeout(10, 0);
     http.set_write_timeout(10, 0);
     http.set_idle_interval(0, 100000);

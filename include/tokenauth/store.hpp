@@ -234,6 +234,16 @@ public:
         return true;
     }
 
+    /// Makes room so that the next upsert of a new id in id's shard cannot allocate (and so
+    /// cannot fail). A server calls it before committing a token to its database, then
+    /// upserts after the commit. Throws std::bad_alloc.
+    void reserve_for(const token_id& id) {
+        const std::uint64_t h = id.hash();
+        shard& s = shard_for(h);
+        std::unique_lock lock(mu_);
+        s.reserve_one();
+    }
+
     /// Removes the token; false when it was not there.
     bool erase(const token_id& id) noexcept {
         const std::uint64_t h = id.hash();

@@ -337,7 +337,16 @@ void state::seed(const options& opts) {
     t.commit();
 }
 
-void state::reload_directory() {
+void state::reload_directory() { publish_directory(load_directory()); }
+
+void state::publish_directory(std::shared_ptr<directory> d) noexcept {
+    std::unique_lock lock(snap_mu_);
+    d->version = snap_version_.load(std::memory_order_relaxed) + 1;
+    snap_ = std::move(d);
+    snap_version_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<directory> state::load_directory() {
     auto d = std::make_shared<directory>();
     {
         auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'machine_sid'");
@@ -369,10 +378,7 @@ void state::reload_directory() {
     while (rm.step())
         for (auto& role : d->roles)
             if (detail::iequals(role.name, rm.text(0))) role.add_member(static_cast<std::uint64_t>(rm.int64(1)));
-    std::unique_lock lock(snap_mu_);
-    d->version = snap_version_.load(std::memory_order_relaxed) + 1;
-    snap_ = std::move(d);
-    snap_version_.fetch_add(1, std::memory_order_release);
+    return d;
 }
 
 void state::load_tokens() {
@@ -457,6 +463,7 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
         .bind(5, now)
         .bind(6, expiration)
         .run();
+    tokens_.reserve_for(token.id);  // so the index update after the commit cannot fail
     token_row row;
     row.id = token.id;
     row.seq = db_->last_insert_rowid();
@@ -554,8 +561,11 @@ void state::write_directory(F&& body, const std::string& conflict_message) {
         if (e.is_constraint() && !conflict_message.empty()) throw api_error{409, "name_conflict_error", conflict_message};
         throw;
     }
+    // The new snapshot is read inside the transaction (this connection sees its own writes)
+    // and published after the commit, which cannot fail.
+    auto next = load_directory();
     t.commit();
-    reload_directory();
+    publish_directory(std::move(next));
 }
 
 user_row state::create_user(user_row u) {

@@ -158,7 +158,9 @@ private:
     void write_directory(F&& body, const std::string& conflict_message = "");
     void migrate();
     void seed(const options& opts);
-    void reload_directory();  // caller holds db_mu_
+    void reload_directory();                               // caller holds db_mu_
+    std::shared_ptr<directory> load_directory();           // reads; caller holds db_mu_
+    void publish_directory(std::shared_ptr<directory> d) noexcept;
     void load_tokens();
     token_row read_token(statement& s) const;
 
