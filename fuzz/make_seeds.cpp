@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
 
     tokenauth::session_key other;
     for (auto& b : other.bytes) b = 7;
-    const std::string session = tokenauth::mint_session_token(other, {500, 1, 0, tokenauth::default_session_lifetime});
+    const std::string session = tokenauth::mint_session_token(other, {500, 1, 0, tokenauth::default_session_lifetime},
+                                                                tokenauth::session_binding{});
     for (const auto& [name, s] : std::vector<std::pair<std::string, std::string>>{
              {"minted_other_key", session}, {"truncated", session.substr(0, 60)}, {"prefix", "session-v1:"}})
         write(root / "session", name, s);

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return k;
     }();
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    const auto claims = tokenauth::verify_session_token(key, text, 0);
+    static const tokenauth::session_binding binding{};
+    const auto claims = tokenauth::verify_session_token(key, text, 0, binding);
     FUZZ_CHECK(!claims.ok());
     FUZZ_CHECK(claims.code() != tokenauth::errc::ok);
     return 0;

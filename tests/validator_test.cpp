@@ -16,12 +16,12 @@ namespace {
 
 constexpr tokenauth::timestamp t0 = 1'700'000'000LL * tokenauth::nanos_per_second;
 
-struct users final : tokenauth::session_generation_source {
-    std::map<std::uint64_t, std::uint64_t> generation;
-    bool current_generation(std::uint64_t auth_id, std::uint64_t& g) const noexcept override {
-        const auto it = generation.find(auth_id);
-        if (it == generation.end()) return false;
-        g = it->second;
+struct users final : tokenauth::session_user_source {
+    std::map<std::uint64_t, tokenauth::session_user> by_id;
+    bool session_user_of(std::uint64_t auth_id, tokenauth::session_user& out) const noexcept override {
+        const auto it = by_id.find(auth_id);
+        if (it == by_id.end()) return false;
+        out = it->second;
         return true;
     }
 };
@@ -135,25 +135,36 @@ TEST_CASE("disabling, re-enabling and deleting take effect on the next validatio
 
 TEST_CASE("session tokens validate against the user's current generation", "[validator][session]") {
     fixture f;
-    f.gens.generation[500] = 3;
+    const auto binding = tokenauth::session_binding::generate();
+    f.gens.by_id[500] = {3, binding};
     tokenauth::session_claims c{500, 3, t0, t0 + tokenauth::default_session_lifetime};
-    const std::string token = "Bearer " + tokenauth::mint_session_token(f.key, c);
+    const std::string token = "Bearer " + tokenauth::mint_session_token(f.key, c, binding);
     const auto p = f.v.validate(token);
     REQUIRE(p.ok());
     CHECK(p->auth_id == 500);
     CHECK(p->kind == tokenauth::credential_kind::session);
 
-    f.gens.generation[500] = 4;  // password changed
+    f.gens.by_id[500].generation = 4;  // password changed
     CHECK(f.v.validate(token).code() == errc::session_revoked);
-    f.gens.generation.erase(500);  // user deleted
-    CHECK(f.v.validate(token).code() == errc::unknown_user);
-    f.gens.generation[500] = 3;
+    f.gens.by_id.erase(500);  // user deleted: as unknown as a forged auth id
+    CHECK(f.v.validate(token).code() == errc::bad_signature);
+    // A new user given the same auth id and generation (a restore, a reused id) has its own
+    // binding: the deleted user's session is not its session.
+    f.gens.by_id[500] = {3, tokenauth::session_binding::generate()};
+    CHECK(f.v.validate(token).code() == errc::bad_signature);
+    f.gens.by_id[500] = {3, binding};
     f.clock.set(t0 + tokenauth::default_session_lifetime + 1);
     CHECK(f.v.validate(token).code() == errc::expired);
 
     const auto other_key = tokenauth::session_key::generate();
     f.clock.set(t0);
-    CHECK(f.v.validate("Bearer " + tokenauth::mint_session_token(other_key, c)).code() == errc::bad_signature);
+    CHECK(f.v.validate("Bearer " + tokenauth::mint_session_token(other_key, c, binding)).code() ==
+          errc::bad_signature);
+    // A session minted with the all-zero binding (which no user has) for an unknown user is
+    // the one way to reach unknown_user.
+    const tokenauth::session_claims ghost{777, 0, t0, t0 + tokenauth::default_session_lifetime};
+    CHECK(f.v.validate("Bearer " + tokenauth::mint_session_token(f.key, ghost, tokenauth::session_binding{})).code() ==
+          errc::unknown_user);
 
     // A validator without a session key does not accept sessions at all.
     tokenauth::validator access_only(f.store, f.clock);

@@ -2,8 +2,9 @@
 //
 //   "Bearer access-v1:..."   parse -> store lookup -> constant-time secret check ->
 //                            disabled? -> expired? -> principal
-//   "Bearer session-v1:..."  decode -> constant-time MAC check -> expired? ->
-//                            generation current? -> principal
+//   "Bearer session-v1:..."  decode -> the user's binding and generation -> constant-time
+//                            MAC check (covers the binding) -> expired? -> generation
+//                            current? -> principal
 //
 // The length limit is checked before anything else. Rejection never throws and never
 // allocates; each reason is its own errc.
@@ -33,13 +34,19 @@ struct principal {
     timestamp expires_at = never_expires;  ///< when the credential stops being valid
 };
 
-/// Tells the validator each user's current session generation.
-class session_generation_source {
+/// What the validator needs to know of a user to accept its sessions.
+struct session_user {
+    std::uint64_t generation = 0;  ///< bumped to end every earlier session
+    session_binding binding;       ///< fixed at the user's creation, covered by the MAC
+};
+
+/// Tells the validator each user's session state.
+class session_user_source {
 public:
-    virtual ~session_generation_source() = default;
-    /// The user's current generation, or false when the user does not exist. Must be
+    virtual ~session_user_source() = default;
+    /// The user's current session state, or false when the user does not exist. Must be
     /// thread-safe and must neither throw nor allocate.
-    virtual bool current_generation(std::uint64_t auth_id, std::uint64_t& generation) const noexcept = 0;
+    virtual bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept = 0;
 };
 
 /// Validates Authorization header values. Holds references only: the store, clock and
@@ -59,10 +66,11 @@ class validator {
 public:
     validator(const token_store& store, const clock& clock) noexcept : store_(&store), clock_(&clock) {}
 
-    /// Also accept session-v1 tokens signed with key, checked against users' generations.
+    /// Also accept session-v1 tokens signed with key, checked against users' bindings and
+    /// generations.
     validator(const token_store& store, const clock& clock, const session_key& key,
-              const session_generation_source& generations) noexcept
-        : store_(&store), clock_(&clock), session_key_(&key), generations_(&generations) {}
+              const session_user_source& users) noexcept
+        : store_(&store), clock_(&clock), session_key_(&key), users_(&users) {}
 
     /// Validates "Bearer <token>" (scheme case-insensitive, exactly one space). Fails with
     /// header_too_long, missing_credentials, malformed, bad_scheme, bad_prefix, any
@@ -113,22 +121,30 @@ private:
     }
 
     result<principal> validate_session(std::string_view text) const noexcept {
-        const result<session_claims> claims = verify_session_token(*session_key_, text, clock_->now());
-        if (!claims) return claims.get_error();
-        std::uint64_t generation = 0;
-        if (!generations_->current_generation(claims->auth_id, generation)) return errc::unknown_user;
-        if (generation != claims->generation) return errc::session_revoked;
+        std::uint8_t payload[session_payload_size];
+        const errc decoded = detail::decode_prefixed(text, session_token_prefix, session_token_version, payload);
+        if (decoded != errc::ok) return decoded;
+        const session_claims claims = detail::session_claims_of(payload);
+        // An unknown user is checked against an all-zero binding, which no user has: the
+        // MAC fails as for any forgery, so made-up auth ids tell nothing about which exist.
+        session_user user;
+        const bool known = users_->session_user_of(claims.auth_id, user);
+        if (!known) user = session_user{};
+        const errc authentic = detail::authenticate_session_payload(*session_key_, payload, user.binding, clock_->now());
+        if (authentic != errc::ok) return authentic;
+        if (!known) return errc::unknown_user;
+        if (user.generation != claims.generation) return errc::session_revoked;
         principal p;
-        p.auth_id = claims->auth_id;
+        p.auth_id = claims.auth_id;
         p.kind = credential_kind::session;
-        p.expires_at = claims->expires_at;
+        p.expires_at = claims.expires_at;
         return p;
     }
 
     const token_store* store_;
     const clock* clock_;
     const session_key* session_key_ = nullptr;
-    const session_generation_source* generations_ = nullptr;
+    const session_user_source* users_ = nullptr;
 };
 
 }  // namespace tokenauth

@@ -18,7 +18,8 @@ const std::string& dummy_password_hash() {
 
 std::string mint_session(const request_context& ctx, const user_row& u) {
     const timestamp now = ctx.svc.clock.now();
-    return mint_session_token(ctx.svc.db.key(), {u.auth_id, u.generation, now, now + default_session_lifetime});
+    return mint_session_token(ctx.svc.db.key(), {u.auth_id, u.generation, now, now + default_session_lifetime},
+                              u.binding);
 }
 
 }  // namespace

@@ -58,6 +58,14 @@ const char* const migrations[] = {
     );
     CREATE INDEX access_tokens_by_user ON access_tokens(user_id, seq);
     )sql",
+    // v2: auth ids are never reused (a counter that only grows, seeded past every id ever
+    // seen), and each user has a random session binding that its sessions' MACs cover.
+    R"sql(
+    ALTER TABLE principals ADD COLUMN session_binding BLOB;
+    UPDATE principals SET session_binding = randomblob(16) WHERE kind = 'user';
+    INSERT INTO meta (key, value)
+        SELECT 'next_auth_id', max(coalesce(max(auth_id), 0) + 1, 1001) FROM principals;
+    )sql",
 };
 
 std::string privileges_to_text(const privilege_set& s) {
@@ -318,9 +326,24 @@ void state::seed(const options& opts) {
         .bind(1, guests_group_id)
         .bind(2, "Guests")
         .run();
-    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash) VALUES (?, 'user', ?, ?, ?)";
-    db_->prepare(add_user).bind(1, admin_auth_id).bind(2, "admin").bind(3, users_group_id).bind(4, admin_hash).run();
-    db_->prepare(add_user).bind(1, guest_auth_id).bind(2, "guest").bind(3, guests_group_id).bind_null(4).run();
+    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
+                           "VALUES (?, 'user', ?, ?, ?, ?)";
+    const auto admin_binding = session_binding::generate();
+    const auto guest_binding = session_binding::generate();
+    db_->prepare(add_user)
+        .bind(1, admin_auth_id)
+        .bind(2, "admin")
+        .bind(3, users_group_id)
+        .bind(4, admin_hash)
+        .bind_blob(5, admin_binding.bytes, sizeof admin_binding.bytes)
+        .run();
+    db_->prepare(add_user)
+        .bind(1, guest_auth_id)
+        .bind(2, "guest")
+        .bind(3, guests_group_id)
+        .bind_null(4)
+        .bind_blob(5, guest_binding.bytes, sizeof guest_binding.bytes)
+        .run();
     const char* add_role = "INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)";
     db_->prepare(add_role)
         .bind(1, "Administrators")
@@ -353,7 +376,8 @@ std::shared_ptr<directory> state::load_directory() {
         if (s.step()) d->machine_sid = s.text(0);
     }
     auto& p = db_->prepare(
-        "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid FROM principals");
+        "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, session_binding "
+        "FROM principals");
     while (p.step()) {
         const auto id = static_cast<std::uint64_t>(p.int64(0));
         if (p.text(1) == "user") {
@@ -365,6 +389,9 @@ std::shared_ptr<directory> state::load_directory() {
             u.home_directory = p.opt_text(5);
             u.password_hash = p.opt_text(6);
             u.generation = static_cast<std::uint64_t>(p.int64(7));
+            const auto binding = p.blob(9);
+            if (binding.size() != sizeof u.binding.bytes) throw std::runtime_error("corrupt session binding of a user");
+            std::copy(binding.begin(), binding.end(), u.binding.bytes);
             d->users.emplace(id, std::move(u));
         } else {
             d->groups.emplace(id, group_row{id, p.text(2), p.text(8)});
@@ -414,11 +441,12 @@ std::shared_ptr<const directory> state::snapshot() const {
     return std::shared_ptr<const directory>(c.holder, c.holder->get());
 }
 
-bool state::current_generation(std::uint64_t auth_id, std::uint64_t& generation) const noexcept {
+bool state::session_user_of(std::uint64_t auth_id, session_user& out) const noexcept {
     std::shared_lock lock(snap_mu_);
     const user_row* u = snap_->user(auth_id);
     if (u == nullptr) return false;
-    generation = u->generation;
+    out.generation = u->generation;
+    out.binding = u->binding;
     return true;
 }
 
@@ -540,12 +568,16 @@ bool state::delete_token(const token_id& id) {
 // Users, groups and roles: every write rebuilds the directory snapshot after its commit.
 
 namespace {
+/// Takes the next auth id from the counter in meta, which only grows: an id (and the SID
+/// made from it) is never given twice, even after the highest one is deleted. Runs inside
+/// the caller's write transaction, so the counter and the insert commit together.
 std::uint64_t next_auth_id(connection& db) {
-    auto& s = db.prepare("SELECT max(auth_id) FROM principals");
-    s.step();
-    const std::int64_t max = s.is_null(0) ? 0 : s.int64(0);
+    auto& s = db.prepare("SELECT value FROM meta WHERE key = 'next_auth_id'");
+    if (!s.step()) throw std::runtime_error("database has no auth id counter");
+    const std::int64_t next = s.int64(0);
     s.reset();
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(max + 1, 1001));
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'next_auth_id'").bind(1, next + 1).run();
+    return static_cast<std::uint64_t>(next);
 }
 std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
 std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
@@ -571,14 +603,16 @@ void state::write_directory(F&& body, const std::string& conflict_message) {
 user_row state::create_user(user_row u) {
     write_directory([&](connection& db) {
         u.auth_id = next_auth_id(db);
-        db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash) "
-                   "VALUES (?, 'user', ?, ?, ?, ?, ?)")
+        u.binding = session_binding::generate();
+        db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
+                   "session_binding) VALUES (?, 'user', ?, ?, ?, ?, ?, ?)")
             .bind(1, u.auth_id)
             .bind(2, u.name)
             .bind(3, u.primary_group)
             .bind(4, u.uid)
             .bind(5, u.home_directory)
             .bind(6, u.password_hash)
+            .bind_blob(7, u.binding.bytes, sizeof u.binding.bytes)
             .run();
     }, name_taken(u.name));
     return u;

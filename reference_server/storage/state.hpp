@@ -36,6 +36,7 @@ struct user_row {
     std::optional<std::string> home_directory;  ///< null for none
     std::optional<std::string> password_hash;   ///< Argon2id string; none: cannot log in
     std::uint64_t generation = 0;               ///< session generation
+    session_binding binding;                    ///< random, fixed at creation; sessions' MACs cover it
 };
 
 struct group_row {
@@ -98,7 +99,7 @@ struct api_error {
 
 /// Opens the data directory's database, seeds it on first start, and serves all reads and
 /// writes. Thread-safe.
-class state final : public session_generation_source {
+class state final : public session_user_source {
 public:
     struct options {
         std::string data_dir;
@@ -118,7 +119,7 @@ public:
     std::shared_ptr<const directory> snapshot() const;
     const tokenauth::memory_token_store& tokens() const noexcept { return tokens_; }
     const tokenauth::session_key& key() const noexcept { return key_; }
-    bool current_generation(std::uint64_t auth_id, std::uint64_t& generation) const noexcept override;
+    bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override;
 
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).

@@ -1,0 +1,72 @@
+// Request helpers shared by the server integration tests: the JSON error shape, and the
+// users, roles and tokens most tests set up first.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server_process.hpp"
+
+namespace test_server::api {
+
+using nlohmann::json;
+
+inline void require_error(const test_server::response& r, int status, const std::string& error_class = "") {
+    INFO(r.raw);
+    REQUIRE(r.status == status);
+    REQUIRE(r.body.is_object());
+    CHECK(r.body.at("error_class").is_string());
+    CHECK(r.body.at("description").is_string());
+    CHECK(r.body.at("stack").is_array());
+    CHECK(r.body.at("module").is_string());
+    if (!error_class.empty()) CHECK(r.body.at("error_class") == error_class);
+}
+
+inline json user_identity(const std::string& name) { return {{"name", name}}; }
+
+/// Creates a local user and returns its id.
+inline std::string create_user(const server_process& s, const std::string& admin, const std::string& name,
+                        const std::optional<std::string>& password = std::nullopt) {
+    const auto r = s.request("POST", "/v1/users/", admin,
+                             json{{"name", name},
+                                  {"primary_group", "0"},
+                                  {"uid", ""},
+                                  {"home_directory", nullptr},
+                                  {"password", password ? json(*password) : json(nullptr)}});
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    return r.body.at("id").get<std::string>();
+}
+
+/// Creates a role with privileges and assigns it to a trustee.
+inline void grant(const server_process& s, const std::string& admin, const std::string& role,
+           const std::vector<std::string>& privileges, const json& trustee) {
+    auto r = s.request("POST", "/v1/auth/roles/", admin,
+                       json{{"name", role}, {"description", "test role"}, {"privileges", privileges}});
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    r = s.request("POST", "/v1/auth/roles/" + role + "/members", admin, trustee);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+}
+
+struct created_token {
+    std::string id;
+    std::string bearer;
+};
+
+inline created_token create_token(const server_process& s, const std::string& admin, const json& user,
+                           const std::optional<std::string>& expiration = std::nullopt) {
+    json body = {{"user", user}};
+    if (expiration) body["expiration_time"] = *expiration;
+    const auto r = s.request("POST", "/v1/auth/access-tokens/", admin, body);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    REQUIRE(r.body.size() == 2);
+    return {r.body.at("id").get<std::string>(), r.body.at("bearer_token").get<std::string>()};
+}
+
+}  // namespace test_server::api
