@@ -34,9 +34,21 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     app.add_option("--tls-key", c.tls_key, "PEM private key (default: DATA_DIR/tls-key.pem)");
     app.add_flag("--http", c.http, "serve plain HTTP instead of HTTPS (loopback addresses only)");
     app.add_flag("--allow-insecure-http", c.allow_insecure_http, "allow --http on a non-loopback address");
-    app.add_option("--threads", c.threads, "worker threads (each kept-alive connection holds one while it is open)")
+    app.add_option("--threads", c.threads, "worker threads that run requests (connections wait in the event loop, not on a worker)")
         ->envname("TOKENAUTH_THREADS")
         ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    app.add_option("--head-timeout", c.head_timeout,
+                   "seconds a client has for the TLS handshake, and for each request head from its first byte")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    app.add_option("--request-timeout", c.request_timeout,
+                   "seconds a client has for each whole request (head and body) from its first byte")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    app.add_option("--max-connections-per-address", c.max_connections_per_address,
+                   "open connections one client address may hold; more are closed at once")
+        ->check(CLI::Range(1, 100000))
         ->capture_default_str();
     try {
         app.parse(argc, argv);

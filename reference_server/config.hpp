@@ -14,7 +14,10 @@ struct config {
     std::string tls_key;   ///< "" : <data_dir>/tls-key.pem
     bool http = false;
     bool allow_insecure_http = false;
-    int threads = 32;  ///< each kept-alive connection holds one while open
+    int threads = 16;  ///< workers: a connection holds one only while a complete request runs
+    int head_timeout = 10;      ///< seconds for a TLS handshake, and for a request head from its first byte
+    int request_timeout = 30;   ///< seconds for a whole request (head and body) from its first byte
+    int max_connections_per_address = 256;
     std::optional<std::string> admin_password;  ///< from TOKENAUTH_ADMIN_PASSWORD
 };
 

@@ -2,7 +2,10 @@
 // Each test is an attack that succeeded against an earlier server; all run the real binary.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "api_helpers.hpp"
+#include "raw_client.hpp"
 
 using nlohmann::json;
 using test_server::server_process;
@@ -41,4 +44,222 @@ TEST_CASE("a deleted user's session never comes back as the next user created", 
     INFO(r.raw);
     CHECK(r.status == 401);
     CHECK(r.body.at("error_class") == "invalid_credentials_error");
+}
+
+namespace {
+
+using test_server::raw_connection;
+using namespace std::chrono_literals;
+
+std::string get(const std::string& path, const std::string& extra = "") {
+    return "GET " + path + " HTTP/1.1\r\nHost: t\r\n" + extra + "\r\n";
+}
+
+/// GET /v1/version from another loopback address, as a bystander would; its status or 0.
+int bystander_version(int port, const std::string& source_ip, std::chrono::milliseconds limit) {
+    raw_connection c(port, false, source_ip);
+    c.send(get("/v1/version", "Connection: close\r\n"));
+    const auto statuses = raw_connection::statuses(c.receive(limit, "\r\n\r\n{"));
+    return statuses.empty() ? 0 : statuses.front();
+}
+
+}  // namespace
+
+TEST_CASE("a request head is capped in lines and bytes, and answered 431 at once", "[server][hostile][limits]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http"});
+    SECTION("many short header lines") {
+        raw_connection c(s.port(), false);
+        std::string head = "GET /v1/version HTTP/1.1\r\nHost: t\r\n";
+        for (int i = 0; i < 101; ++i) head += "X-Pad-" + std::to_string(i) + ": 0123456789\r\n";
+        c.send(head);  // no final empty line: the server must not wait for one
+        const std::string r = c.receive(10s, "}");
+        INFO(r);
+        REQUIRE(raw_connection::statuses(r) == std::vector<int>{431});
+        CHECK(r.find("request_header_too_large_error") != std::string::npos);
+        CHECK(r.find("Connection: close") != std::string::npos);
+        c.receive(5s);
+        CHECK(c.closed());
+    }
+    SECTION("a head over 16 KiB in lines under every other limit") {
+        raw_connection c(s.port(), false);
+        std::string head = "GET /v1/version HTTP/1.1\r\n";
+        for (int i = 0; i < 50; ++i) head += "X-Pad: " + std::string(400, 'a') + "\r\n";
+        c.send(head + "\r\n");
+        const std::string r = c.receive(10s, "}");
+        INFO(r.substr(0, 300));
+        CHECK(raw_connection::statuses(r) == std::vector<int>{431});
+    }
+    SECTION("a flood of header lines is cut off, not buffered") {
+        raw_connection c(s.port(), false);
+        c.send("GET /v1/version HTTP/1.1\r\n");
+        std::string chunk;
+        for (int i = 0; i < 1000; ++i) chunk += "X-Flood: 0123456789abcdef0123456789abcdef012345\r\n";
+        bool refused = false;
+        for (int i = 0; i < 200 && !refused; ++i) refused = !c.send(chunk);  // up to 10 MB
+        const std::string r = c.receive(10s, "}");
+        CHECK(raw_connection::statuses(r) == std::vector<int>{431});
+    }
+    CHECK(bystander_version(s.port(), "127.0.0.1", 10s) == 200);
+}
+
+TEST_CASE("slow clients neither starve others nor hold a connection forever", "[server][hostile][slowloris]") {
+    temp_dir dir;
+    // The default --threads of the test server is 4: far fewer than the slow connections.
+    server_process s(dir.path, {"--http", "--head-timeout", "3", "--request-timeout", "5"});
+    std::vector<std::unique_ptr<raw_connection>> slow;
+    for (int i = 0; i < 64; ++i) {
+        slow.push_back(std::make_unique<raw_connection>(s.port(), false, "127.0.0.1"));
+        slow.back()->send("GET /v1/version HTTP/1.1\r\n");
+    }
+    // One header line each per half second (the timeout must not restart with each one),
+    // while bystanders at other addresses are served.
+    std::vector<int> bystanders;
+    for (int round = 0; round < 5; ++round) {
+        for (auto& c : slow) c->send("X-Slow: " + std::to_string(round) + "\r\n");
+        bystanders.push_back(bystander_version(s.port(), "127.0.0." + std::to_string(2 + round), 5s));
+        std::this_thread::sleep_for(500ms);
+    }
+    CHECK(bystanders == std::vector<int>(5, 200));
+    // Each trickler gets 408 once its head deadline (3 s from its first byte) has passed.
+    std::size_t timed_out = 0;
+    for (auto& c : slow) {
+        const std::string r = c->receive(15s, "}");
+        if (raw_connection::statuses(r) == std::vector<int>{408}) ++timed_out;
+    }
+    CHECK(timed_out == slow.size());
+
+    // A body trickled a byte at a time is cut off at the request deadline (5 s).
+    raw_connection body(s.port(), false, "127.0.0.9");
+    body.send("POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    const auto start = std::chrono::steady_clock::now();
+    std::string r;
+    while (!body.closed() && std::chrono::steady_clock::now() - start < 30s) {
+        body.send("{");
+        r = body.receive(1s);
+    }
+    INFO(r);
+    CHECK(raw_connection::statuses(r) == std::vector<int>{408});
+    CHECK(r.find("request_timeout_error") != std::string::npos);
+}
+
+TEST_CASE("a bad or oversized Content-Length is answered at once", "[server][hostile][limits]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http"});
+    const std::vector<std::pair<std::string, int>> cases = {
+        {"-1", 400}, {"100000000000000000000", 413}, {"70000", 413}, {"12abc", 400}, {"0x10", 400}, {"", 400}};
+    for (const auto& [length, status] : cases) {
+        raw_connection c(s.port(), false);
+        c.send("POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length: " + length + "\r\n\r\n");
+        // No body follows: an answer after the 10 s read timeout would be too late.
+        const std::string r = c.receive(5s, "}");
+        INFO("Content-Length: " << length << "\n" << r);
+        CHECK(raw_connection::statuses(r) == std::vector<int>{status});
+    }
+}
+
+TEST_CASE("pipelined requests are all answered, in order, over HTTP and HTTPS", "[server][hostile][pipelining]") {
+    temp_dir dir;
+    for (const bool tls : {false, true}) {
+        server_process s(dir.path, tls ? std::vector<std::string>{} : std::vector<std::string>{"--http"});
+        for (const int count : {20, 300}) {
+            raw_connection c(s.port(), tls);
+            REQUIRE((!tls || c.handshake_ok()));
+            // Alternating 200 and 404 shows the order; all in one write.
+            std::string batch;
+            std::vector<int> expected;
+            for (int i = 0; i < count; ++i) {
+                batch += get(i % 2 == 0 ? "/v1/version" : "/v1/no-such-" + std::to_string(i));
+                expected.push_back(i % 2 == 0 ? 200 : 404);
+            }
+            REQUIRE(c.send(batch));
+            const std::string r = c.receive(20s, "\"user_visible\"", static_cast<std::size_t>(count / 2));
+            c.receive(1s);  // the last 200 follows the last 404
+            INFO((tls ? "https " : "http ") << count);
+            CHECK(raw_connection::statuses(r) == expected);
+            CHECK(r.find("431") == std::string::npos);
+            // The connection is still usable afterwards.
+            REQUIRE(c.send(get("/v1/version")));
+            CHECK(raw_connection::statuses(c.receive(5s, "HTTP/1.1", static_cast<std::size_t>(count + 1))).size() ==
+                  static_cast<std::size_t>(count + 1));
+        }
+    }
+}
+
+TEST_CASE("framing follows RFC 9112: chunked works, smuggling shapes are refused", "[server][hostile][framing]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http"});
+    const std::string login = R"({"username": "admin", "password": ")" + std::string(test_server::admin_password) + "\"}";
+    SECTION("a chunked body (with an extension and a trailer), then a pipelined request") {
+        raw_connection c(s.port(), false);
+        std::string req = "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+        req += "a;ext=1\r\n" + login.substr(0, 10) + "\r\n";
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx", login.size() - 10);
+        req += std::string(size) + "\r\n" + login.substr(10) + "\r\n0\r\nX-Trailer: t\r\n\r\n";
+        c.send(req + get("/v1/version"));
+        const std::string r = c.receive(10s, "HTTP/1.1", 2);
+        c.receive(1s);
+        INFO(r);
+        CHECK(raw_connection::statuses(c.receive(1s)) == std::vector<int>{200, 200});
+        CHECK(r.find("bearer_token") != std::string::npos);
+    }
+    SECTION("Expect: 100-continue gets the interim answer, then the final one") {
+        raw_connection c(s.port(), false);
+        c.send("POST /v1/session/login HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: " +
+               std::to_string(login.size()) + "\r\n\r\n");
+        CHECK(raw_connection::statuses(c.receive(5s, "\r\n\r\n")) == std::vector<int>{100});
+        c.send(login);
+        const std::string r = c.receive(10s, "}");
+        CHECK(raw_connection::statuses(r) == std::vector<int>{100, 200});
+    }
+    const std::vector<std::string> smuggling = {
+        // Both framings: which one ends the request is the smuggler's question.
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n",
+        // Conflicting lengths.
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd",
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length: 4, 40\r\n\r\nabcd",
+        // Whitespace before the colon, obs-fold, bare LF.
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nContent-Length : 4\r\n\r\nabcd",
+        "GET /v1/version HTTP/1.1\r\nHost: t\r\nX-A: a\r\n folded\r\n\r\n",
+        "GET /v1/version HTTP/1.1\nHost: t\n\n",
+        // Malformed chunk sizes.
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcdXX0\r\n\r\n",
+    };
+    for (const auto& attack : smuggling) {
+        raw_connection c(s.port(), false);
+        c.send(attack + get("/v1/version"));
+        const std::string r = c.receive(5s, "}");
+        c.receive(3s);
+        INFO(attack << "\n---\n" << r);
+        CHECK(raw_connection::statuses(r) == std::vector<int>{400});
+        CHECK(c.closed());
+    }
+    raw_connection te(s.port(), false);
+    te.send("POST /v1/session/login HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+    CHECK(raw_connection::statuses(te.receive(5s, "}")) == std::vector<int>{501});
+}
+
+TEST_CASE("TLS offers AEAD suites only", "[server][hostile][tls]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    for (const char* cbc : {"ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256",
+                            "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA", "AES256-GCM-SHA384"}) {
+        raw_connection c(s.port(), true, "127.0.0.1", cbc);
+        INFO(cbc);
+        CHECK_FALSE(c.handshake_ok());
+    }
+    for (const char* aead : {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+                             "ECDHE-ECDSA-CHACHA20-POLY1305"}) {
+        raw_connection c(s.port(), true, "127.0.0.1", aead);
+        INFO(aead);
+        REQUIRE(c.handshake_ok());
+        CHECK(c.cipher() == aead);
+        c.send(get("/v1/version", "Connection: close\r\n"));
+        CHECK(raw_connection::statuses(c.receive(5s, "}")) == std::vector<int>{200});
+    }
+    raw_connection tls13(s.port(), true);
+    REQUIRE(tls13.handshake_ok());
 }

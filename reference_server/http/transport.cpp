@@ -1,0 +1,620 @@
+#include "transport.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace tokenauth::server {
+
+using steady = std::chrono::steady_clock;
+
+struct transport::connection {
+    explicit connection(const framing_limits& limits) : framer(limits) {}
+    int fd = -1;
+    SSL* ssl = nullptr;
+    std::string peer_ip;
+    int peer_port = 0;
+    std::string local_ip;
+    int local_port = 0;
+    std::size_t index = 0;  ///< in connections_
+    phase ph = phase::reading;
+    steady::time_point deadline{};
+    steady::time_point request_started{};
+    bool request_open = false;   ///< bytes of the current request have arrived
+    bool continue_sent = false;  ///< "100 Continue" answered for the current request
+    bool interim = false;        ///< out holds an interim response; reading goes on after it
+    bool peer_closed = false;
+    bool close_after_write = false;
+    std::size_t served = 0;
+    std::size_t drained = 0;
+    std::string in;
+    request_framer framer;
+    std::string request;
+    std::string out;
+    std::size_t out_off = 0;
+};
+
+namespace {
+
+constexpr std::size_t read_chunk = 16 * 1024;
+constexpr auto drain_time = std::chrono::seconds(2);
+constexpr std::size_t max_drain = 1 << 20;
+char listen_tag, wake_tag;
+
+/// The complete request, for cpp-httplib to read; the response it writes goes to out.
+class request_stream final : public httplib::Stream {
+public:
+    request_stream(const std::string& in, std::string& out, const std::string& peer_ip, int peer_port,
+                   const std::string& local_ip, int local_port)
+        : in_(in), out_(out), peer_ip_(peer_ip), peer_port_(peer_port), local_ip_(local_ip), local_port_(local_port) {}
+
+    bool is_readable() const override { return pos_ < in_.size(); }
+    bool is_writable() const override { return true; }
+    ssize_t read(char* ptr, size_t size) override {
+        const std::size_t n = std::min(size, in_.size() - pos_);
+        std::memcpy(ptr, in_.data() + pos_, n);
+        pos_ += n;
+        return static_cast<ssize_t>(n);
+    }
+    ssize_t write(const char* ptr, size_t size) override {
+        out_.append(ptr, size);
+        return static_cast<ssize_t>(size);
+    }
+    void get_remote_ip_and_port(std::string& ip, int& port) const override {
+        ip = peer_ip_;
+        port = peer_port_;
+    }
+    void get_local_ip_and_port(std::string& ip, int& port) const override {
+        ip = local_ip_;
+        port = local_port_;
+    }
+    // Below FD_SETSIZE on purpose: cpp-httplib answers 500 for larger descriptors (it
+    // assumes select()); this stream is no socket.
+    socket_t socket() const override { return INVALID_SOCKET; }
+
+private:
+    const std::string& in_;
+    std::size_t pos_ = 0;
+    std::string& out_;
+    const std::string& peer_ip_;
+    int peer_port_;
+    const std::string& local_ip_;
+    int local_port_;
+};
+
+const char* reason_phrase(int status) {
+    switch (status) {
+    case 400: return "Bad Request";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+void address_of(const sockaddr_storage& a, std::string& ip, int& port) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+        ::inet_ntop(AF_INET, &v4.sin_addr, text, sizeof text);
+        port = ntohs(v4.sin_port);
+    } else if (a.ss_family == AF_INET6) {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+        ::inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof text);
+        port = ntohs(v6.sin6_port);
+    }
+    ip = text;
+    if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) ip = ip.substr(7);  // v4-mapped
+}
+
+}  // namespace
+
+transport::transport(transport_options options, SSL_CTX* tls, error_renderer render, event_log& log)
+    : opt_(std::move(options)), tls_(tls), render_(std::move(render)), log_(log) {
+    // Every connection is a descriptor: stay below the process limit (raised as far as allowed).
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+        if (lim.rlim_cur < lim.rlim_max) {
+            lim.rlim_cur = lim.rlim_max;
+            ::setrlimit(RLIMIT_NOFILE, &lim);
+            ::getrlimit(RLIMIT_NOFILE, &lim);
+        }
+        const std::size_t room = lim.rlim_cur > 128 ? static_cast<std::size_t>(lim.rlim_cur) - 96 : 32;
+        opt_.max_connections = std::min(opt_.max_connections, room);
+    }
+}
+
+transport::~transport() {
+    for (connection* c : connections_) {
+        if (c->ssl != nullptr) SSL_free(c->ssl);
+        ::close(c->fd);
+        delete c;
+    }
+    for (int fd : {listen_fd_, epoll_fd_, wake_fd_})
+        if (fd >= 0) ::close(fd);
+}
+
+int transport::open(const std::string& host, int port) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return -1;
+    for (addrinfo* a = found; a != nullptr && listen_fd_ < 0; a = a->ai_next) {
+        const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) continue;
+        const int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) listen_fd_ = fd;
+        else ::close(fd);
+    }
+    ::freeaddrinfo(found);
+    if (listen_fd_ < 0) return -1;
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+    std::string ip;
+    int actual = -1;
+    address_of(bound, ip, actual);
+    return actual;
+}
+
+void transport::shut_down() {
+    stopping_ = true;
+    if (wake_fd_ >= 0) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+    }
+}
+
+bool transport::serve() {
+    if (listen_fd_ < 0) return false;
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) return false;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_tag;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    ev.data.ptr = &wake_tag;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    pool_ = std::make_unique<httplib::ThreadPool>(static_cast<std::size_t>(std::max(1, opt_.workers)));
+
+    epoll_event events[256];
+    bool listening = true;
+    steady::time_point give_up{};
+    for (;;) {
+        if (stopping_ && listening) {
+            // Stop accepting and reading; requests in flight are finished and answered.
+            listening = false;
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+            ::close(listen_fd_);
+            listen_fd_ = -1;
+            const auto snapshot = connections_;
+            for (connection* c : snapshot)
+                if (c->ph != phase::processing && c->ph != phase::writing) close(c);
+            give_up = steady::now() + std::chrono::seconds(10);
+        }
+        if (!listening) {
+            const bool writing = std::any_of(connections_.begin(), connections_.end(),
+                                             [](const connection* c) { return c->ph == phase::writing; });
+            if ((in_workers_ == 0 && !writing) || steady::now() > give_up) break;
+        }
+        const int n = ::epoll_wait(epoll_fd_, events, 256, 100);
+        for (int i = 0; i < n; ++i) {
+            void* tag = events[i].data.ptr;
+            if (tag == &listen_tag) {
+                if (listening) accept_all();
+            } else if (tag == &wake_tag) {
+                std::uint64_t count = 0;
+                [[maybe_unused]] const auto r = ::read(wake_fd_, &count, sizeof count);
+                drain_completions();
+            } else {
+                on_event(static_cast<connection*>(tag), events[i].events);
+            }
+        }
+        const auto now = steady::now();
+        if (now >= next_sweep_) {
+            sweep(now);
+            next_sweep_ = now + std::chrono::milliseconds(100);
+        }
+    }
+    pool_->shutdown();
+    drain_completions();
+    const auto rest = connections_;
+    for (connection* c : rest) close(c);
+    return true;
+}
+
+void transport::accept_all() {
+    for (;;) {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            return;  // EAGAIN, or out of descriptors (the limit keeps us below that)
+        }
+        std::string ip;
+        int port = 0;
+        address_of(addr, ip, port);
+        auto& count = per_address_[ip];
+        if (connections_.size() >= opt_.max_connections || count >= opt_.max_connections_per_address) {
+            // Refused at once, so the backlog keeps moving; logged at most once a second.
+            if (count == 0) per_address_.erase(ip);
+            ::close(fd);
+            const auto now = steady::now();
+            if (now - last_limit_log_ > std::chrono::seconds(1)) {
+                last_limit_log_ = now;
+                log_.write("connection_refused", {{"remote_addr", ip},
+                                                  {"reason", connections_.size() >= opt_.max_connections
+                                                                 ? "connection limit"
+                                                                 : "per-address connection limit"}});
+            }
+            continue;
+        }
+        ++count;
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        auto* c = new connection(opt_.limits);
+        c->fd = fd;
+        c->peer_ip = std::move(ip);
+        c->peer_port = port;
+        sockaddr_storage local{};
+        socklen_t local_len = sizeof local;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+        address_of(local, c->local_ip, c->local_port);
+        c->index = connections_.size();
+        connections_.push_back(c);
+        const auto now = steady::now();
+        if (tls_ != nullptr) {
+            c->ssl = SSL_new(tls_);
+            SSL_set_fd(c->ssl, fd);
+            SSL_set_accept_state(c->ssl);
+            c->ph = phase::handshake;
+            c->deadline = now + opt_.handshake_timeout;
+        } else {
+            c->ph = phase::reading;
+            c->deadline = now + opt_.head_timeout;
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLONESHOT;
+        ev.data.ptr = c;
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+void transport::arm(connection* c, std::uint32_t events) {
+    epoll_event ev{};
+    ev.events = events | EPOLLONESHOT;
+    ev.data.ptr = c;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void transport::on_event(connection* c, std::uint32_t events) {
+    if ((events & EPOLLERR) != 0) {
+        close(c);
+        return;
+    }
+    switch (c->ph) {
+    case phase::handshake: on_handshake(c); break;
+    case phase::reading:
+    case phase::draining: on_readable(c); break;
+    case phase::writing: on_writable(c); break;
+    case phase::processing: break;  // not armed while a worker has it
+    }
+}
+
+void transport::on_handshake(connection* c) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->ph = phase::reading;
+        c->deadline = steady::now() + opt_.head_timeout;
+        on_readable(c);
+        return;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ: arm(c, EPOLLIN); return;
+    case SSL_ERROR_WANT_WRITE: arm(c, EPOLLOUT); return;
+    default: close(c); return;
+    }
+}
+
+void transport::on_readable(connection* c) {
+    char buf[read_chunk];
+    const std::size_t cap = opt_.limits.max_head_bytes + opt_.limits.max_body + 2 * read_chunk;
+    bool want_write = false;
+    for (;;) {
+        if (c->ph == phase::reading && c->in.size() >= cap) break;  // the framer decides first
+        if (c->ssl != nullptr) {
+            ERR_clear_error();
+            const int n = SSL_read(c->ssl, buf, sizeof buf);
+            if (n > 0) {
+                if (c->ph == phase::draining) c->drained += static_cast<std::size_t>(n);
+                else c->in.append(buf, static_cast<std::size_t>(n));
+                continue;
+            }
+            const int err = SSL_get_error(c->ssl, n);
+            if (err == SSL_ERROR_WANT_READ) break;
+            if (err == SSL_ERROR_WANT_WRITE) {
+                want_write = true;
+                break;
+            }
+            if (err == SSL_ERROR_ZERO_RETURN) {
+                c->peer_closed = true;
+                break;
+            }
+            close(c);  // a TLS error or a reset
+            return;
+        }
+        const ssize_t n = ::recv(c->fd, buf, sizeof buf, 0);
+        if (n > 0) {
+            if (c->ph == phase::draining) c->drained += static_cast<std::size_t>(n);
+            else c->in.append(buf, static_cast<std::size_t>(n));
+            if (static_cast<std::size_t>(n) < sizeof buf) break;  // most likely drained: save a syscall
+            continue;
+        }
+        if (n == 0) {
+            c->peer_closed = true;
+            break;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        close(c);
+        return;
+    }
+    if (c->ph == phase::draining) {
+        if (c->peer_closed || c->drained > max_drain) close(c);
+        else arm(c, EPOLLIN);
+        return;
+    }
+    if (want_write) {  // TLS needs to write (a key update) before it can read on
+        arm(c, EPOLLOUT);
+        return;
+    }
+    progress(c);
+}
+
+void transport::progress(connection* c) {
+    const auto now = steady::now();
+    if (c->in.empty()) {
+        if (c->peer_closed) close(c);
+        else arm(c, EPOLLIN);
+        return;
+    }
+    if (!c->request_open) {
+        c->request_open = true;
+        c->request_started = now;
+        c->deadline = now + opt_.head_timeout;
+    }
+    switch (c->framer.feed(c->in)) {
+    case request_framer::state::complete:
+        c->request = c->framer.take_request();
+        c->in.erase(0, c->framer.consumed());
+        c->framer.reset();
+        c->request_open = false;
+        c->continue_sent = false;
+        dispatch(c);
+        return;
+    case request_framer::state::error: answer_error(c, c->framer.error()); return;
+    case request_framer::state::need_more: break;
+    }
+    if (c->peer_closed) {  // the client stopped sending in the middle of a request
+        close(c);
+        return;
+    }
+    if (c->framer.head_complete()) {
+        c->deadline = c->request_started + opt_.request_timeout;
+        if (c->framer.expects_continue() && !c->continue_sent) {
+            c->continue_sent = true;
+            c->interim = true;
+            c->out = "HTTP/1.1 100 Continue\r\n\r\n";
+            c->out_off = 0;
+            c->ph = phase::writing;
+            on_writable(c);
+            return;
+        }
+    }
+    arm(c, EPOLLIN);
+}
+
+void transport::dispatch(connection* c) {
+    c->ph = phase::processing;
+    ++in_workers_;
+    pool_->enqueue([this, c] { run_request(c); });
+}
+
+void transport::run_request(connection* c) {
+    const bool last = c->served + 1 >= opt_.max_requests_per_connection || stopping_;
+    bool client_closes = false;
+    bool answered = false;
+    try {
+        request_stream stream(c->request, c->out, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
+        answered = process_request(stream, last, client_closes, nullptr);
+    } catch (const std::exception&) {
+        c->out.clear();
+    }
+    if (c->out.empty() && !answered) {
+        c->out.clear();
+        const framing_error e{500, "internal_error", "the server could not complete the request"};
+        const std::string body = render_(e);
+        c->out = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        client_closes = true;
+    }
+    ++c->served;
+    c->close_after_write = last || client_closes;
+    std::string().swap(c->request);
+    {
+        std::lock_guard lock(done_mu_);
+        done_.push_back(c);
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void transport::drain_completions() {
+    std::vector<connection*> done;
+    {
+        std::lock_guard lock(done_mu_);
+        done.swap(done_);
+    }
+    for (connection* c : done) on_done(c);
+}
+
+void transport::on_done(connection* c) {
+    --in_workers_;
+    if (stopping_) c->close_after_write = true;
+    c->ph = phase::writing;
+    c->out_off = 0;
+    c->deadline = steady::now() + opt_.write_timeout;
+    on_writable(c);
+}
+
+void transport::on_writable(connection* c) {
+    while (c->out_off < c->out.size()) {
+        const char* p = c->out.data() + c->out_off;
+        const std::size_t left = c->out.size() - c->out_off;
+        if (c->ssl != nullptr) {
+            ERR_clear_error();
+            const int n = SSL_write(c->ssl, p, static_cast<int>(std::min<std::size_t>(left, INT32_MAX)));
+            if (n > 0) {
+                c->out_off += static_cast<std::size_t>(n);
+                continue;
+            }
+            const int err = SSL_get_error(c->ssl, n);
+            if (err == SSL_ERROR_WANT_WRITE) return arm(c, EPOLLOUT);
+            if (err == SSL_ERROR_WANT_READ) return arm(c, EPOLLIN);
+            return close(c);
+        }
+        const ssize_t n = ::send(c->fd, p, left, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm(c, EPOLLOUT);
+        return close(c);
+    }
+    std::string().swap(c->out);
+    c->out_off = 0;
+    if (c->interim) {  // the 100 Continue is out: the body may come now
+        c->interim = false;
+        c->ph = phase::reading;
+        c->deadline = c->request_started + opt_.request_timeout;
+        arm(c, EPOLLIN);
+        return;
+    }
+    if (c->close_after_write) {
+        if (stopping_) close(c);
+        else start_draining(c);
+        return;
+    }
+    // Back to reading: a pipelined request may already be buffered.
+    c->ph = phase::reading;
+    c->deadline = steady::now() + opt_.idle_timeout;
+    if (c->ssl != nullptr && SSL_pending(c->ssl) > 0) on_readable(c);
+    else progress(c);
+}
+
+void transport::answer_error(connection* c, const framing_error& e) {
+    const std::string body = render_(e);
+    c->out = "HTTP/1.1 " + std::to_string(e.status) + " " + reason_phrase(e.status) +
+             "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    c->out_off = 0;
+    c->interim = false;
+    c->close_after_write = true;
+    c->ph = phase::writing;
+    c->deadline = steady::now() + opt_.write_timeout;
+    on_writable(c);
+}
+
+void transport::start_draining(connection* c) {
+    // Lingering close: stop sending, read (and drop) what the client still sends for a
+    // moment, so that its unread request bytes do not reset the connection before it has
+    // read our answer.
+    if (c->ssl != nullptr) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+    }
+    ::shutdown(c->fd, SHUT_WR);
+    std::string().swap(c->in);
+    c->ph = phase::draining;
+    c->deadline = steady::now() + drain_time;
+    if (c->peer_closed) close(c);
+    else arm(c, EPOLLIN);
+}
+
+void transport::close(connection* c) {
+    if (c->ssl != nullptr) SSL_free(c->ssl);
+    ::close(c->fd);
+    const auto it = per_address_.find(c->peer_ip);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+    connection* last = connections_.back();
+    last->index = c->index;
+    connections_[c->index] = last;
+    connections_.pop_back();
+    delete c;
+}
+
+void transport::sweep(steady::time_point now) {
+    std::vector<connection*> expired;
+    for (connection* c : connections_)
+        if (c->ph != phase::processing && now >= c->deadline) expired.push_back(c);
+    for (connection* c : expired) {
+        if (c->ph == phase::reading && c->request_open) {
+            answer_error(c, {408, "request_timeout_error",
+                             c->framer.head_complete() ? "the request body was not received in time"
+                                                       : "the request head was not received in time"});
+        } else {
+            close(c);
+        }
+    }
+}
+
+SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == nullptr) throw std::runtime_error("cannot create a TLS context");
+    auto fail = [&](const std::string& what) {
+        SSL_CTX_free(ctx);
+        throw std::runtime_error(what);
+    };
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites are all AEAD.
+    if (SSL_CTX_set_cipher_list(ctx,
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
+        fail("cannot set the TLS 1.2 cipher suites");
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
+        fail("cannot load TLS certificate " + cert_file);
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        fail("cannot load TLS key " + key_file);
+    if (SSL_CTX_check_private_key(ctx) != 1) fail("TLS key " + key_file + " does not match " + cert_file);
+    return ctx;
+}
+
+}  // namespace tokenauth::server

@@ -1,0 +1,109 @@
+// The server's connections: accept, TLS, request framing, deadlines and per-address limits,
+// on one event-loop thread; complete requests run on a worker pool through cpp-httplib's
+// router (this class is the httplib::Server the routes are registered on).
+//
+// Why not cpp-httplib's own loop: it gives each connection a worker for its whole life (32
+// trickling clients stop all service), reads headers without a count limit, restarts its
+// read timeout with every byte, and loses buffered bytes between pipelined requests.
+//
+// Here a connection costs a worker only while a complete request is being handled. Until
+// then it is a buffer in the event loop, bounded by the framing limits, with deadlines that
+// never restart: the TLS handshake and the request head within head_timeout of their
+// first byte, the whole request within request_timeout, an idle keep-alive connection
+// closes after idle_timeout, a response must be taken by the client within write_timeout.
+// Pipelined requests are answered one at a time, in order, from the same buffer.
+#pragma once
+
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "framing.hpp"
+#include "log.hpp"
+
+namespace tokenauth::server {
+
+struct transport_options {
+    framing_limits limits;
+    std::chrono::milliseconds handshake_timeout{10000};
+    std::chrono::milliseconds head_timeout{10000};
+    std::chrono::milliseconds request_timeout{30000};
+    std::chrono::milliseconds idle_timeout{5000};
+    std::chrono::milliseconds write_timeout{10000};
+    std::size_t max_connections = 4096;            ///< lowered to what RLIMIT_NOFILE allows
+    std::size_t max_connections_per_address = 256;
+    std::size_t max_requests_per_connection = 10000;
+    int workers = 8;
+};
+
+class transport final : public httplib::Server {
+public:
+    /// Renders the JSON body of an error the transport answers itself (framing, timeouts).
+    using error_renderer = std::function<std::string(const framing_error&)>;
+
+    /// tls: the server's TLS context (not owned; must outlive this), or null for plain HTTP.
+    transport(transport_options options, SSL_CTX* tls, error_renderer render, event_log& log);
+    ~transport() override;
+
+    /// Binds and listens; port 0 picks a free one. Returns the port, or -1.
+    int open(const std::string& host, int port);
+    /// Serves until shut_down(); then finishes the requests in flight. False on a setup error.
+    bool serve();
+    /// Stops serve() (thread-safe).
+    void shut_down();
+
+private:
+    struct connection;
+    enum class phase { handshake, reading, processing, writing, draining };
+
+    void accept_all();
+    void on_event(connection* c, std::uint32_t events);
+    void on_handshake(connection* c);
+    void on_readable(connection* c);
+    void progress(connection* c);
+    void on_writable(connection* c);
+    void dispatch(connection* c);
+    void run_request(connection* c);
+    void on_done(connection* c);
+    void answer_error(connection* c, const framing_error& e);
+    void start_draining(connection* c);
+    void arm(connection* c, std::uint32_t events);
+    void close(connection* c);
+    void sweep(std::chrono::steady_clock::time_point now);
+    void drain_completions();
+
+    transport_options opt_;
+    SSL_CTX* tls_;
+    error_renderer render_;
+    event_log& log_;
+    int listen_fd_ = -1;
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    std::atomic<bool> stopping_{false};
+    std::unique_ptr<httplib::ThreadPool> pool_;
+    // Owned by the event-loop thread.
+    std::vector<connection*> connections_;
+    std::unordered_map<std::string, std::size_t> per_address_;
+    std::size_t in_workers_ = 0;
+    std::chrono::steady_clock::time_point next_sweep_{};
+    std::chrono::steady_clock::time_point last_limit_log_{};
+    // Handed back by workers.
+    std::mutex done_mu_;
+    std::vector<connection*> done_;
+};
+
+/// A TLS server context with the certificate and key: TLS 1.2 and 1.3, AEAD suites only
+/// (on TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305), no renegotiation, no
+/// compression. Throws std::runtime_error naming what failed.
+SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file);
+
+}  // namespace tokenauth::server
