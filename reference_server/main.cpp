@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
         topts.limits.max_body = max_body;
         auto http = std::make_unique<transport>(
             topts, tls.get(),
-            [](const framing_error& e) { return error_body({e.status, e.error_class, e.description}).dump(); }, log);
+            [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
         tokenauth::system_clock clock;
         const tokenauth::validator validator(db.tokens(), clock, db.key(), db);
         services svc{db, validator, clock, log};

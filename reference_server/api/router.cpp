@@ -12,9 +12,13 @@ nlohmann::json error_body(const api_error& e) {
             {"user_visible", true}};
 }
 
+std::string error_text(const api_error& e) {
+    return error_body(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void send_error(httplib::Response& res, const api_error& e) {
     res.status = e.status;
-    res.set_content(error_body(e).dump(), "application/json");
+    res.set_content(error_text(e), "application/json");
 }
 
 api_error not_found(const std::string& what) { return {404, "not_found_error", what}; }

@@ -84,6 +84,8 @@ private:
 
 /// The JSON error body of the spec.
 nlohmann::json error_body(const api_error& e);
+/// error_body as text; bytes that are not UTF-8 (echoed input) become U+FFFD.
+std::string error_text(const api_error& e);
 void send_error(httplib::Response& res, const api_error& e);
 
 /// 404 for an object that does not exist.

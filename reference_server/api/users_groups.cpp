@@ -92,8 +92,10 @@ void register_users_and_groups(router& r) {
     });
 
     r.get(R"(/v1/users/([^/]+)/groups/?)", [](request_context& ctx) {
+        // One's own groups are readable; anyone else's need the privilege, checked before
+        // the id is looked up so that 403 and 404 do not tell which ids exist.
+        if (ctx.capture(1) != std::to_string(ctx.who.auth_id)) ctx.require(privilege::local_user_read);
         const user_row& u = path_user(ctx);
-        if (u.auth_id != ctx.who.auth_id) ctx.require(privilege::local_user_read);  // one's own groups are readable
         ctx.reply(groups_json(*ctx.dir, ctx.dir->groups_of(u.auth_id)));
     });
 

@@ -1,5 +1,8 @@
 #include "decoders.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include <tokenauth/identity_json.hpp>
 
 namespace tokenauth::server {
@@ -9,11 +12,37 @@ using nlohmann::json;
 
 api_error bad(std::string description) { return api_error{400, "bad_request_error", std::move(description)}; }
 
-/// Parses the body as a JSON object, or explains why it is not one.
+/// Parses the body as a JSON object, or explains why it is not one. A key that appears
+/// twice in one object is refused: parsers disagree on which one wins (nlohmann takes the
+/// last), so {"user": A, "user": B} would mean different things to a proxy and to us.
 std::optional<json> parse_object(std::string_view body, api_error& err) {
-    json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    std::vector<std::vector<std::string>> keys;  // the keys seen, per open object
+    std::optional<std::string> duplicate;
+    const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start: keys.emplace_back(); break;
+        case json::parse_event_t::object_end:
+            if (!keys.empty()) keys.pop_back();
+            break;
+        case json::parse_event_t::key: {
+            if (keys.empty() || duplicate) break;
+            auto& seen = keys.back();
+            const auto& key = parsed.get_ref<const std::string&>();
+            if (std::find(seen.begin(), seen.end(), key) != seen.end()) duplicate = key;
+            else seen.push_back(key);
+            break;
+        }
+        default: break;
+        }
+        return true;
+    };
+    json j = json::parse(body.begin(), body.end(), check, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
         err = bad("request body is not valid JSON");
+        return std::nullopt;
+    }
+    if (duplicate) {
+        err = bad("request body has the key '" + duplicate->substr(0, 64) + "' twice in one object");
         return std::nullopt;
     }
     if (!j.is_object()) {

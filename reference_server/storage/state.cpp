@@ -474,6 +474,13 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
     const secret_hash hash = hash_access_token(token);
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
+    {
+        auto& exists = db_->prepare("SELECT count(*) FROM principals WHERE auth_id = ? AND kind = 'user'");
+        exists.bind(1, user).step();
+        const bool found = exists.int64(0) != 0;
+        exists.reset();
+        if (!found) throw api_error{404, "not_found_error", "no user with id " + std::to_string(user)};
+    }
     auto& count = db_->prepare("SELECT count(*) FROM access_tokens WHERE user_id = ?");
     count.bind(1, user).step();
     const std::int64_t held = count.int64(0);
@@ -590,6 +597,9 @@ void state::write_directory(F&& body, const std::string& conflict_message) {
     try {
         body(*db_);
     } catch (const db_error& e) {
+        // A principal deleted between the caller's snapshot and this write.
+        if (e.code() == SQLITE_CONSTRAINT_FOREIGNKEY)
+            throw api_error{404, "not_found_error", "the user, group or role named in the request no longer exists"};
         if (e.is_constraint() && !conflict_message.empty()) throw api_error{409, "name_conflict_error", conflict_message};
         throw;
     }

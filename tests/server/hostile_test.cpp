@@ -2,6 +2,8 @@
 // Each test is an attack that succeeded against an earlier server; all run the real binary.
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "api_helpers.hpp"
@@ -262,4 +264,108 @@ TEST_CASE("TLS offers AEAD suites only", "[server][hostile][tls]") {
     }
     raw_connection tls13(s.port(), true);
     REQUIRE(tls13.handshake_ok());
+}
+
+namespace {
+
+/// The JSON body of a raw response (after the head), or a discarded value.
+json body_of(const std::string& raw) {
+    const auto at = raw.find("\r\n\r\n");
+    return json::parse(at == std::string::npos ? std::string() : raw.substr(at + 4), nullptr, false);
+}
+
+}  // namespace
+
+TEST_CASE("bytes that are not UTF-8 in a path id get a JSON 404, not a 500", "[server][hostile][input]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http"});
+    const std::string admin = s.login();
+    std::string odd_cut = "a";  // then 70 two-byte characters: an echo cut at 64 bytes splits one
+    for (int i = 0; i < 70; ++i) odd_cut += "%C3%A9";
+    for (const std::string method : {"GET", "DELETE", "PUT", "PATCH"}) {
+        for (const std::string& path : std::vector<std::string>
+             {"/v1/users/%FF", "/v1/auth/access-tokens/%C0%AF", "/v1/groups/%FF", "/v1/auth/roles/%FF",
+              "/v1/auth/roles/%FF/members", "/v1/groups/%FE/members/", "/v1/users/" + odd_cut,
+              "/v1/auth/roles/" + odd_cut, "/v1/auth/access-tokens/" + odd_cut}) {
+            raw_connection c(s.port(), false);
+            c.send(method + " " + path + " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + admin +
+                   "\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            const std::string r = c.receive(5s);
+            const auto statuses = raw_connection::statuses(r);
+            INFO(method << " " << path << "\n" << r);
+            REQUIRE(statuses.size() == 1);
+            CHECK((statuses[0] == 404 || statuses[0] == 400 || statuses[0] == 405));
+            const json body = body_of(r);
+            CHECK(body.is_object());
+            if (statuses[0] != 405) CHECK(body.value("error_class", "") != "internal_error");
+        }
+    }
+}
+
+TEST_CASE("a user deleted while tokens are being created for it gives 404s, never 500s", "[server][hostile][input]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    std::map<int, int> seen;
+    for (int round = 0; round < 6; ++round) {
+        const std::string id = create_user(s, admin, "doomed" + std::to_string(round));
+        std::vector<std::thread> creators;
+        std::mutex mu;
+        for (int t = 0; t < 10; ++t)
+            creators.emplace_back([&] {
+                for (int i = 0; i < 2; ++i) {
+                    const int status = s.request("POST", "/v1/auth/access-tokens/", admin,
+                                                 json{{"user", {{"auth_id", id}}}}).status;
+                    std::lock_guard lock(mu);
+                    ++seen[status];
+                }
+            });
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 * round));
+        const int deleted = s.request("DELETE", "/v1/users/" + id, admin).status;
+        for (auto& t : creators) t.join();
+        CHECK(deleted == 200);
+    }
+    for (const auto& [status, count] : seen) INFO(status << ": " << count);
+    CHECK(seen.count(500) == 0);
+    for (const auto& [status, count] : seen) CHECK((status == 200 || status == 404 || status == 409));
+}
+
+TEST_CASE("an unprivileged caller cannot tell which user ids exist", "[server][hostile][input]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    const std::string me = create_user(s, admin, "nosy", std::string("nosy-password"));
+    const std::string session = s.login("nosy", "nosy-password");
+    CHECK(s.request("GET", "/v1/users/" + me + "/groups/", session).status == 200);
+    for (const std::string other : {"500", "501", "999999", "1000", "abc", "%FF"}) {
+        const auto r = s.request("GET", "/v1/users/" + other + "/groups/", session);
+        INFO(other << ": " << r.raw);
+        CHECK(r.status == 403);
+    }
+}
+
+TEST_CASE("duplicate keys in a JSON body are refused with 400", "[server][hostile][input]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "bi");
+    const std::vector<std::pair<std::string, std::string>> bodies = {
+        {"/v1/auth/access-tokens/", R"({"user":{"name":"bi"},"user":{"name":"admin"}})"},
+        {"/v1/auth/access-tokens/", R"({"user":{"name":"bi","name":"admin"}})"},
+        {"/v1/auth/access-tokens/", R"({"user":{"name":"bi"},"expiration_time":null,"expiration_time":"2099-01-01T00:00:00Z"})"},
+        {"/v1/session/login", R"({"username":"admin","username":"bi","password":"x"})"},
+        {"/v1/users/", R"({"name":"x","name":"y","primary_group":"0","uid":"","home_directory":null,"password":null})"},
+        {"/v1/auth/roles/", R"({"name":"r","description":"d","privileges":[],"privileges":["PRIVILEGE_ROLE_WRITE"]})"},
+    };
+    for (const auto& [path, text] : bodies) {
+        const auto r = s.request_text("POST", path, admin, text);
+        INFO(path << " " << text << "\n" << r.raw);
+        require_error(r, 400, "bad_request_error");
+        CHECK(r.body.at("description").get<std::string>().find("twice") != std::string::npos);
+    }
+    // The same key in different objects is fine.
+    const auto ok = s.request_text("POST", "/v1/auth/access-tokens/", admin, R"({"user":{"name":"bi"},"name":"x"})");
+    CHECK(ok.status == 200);
+    const auto tokens = s.request("GET", "/v1/auth/access-tokens/?user=admin", admin);
+    CHECK(tokens.body.at("entries").empty());
 }

@@ -140,10 +140,15 @@ public:
     /// One request with an optional bearer token and JSON body.
     response request(const std::string& method, const std::string& path, const std::string& bearer = "",
                      const std::optional<nlohmann::json>& body = std::nullopt) const {
+        return request_text(method, path, bearer, body ? body->dump() : "");
+    }
+
+    /// The same with the body's exact text (which JSON values cannot always express).
+    response request_text(const std::string& method, const std::string& path, const std::string& bearer,
+                          const std::string& text, const httplib::Headers& extra = {}) const {
         auto c = client();
-        httplib::Headers headers;
+        httplib::Headers headers = extra;
         if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
-        const std::string text = body ? body->dump() : "";
         if (method != "GET" && method != "POST" && method != "PUT" && method != "PATCH" && method != "DELETE")
             throw std::invalid_argument("unknown method " + method);
         httplib::Result r = method == "GET"     ? c->Get(path, headers)
