@@ -1,6 +1,8 @@
 #include "config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -50,6 +52,34 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "open connections one client address may hold; more are closed at once")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
+    app.add_option("--login-failures-per-user", c.login_failures_per_user,
+                   "failed logins one address may make for one user name within the window before 429 "
+                   "(the delay doubles from 1 s to 15 min; a success resets it)")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    app.add_option("--login-failures-per-address", c.login_failures_per_address,
+                   "failed logins one address may make within the window, over all user names, before 429")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    app.add_option("--login-failure-window", c.login_failure_window, "seconds over which failed logins are counted")
+        ->check(CLI::Range(1, 86400))
+        ->capture_default_str();
+    app.add_option("--auth-failures-per-minute", c.auth_failures_per_minute,
+                   "failed bearer credentials one address may send per minute before 429 (0: no limit, for benchmarks)")
+        ->check(CLI::Range(0, 100000000))
+        ->capture_default_str();
+    app.add_option("--max-password-checks", c.max_password_checks,
+                   "password hashes (64 MiB of Argon2id each) at once; more wait 0.5 s, then 503 (default: one per CPU)")
+        ->check(CLI::Range(1, 1024));
+    app.add_option("--trusted-proxy", c.trusted_proxies,
+                   "IP address of a load balancer whose X-Forwarded-For names the client (repeatable)")
+        ->check(CLI::Validator(
+            [](std::string& s) {
+                unsigned char buf[sizeof(in6_addr)];
+                const bool ip = ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+                return ip ? std::string() : s + " is not an IPv4 or IPv6 address";
+            },
+            "IP"));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tokenauth::server {
 
@@ -18,6 +19,12 @@ struct config {
     int head_timeout = 10;      ///< seconds for a TLS handshake, and for a request head from its first byte
     int request_timeout = 30;   ///< seconds for a whole request (head and body) from its first byte
     int max_connections_per_address = 256;
+    int login_failures_per_user = 5;       ///< per (address, user) within the window; then 429
+    int login_failures_per_address = 50;   ///< per address within the window; then 429
+    int login_failure_window = 300;        ///< seconds
+    int auth_failures_per_minute = 100;    ///< failed bearer credentials per address; 0: unlimited
+    int max_password_checks = 0;           ///< concurrent Argon2id hashes; 0: one per CPU
+    std::vector<std::string> trusted_proxies;
     std::optional<std::string> admin_password;  ///< from TOKENAUTH_ADMIN_PASSWORD
 };
 

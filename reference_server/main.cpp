@@ -103,7 +103,20 @@ int main(int argc, char** argv) {
             [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
         tokenauth::system_clock clock;
         const tokenauth::validator validator(db.tokens(), clock, db.key(), db);
-        services svc{db, validator, clock, log};
+        failure_throttle::policy per_user, per_address, bearer;
+        per_user.threshold = static_cast<std::size_t>(cfg->login_failures_per_user);
+        per_user.window = per_address.window = std::chrono::seconds(cfg->login_failure_window);
+        per_address.threshold = static_cast<std::size_t>(cfg->login_failures_per_address);
+        bearer.threshold = static_cast<std::size_t>(cfg->auth_failures_per_minute);
+        bearer.window = std::chrono::seconds(60);
+        const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+        abuse_controls abuse{failure_throttle(per_user),
+                             failure_throttle(per_address),
+                             failure_throttle(bearer),
+                             password_gate(cfg->max_password_checks > 0 ? static_cast<std::size_t>(cfg->max_password_checks) : cpus),
+                             failure_log(log),
+                             cfg->trusted_proxies};
+        services svc{db, validator, clock, log, abuse};
         configure_http(*http, log);
         router routes(*http, svc);
         register_version_and_session(routes);

@@ -20,7 +20,8 @@ cmake --build build-bench -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tok
 work=$(mktemp -d)
 log=$work/server.log
 TOKENAUTH_ADMIN_PASSWORD=bench-admin ./build-bench/reference_server/tokenauth-server \
-    --http --listen 127.0.0.1:0 --data-dir "$work/data" --threads "${TOKENAUTH_BENCH_THREADS:-16}" 2>"$log" &
+    --http --listen 127.0.0.1:0 --data-dir "$work/data" --threads "${TOKENAUTH_BENCH_THREADS:-16}" \
+    --auth-failures-per-minute 0 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 # Wait for the "listening" line (no fixed sleep): tail follows the log until it appears.

@@ -1,6 +1,10 @@
 #include "router.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <tokenauth/identity.hpp>
+
+#include <algorithm>
 
 namespace tokenauth::server {
 
@@ -19,6 +23,63 @@ std::string error_text(const api_error& e) {
 void send_error(httplib::Response& res, const api_error& e) {
     res.status = e.status;
     res.set_content(error_text(e), "application/json");
+    if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(e.retry_after));
+}
+
+namespace {
+
+bool is_ip_literal(const std::string& s) {
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool is_trusted(const std::vector<std::string>& trusted, const std::string& addr) {
+    return std::find(trusted.begin(), trusted.end(), addr) != trusted.end();
+}
+
+/// How long a request waits for a password slot before it gets 503.
+constexpr std::chrono::milliseconds password_patience{500};
+
+}  // namespace
+
+std::string client_address(const httplib::Request& req, const std::vector<std::string>& trusted_proxies) {
+    if (trusted_proxies.empty() || !is_trusted(trusted_proxies, req.remote_addr)) return req.remote_addr;
+    // Every X-Forwarded-For line, in order, as one list; the proxy appended the address it
+    // saw on the right, so read from there and stop at the first hop we do not trust.
+    std::vector<std::string> hops;
+    const auto range = req.headers.equal_range("X-Forwarded-For");
+    for (auto it = range.first; it != range.second; ++it) {
+        std::size_t start = 0;
+        const std::string& v = it->second;
+        while (start <= v.size()) {
+            std::size_t end = v.find(',', start);
+            if (end == std::string::npos) end = v.size();
+            std::string hop = v.substr(start, end - start);
+            hop.erase(0, hop.find_first_not_of(" \t"));
+            hop.erase(hop.find_last_not_of(" \t") + 1);
+            hops.push_back(std::move(hop));
+            start = end + 1;
+        }
+    }
+    for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+        if (!is_ip_literal(*it)) return req.remote_addr;  // not what a proxy writes: believe nothing
+        if (!is_trusted(trusted_proxies, *it)) return *it;
+    }
+    return hops.empty() ? req.remote_addr : hops.front();
+}
+
+std::string request_context::hash_password(const std::string& password) const {
+    if (!svc.abuse.passwords.enter(password_patience))
+        throw api_error{503, "server_busy_error", "the server is busy hashing passwords; try again shortly", 1};
+    const password_gate::pass slot(svc.abuse.passwords);
+    return server::hash_password(password);
+}
+
+bool request_context::verify_password(const std::string& hash, const std::string& password) const {
+    if (!svc.abuse.passwords.enter(password_patience))
+        throw api_error{503, "server_busy_error", "the server is busy checking passwords; try again shortly", 1};
+    const password_gate::pass slot(svc.abuse.passwords);
+    return server::verify_password(hash, password);
 }
 
 api_error not_found(const std::string& what) { return {404, "not_found_error", what}; }
@@ -90,17 +151,25 @@ api_error unauthorized(errc code, bool session) {
 
 void router::authenticate(request_context& ctx) const {
     static const std::string empty;
+    const auto now = std::chrono::steady_clock::now();
+    // An address that keeps failing is refused before any work (one atomic load while no
+    // address is blocked).
+    if (const auto wait = svc_.abuse.bearer_addresses.blocked_for(ctx.client, now)) {
+        svc_.abuse.failures.write("auth_failed", ctx.client, "throttled", {{"method", ctx.req.method}});
+        throw api_error{429, "too_many_requests_error",
+                        "too many failed authentications from this address; try again in " + std::to_string(wait) + " s",
+                        static_cast<int>(wait)};
+    }
     const auto found = ctx.req.headers.find("Authorization");  // case-insensitive, no copy
     const std::string& header = found == ctx.req.headers.end() ? empty : found->second;
     const auto who = svc_.validator.validate(header);
     if (!who) {
         const std::string_view token = header.size() > 7 ? std::string_view(header).substr(7) : std::string_view();
-        nlohmann::json fields = {{"reason", to_identifier(who.code())},
-                                 {"remote_addr", ctx.req.remote_addr},
-                                 {"method", ctx.req.method},
-                                 {"path", ctx.req.path.substr(0, 256)}};
+        nlohmann::json fields = {{"method", ctx.req.method}, {"path", ctx.req.path.substr(0, 256)}};
         if (const auto parsed = parse_access_token(token)) fields["token_id"] = to_string(parsed->id);
-        svc_.log.write("auth_failed", std::move(fields));
+        // A request without any credential is a client that has not logged in yet, not an attack.
+        if (who.code() != errc::missing_credentials) svc_.abuse.bearer_addresses.failure(ctx.client, now);
+        svc_.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), std::move(fields));
         throw unauthorized(who.code(), token.substr(0, session_token_prefix.size()) == session_token_prefix);
     }
     ctx.who = *who;
@@ -110,6 +179,7 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
     auto wrapped = [this, h = std::move(h), a](const httplib::Request& req, httplib::Response& res) {
         request_context ctx(svc_, req, res);
         try {
+            ctx.client = client_address(req, svc_.abuse.trusted_proxies);
             if (a == auth::required) authenticate(ctx);
             ctx.dir = svc_.db.snapshot();
             h(ctx);

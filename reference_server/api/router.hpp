@@ -13,17 +13,34 @@
 
 #include "../http/decoders.hpp"
 #include "../http/log.hpp"
+#include "../http/throttle.hpp"
 #include "../storage/state.hpp"
 
 namespace tokenauth::server {
 
-/// What the handlers share: storage, the validator, the clock and the event log.
+/// Limits on what unauthenticated and failing clients can make the server do.
+struct abuse_controls {
+    failure_throttle login_pairs;       ///< failed logins per (client address, user name)
+    failure_throttle login_addresses;   ///< failed logins per client address
+    failure_throttle bearer_addresses;  ///< failed bearer credentials per client address
+    password_gate passwords;            ///< concurrent Argon2id hashes
+    failure_log failures;               ///< failure events, aggregated per client address
+    std::vector<std::string> trusted_proxies;  ///< peers whose X-Forwarded-For is believed
+};
+
+/// What the handlers share: storage, the validator, the clock, the event log and the abuse
+/// controls.
 struct services {
     state& db;
     const tokenauth::validator& validator;
     const tokenauth::clock& clock;
     event_log& log;
+    abuse_controls& abuse;
 };
+
+/// The client's address: the peer's, or with a trusted proxy as the peer, the rightmost
+/// X-Forwarded-For entry that is not itself a trusted proxy.
+std::string client_address(const httplib::Request& req, const std::vector<std::string>& trusted_proxies);
 
 /// One request in flight.
 class request_context {
@@ -35,6 +52,7 @@ public:
     httplib::Response& res;
     principal who;                        ///< valid when authenticated
     std::shared_ptr<const directory> dir;  ///< taken after authentication
+    std::string client;                   ///< client_address() of the request
 
     /// 403 unless the caller holds p (through any role, directly or via a group).
     void require(privilege p) const;
@@ -56,6 +74,9 @@ public:
     resolved resolve(const api_identity& id) const;
     /// 200 with an empty body (DELETE and friends).
     void reply_empty() const { res.status = 200; }
+    /// Argon2id through the password gate: 503 with Retry-After when every slot stays busy.
+    std::string hash_password(const std::string& password) const;
+    bool verify_password(const std::string& hash, const std::string& password) const;
 };
 
 using handler = std::function<void(request_context&)>;

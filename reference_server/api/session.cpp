@@ -2,6 +2,8 @@
 // GET /v1/session/roles; POST /v1/session/change-password.
 #include <tokenauth/session.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <unordered_map>
 
 #include "router.hpp"
@@ -34,16 +36,32 @@ void register_version_and_session(router& r) {
 
     r.post("/v1/session/login", [](request_context& ctx) {
         const login_body b = ctx.body(decode_login(ctx.req.body));
+        // Throttled before any password work: per (address, user name) and per address.
+        // Never per user alone, so nobody can lock an account out from elsewhere.
+        abuse_controls& abuse = ctx.svc.abuse;
+        const auto now = std::chrono::steady_clock::now();
+        std::string pair = ctx.client + '\n' + b.username;
+        for (char& c : pair) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const auto wait = std::max(abuse.login_addresses.blocked_for(ctx.client, now), abuse.login_pairs.blocked_for(pair, now));
+        if (wait > 0) {
+            abuse.failures.write("login_failed", ctx.client, "throttled", nlohmann::json::object());
+            throw api_error{429, "too_many_requests_error",
+                            "too many failed logins; try again in " + std::to_string(wait) + " s", static_cast<int>(wait)};
+        }
         const user_row* found = nullptr;
         for (const auto& [id, u] : ctx.dir->users)
             if (detail::iequals(u.name, b.username)) found = &u;
         const bool can_log_in = found != nullptr && found->password_hash.has_value();
-        const bool ok = verify_password(can_log_in ? *found->password_hash : dummy_password_hash(), b.password) && can_log_in;
+        const bool ok =
+            ctx.verify_password(can_log_in ? *found->password_hash : dummy_password_hash(), b.password) && can_log_in;
         if (!ok) {
-            ctx.svc.log.write("login_failed", {{"remote_addr", ctx.req.remote_addr}, {"reason", "invalid username or password"}});
+            abuse.login_pairs.failure(pair, now);
+            abuse.login_addresses.failure(ctx.client, now);
+            abuse.failures.write("login_failed", ctx.client, "invalid username or password", nlohmann::json::object());
             throw api_error{401, "invalid_credentials_error", "invalid username or password"};
         }
-        ctx.svc.log.write("login", {{"auth_id", std::to_string(found->auth_id)}, {"remote_addr", ctx.req.remote_addr}});
+        abuse.login_pairs.success(pair);
+        ctx.svc.log.write("login", {{"auth_id", std::to_string(found->auth_id)}, {"remote_addr", ctx.client}});
         ctx.reply({{"bearer_token", mint_session(ctx, *found)}});
     }, auth::none);
 
@@ -83,9 +101,9 @@ void register_version_and_session(router& r) {
     r.post("/v1/session/change-password", [](request_context& ctx) {
         const change_password_body b = ctx.body(decode_change_password(ctx.req.body));
         const user_row* u = ctx.dir->user(ctx.who.auth_id);
-        if (u == nullptr || !u->password_hash || !verify_password(*u->password_hash, b.old_password))
+        if (u == nullptr || !u->password_hash || !ctx.verify_password(*u->password_hash, b.old_password))
             throw api_error{401, "invalid_credentials_error", "the old password is not correct"};
-        ctx.svc.db.set_password(u->auth_id, hash_password(b.new_password));
+        ctx.svc.db.set_password(u->auth_id, ctx.hash_password(b.new_password));
         ctx.svc.log.write("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"by", std::to_string(u->auth_id)}});
         // Every earlier session of the user has ended; the caller gets a fresh one.
         ctx.reply({{"bearer_token", mint_session(ctx, *ctx.svc.db.snapshot()->user(u->auth_id))}});

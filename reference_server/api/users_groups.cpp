@@ -54,7 +54,7 @@ void register_users_and_groups(router& r) {
         u.primary_group = existing_group(*ctx.dir, b.primary_group);
         u.uid = b.uid;
         u.home_directory = b.home_directory;
-        if (b.password) u.password_hash = hash_password(*b.password);
+        if (b.password) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.create_user(std::move(u));
         ctx.audit("user_created", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
@@ -75,7 +75,7 @@ void register_users_and_groups(router& r) {
         u.uid = b.uid;
         u.home_directory = b.home_directory;
         const bool password_changed = b.password.has_value();
-        if (password_changed) u.password_hash = hash_password(*b.password);
+        if (password_changed) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.update_user(u, password_changed);
         ctx.audit("user_modified", {{"auth_id", std::to_string(u.auth_id)}, {"password_changed", password_changed}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
@@ -104,7 +104,7 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
         if (u.auth_id == guest_auth_id) throw api_error{400, "bad_request_error", "the guest user cannot have a password"};
-        ctx.svc.db.set_password(u.auth_id, hash_password(pw));
+        ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.svc.db.snapshot(), *ctx.svc.db.snapshot()->user(u.auth_id)));
     });

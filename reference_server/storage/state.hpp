@@ -95,6 +95,7 @@ struct api_error {
     int status;
     std::string error_class;
     std::string description;
+    int retry_after = 0;  ///< seconds; sent as Retry-After when positive (429, 503)
 };
 
 /// Opens the data directory's database, seeds it on first start, and serves all reads and

@@ -2,6 +2,7 @@
 // Each test is an attack that succeeded against an earlier server; all run the real binary.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -368,4 +369,163 @@ TEST_CASE("duplicate keys in a JSON body are refused with 400", "[server][hostil
     CHECK(ok.status == 200);
     const auto tokens = s.request("GET", "/v1/auth/access-tokens/?user=admin", admin);
     CHECK(tokens.body.at("entries").empty());
+}
+
+namespace {
+
+struct raw_answer {
+    int status = 0;
+    int retry_after = 0;
+    json body;
+};
+
+raw_answer parse_answer(const std::string& r) {
+    raw_answer a;
+    const auto statuses = raw_connection::statuses(r);
+    if (!statuses.empty()) a.status = statuses.front();
+    const auto at = r.find("Retry-After: ");
+    if (at != std::string::npos) a.retry_after = std::stoi(r.substr(at + 13));
+    a.body = body_of(r);
+    return a;
+}
+
+/// POST /v1/session/login from a source address, optionally through a proxy header.
+raw_answer login_from(int port, const std::string& source_ip, const std::string& user, const std::string& password,
+                      const std::string& forwarded_for = "") {
+    raw_connection c(port, false, source_ip);
+    const std::string body = json{{"username", user}, {"password", password}}.dump();
+    std::string head = "POST /v1/session/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n";
+    if (!forwarded_for.empty()) head += "X-Forwarded-For: " + forwarded_for + "\r\n";
+    c.send(head + "\r\n" + body);
+    return parse_answer(c.receive(30s));
+}
+
+const std::string admin_pw = test_server::admin_password;
+
+}  // namespace
+
+TEST_CASE("failed logins are throttled per address and user, never account-wide", "[server][hostile][throttle]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http"});
+    for (int i = 0; i < 5; ++i) REQUIRE(login_from(s.port(), "127.0.0.1", "admin", "wrong").status == 401);
+    // The sixth attempt from there is refused before any password work, even a right one.
+    auto a = login_from(s.port(), "127.0.0.1", "admin", "wrong");
+    CHECK(a.status == 429);
+    CHECK(a.retry_after == 1);
+    CHECK(a.body.value("error_class", "") == "too_many_requests_error");
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", admin_pw).status == 429);
+    // Another address logs in as the same user; the same address as another user is not blocked.
+    CHECK(login_from(s.port(), "127.0.0.2", "admin", admin_pw).status == 200);
+    CHECK(login_from(s.port(), "127.0.0.1", "guest", "wrong").status == 401);
+    // After the delay one more failure blocks again, for twice as long.
+    std::this_thread::sleep_for(1100ms);
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", "wrong").status == 401);
+    a = login_from(s.port(), "127.0.0.1", "admin", "wrong");
+    CHECK(a.status == 429);
+    CHECK(a.retry_after == 2);
+    // A success resets the pair.
+    std::this_thread::sleep_for(2100ms);
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", admin_pw).status == 200);
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", "wrong").status == 401);
+
+    // Spraying many user names from one address: 50 failures, then 429 for every name.
+    for (int i = 0; i < 50; ++i)
+        REQUIRE(login_from(s.port(), "127.0.0.3", "nobody" + std::to_string(i % 25), "wrong").status == 401);
+    CHECK(login_from(s.port(), "127.0.0.3", "someone-new", "wrong").status == 429);
+    CHECK(login_from(s.port(), "127.0.0.3", "admin", admin_pw).status == 429);
+    CHECK(login_from(s.port(), "127.0.0.4", "admin", admin_pw).status == 200);
+}
+
+TEST_CASE("behind a trusted proxy the client is the forwarded address", "[server][hostile][throttle]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http", "--trusted-proxy", "127.0.0.1"});
+    // Through the proxy: each forwarded client is throttled on its own.
+    for (int i = 0; i < 5; ++i) REQUIRE(login_from(s.port(), "127.0.0.1", "admin", "wrong", "198.51.100.7").status == 401);
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", admin_pw, "198.51.100.7").status == 429);
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", admin_pw, "198.51.100.8").status == 200);
+    // A client cannot pick its address by sending the header itself: the proxy appends the
+    // peer it saw, and only the rightmost untrusted hop counts.
+    CHECK(login_from(s.port(), "127.0.0.1", "admin", admin_pw, "198.51.100.9, 198.51.100.7").status == 429);
+    // From a peer that is not a trusted proxy, the header is ignored.
+    for (int i = 0; i < 5; ++i) REQUIRE(login_from(s.port(), "127.0.0.5", "admin", "wrong", "198.51.100.10").status == 401);
+    CHECK(login_from(s.port(), "127.0.0.5", "admin", admin_pw, "198.51.100.11").status == 429);
+}
+
+TEST_CASE("password hashing is bounded: a login flood gets 503 and others are still served",
+          "[server][hostile][throttle]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http", "--threads", "32", "--max-password-checks", "1"});
+    std::vector<raw_answer> answers(40);
+    std::vector<std::thread> flood;
+    for (int i = 0; i < 40; ++i)
+        flood.emplace_back([&, i] {
+            answers[static_cast<std::size_t>(i)] =
+                login_from(s.port(), "127.0.1." + std::to_string(i + 1), "admin", "wrong");
+        });
+    std::this_thread::sleep_for(200ms);
+    const int probe = bystander_version(s.port(), "127.0.2.1", 5s);
+    for (auto& t : flood) t.join();
+    CHECK(probe == 200);
+    std::size_t busy = 0;
+    for (const auto& a : answers) {
+        CHECK((a.status == 401 || a.status == 503));
+        if (a.status == 503) {
+            ++busy;
+            CHECK(a.retry_after >= 1);
+            CHECK(a.body.value("error_class", "") == "server_busy_error");
+        }
+    }
+    CHECK(busy > 0);
+}
+
+TEST_CASE("failed bearer credentials are throttled per address, and the flag turns it off", "[server][hostile][throttle]") {
+    temp_dir dir;
+    const std::string bad = "Bearer access-v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (const bool limited : {true, false}) {
+        server_process s(dir.path, limited ? std::vector<std::string>{"--http"}
+                                           : std::vector<std::string>{"--http", "--auth-failures-per-minute", "0"});
+        raw_connection c(s.port(), false, "127.0.0.6");
+        std::string batch;
+        for (int i = 0; i < 110; ++i) batch += get("/v1/session/who-am-i", "Authorization: " + bad + "\r\n");
+        c.send(batch);
+        const auto statuses = raw_connection::statuses(c.receive(20s, "user_visible", 110));
+        REQUIRE(statuses.size() == 110);
+        const auto throttled = static_cast<std::size_t>(std::count(statuses.begin(), statuses.end(), 429));
+        INFO((limited ? "default" : "--auth-failures-per-minute 0"));
+        CHECK(std::count(statuses.begin(), statuses.end(), 401) == (limited ? 100 : 110));
+        CHECK(throttled == (limited ? 10u : 0u));
+        // A well-behaved client elsewhere is not affected.
+        const std::string admin = s.login();
+        CHECK(s.request("GET", "/v1/session/who-am-i", admin).status == 200);
+    }
+}
+
+TEST_CASE("a flood of failures adds a few kilobytes of log, with a count per client", "[server][hostile][log]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--http", "--auth-failures-per-minute", "0"});
+    const std::size_t before = s.log().size();
+    raw_connection c(s.port(), false, "127.0.0.7");
+    const std::string bad = "Bearer access-v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for (int round = 0; round < 10; ++round) {
+        std::string batch;
+        for (int i = 0; i < 200; ++i) batch += get("/v1/session/who-am-i", "Authorization: " + bad + "\r\n");
+        c.send(batch);
+        REQUIRE(raw_connection::statuses(c.receive(20s, "user_visible", 200 * (round + 1))).size() ==
+                static_cast<std::size_t>(200 * (round + 1)));
+    }
+    const std::size_t during = s.log().size() - before;
+    CHECK(during < 4096);
+    s.stop();  // flushes the summary of the unfinished interval
+    const std::string log = s.log();
+    const auto at = log.find("\"event\":\"auth_failed_repeated\"");
+    REQUIRE(at != std::string::npos);
+    const auto line_start = log.rfind('\n', at) + 1;
+    const json summary = json::parse(log.substr(line_start, log.find('\n', at) - line_start));
+    CHECK(summary.at("remote_addr") == "127.0.0.7");
+    CHECK(summary.at("count").get<int>() + summary.at("logged_in_full").get<int>() == 2000);
+    INFO(summary.dump());
+    REQUIRE(summary.at("reasons").size() == 1);  // one reason, whichever the made-up token hits
+    CHECK(summary.at("reasons").begin().value().get<int>() == summary.at("count").get<int>());
+    CHECK(s.log().size() - before < 8192);
 }

@@ -55,8 +55,11 @@ public:
     explicit server_process(const std::string& data_dir, std::vector<std::string> extra = {},
                             const std::string& password = admin_password)
         : data_dir_(data_dir) {
-        std::vector<std::string> args = {TOKENAUTH_SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-                                         "--threads", "4"};
+        std::vector<std::string> args = {TOKENAUTH_SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir};
+        if (std::find(extra.begin(), extra.end(), "--threads") == extra.end()) {
+            args.push_back("--threads");
+            args.push_back("4");
+        }
         for (auto& a : extra) args.push_back(std::move(a));
         http_ = std::find(args.begin(), args.end(), "--http") != args.end();
         int fds[2];
