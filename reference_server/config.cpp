@@ -69,7 +69,7 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
         ->check(CLI::Range(0, 100000000))
         ->capture_default_str();
     app.add_option("--max-password-checks", c.max_password_checks,
-                   "password hashes (64 MiB of Argon2id each) at once; more wait 0.5 s, then 503 (default: one per CPU)")
+                   "password hashes (64 MiB of Argon2id each) at once; twice as many may wait up to 1 s, the rest get 503 at once (default: one per CPU)")
         ->check(CLI::Range(1, 1024));
     app.add_option("--trusted-proxy", c.trusted_proxies,
                    "IP address of a load balancer whose X-Forwarded-For names the client (repeatable)")

@@ -37,8 +37,8 @@ bool is_trusted(const std::vector<std::string>& trusted, const std::string& addr
     return std::find(trusted.begin(), trusted.end(), addr) != trusted.end();
 }
 
-/// How long a request waits for a password slot before it gets 503.
-constexpr std::chrono::milliseconds password_patience{500};
+/// How long a request waits for a password slot (if few enough wait already) before 503.
+constexpr std::chrono::milliseconds password_patience{1000};
 
 }  // namespace
 

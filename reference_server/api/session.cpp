@@ -52,8 +52,15 @@ void register_version_and_session(router& r) {
         for (const auto& [id, u] : ctx.dir->users)
             if (detail::iequals(u.name, b.username)) found = &u;
         const bool can_log_in = found != nullptr && found->password_hash.has_value();
-        const bool ok =
-            ctx.verify_password(can_log_in ? *found->password_hash : dummy_password_hash(), b.password) && can_log_in;
+        bool ok = false;
+        try {
+            ok = ctx.verify_password(can_log_in ? *found->password_hash : dummy_password_hash(), b.password) && can_log_in;
+        } catch (const api_error& e) {
+            // Busy (503): counts against the address, so a flood of logins soon gets cheap
+            // 429s and leaves the password slots to everybody else.
+            if (e.status == 503) abuse.login_addresses.failure(ctx.client, now);
+            throw;
+        }
         if (!ok) {
             abuse.login_pairs.failure(pair, now);
             abuse.login_addresses.failure(ctx.client, now);

@@ -70,7 +70,13 @@ void failure_throttle::prune(steady_time now) {
 
 bool password_gate::enter(std::chrono::milliseconds patience) {
     std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, patience, [&] { return free_ > 0; })) return false;
+    if (free_ == 0) {
+        if (waiting_ >= max_waiting_) return false;
+        ++waiting_;
+        const bool got = cv_.wait_for(lock, patience, [&] { return free_ > 0; });
+        --waiting_;
+        if (!got) return false;
+    }
     --free_;
     return true;
 }

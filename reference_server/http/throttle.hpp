@@ -59,11 +59,13 @@ private:
     std::atomic<std::int64_t> any_blocked_until_{0};  ///< latest blocked_until, ns since steady epoch
 };
 
-/// At most `slots` password hashes (64 MiB of Argon2id memory each) at once.
+/// At most `slots` password hashes (64 MiB of Argon2id memory each) at once, and at most
+/// twice as many requests waiting for one (so a flood parks only a few workers).
 class password_gate {
 public:
-    explicit password_gate(std::size_t slots) : free_(slots == 0 ? 1 : slots) {}
-    /// Takes a slot, waiting at most `patience`; false when none came free.
+    explicit password_gate(std::size_t slots) : free_(slots == 0 ? 1 : slots), max_waiting_(2 * free_) {}
+    /// Takes a slot, waiting at most `patience`; false at once when too many wait already,
+    /// or when none came free in time.
     bool enter(std::chrono::milliseconds patience);
     void leave();
 
@@ -83,6 +85,8 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::size_t free_;
+    std::size_t max_waiting_;
+    std::size_t waiting_ = 0;
 };
 
 /// Writes failure events so that a flood cannot grow the log: per client address, the
