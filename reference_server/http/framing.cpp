@@ -70,21 +70,28 @@ request_framer::state request_framer::feed(std::string_view b) {
     return scan_body(b);
 }
 
+request_framer::state request_framer::check_unfinished_line(std::size_t end) {
+    const std::size_t partial = end - line_start_;
+    if (line_start_ == request_start_ && partial > limits_.max_request_line + 1)
+        return fail(414, "uri_too_long_error",
+                    "the request line is longer than " + std::to_string(limits_.max_request_line) + " bytes");
+    if (line_start_ != request_start_ && partial > limits_.max_header_line + 1)
+        return fail(431, "request_header_too_large_error",
+                    "a header line is longer than " + std::to_string(limits_.max_header_line) + " bytes");
+    if (end - request_start_ > limits_.max_head_bytes)
+        return fail(431, "request_header_too_large_error",
+                    "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
+    return state::need_more;
+}
+
 request_framer::state request_framer::scan_head(std::string_view b) {
     for (;;) {
         const std::size_t nl = b.find('\n', pos_);
         const bool request_line = line_start_ == request_start_;
+        // The limits an unfinished line is held to apply to a finished one first, as if the
+        // buffer ended just before its LF: the verdict never depends on how bytes arrive.
+        if (check_unfinished_line(nl == std::string_view::npos ? b.size() : nl) == state::error) return state::error;
         if (nl == std::string_view::npos) {
-            const std::size_t partial = b.size() - line_start_;
-            if (request_line && partial > limits_.max_request_line + 1)
-                return fail(414, "uri_too_long_error", "the request line is longer than " +
-                                                           std::to_string(limits_.max_request_line) + " bytes");
-            if (!request_line && partial > limits_.max_header_line + 1)
-                return fail(431, "request_header_too_large_error",
-                            "a header line is longer than " + std::to_string(limits_.max_header_line) + " bytes");
-            if (b.size() - request_start_ > limits_.max_head_bytes)
-                return fail(431, "request_header_too_large_error",
-                            "the request head is larger than " + std::to_string(limits_.max_head_bytes) + " bytes");
             pos_ = b.size();
             return state::need_more;
         }
@@ -213,9 +220,9 @@ request_framer::state request_framer::scan_body(std::string_view b) {
         case phase::chunk_size:
         case phase::trailers: {
             const std::size_t nl = b.find('\n', pos_);
+            if ((nl == std::string_view::npos ? b.size() : nl) - line_start_ > limits_.max_header_line + 1)
+                return fail(400, "bad_request_error", "a chunk size or trailer line is too long");
             if (nl == std::string_view::npos) {
-                if (b.size() - line_start_ > limits_.max_header_line + 1)
-                    return fail(400, "bad_request_error", "a chunk size or trailer line is too long");
                 pos_ = b.size();
                 return state::need_more;
             }

@@ -70,6 +70,7 @@ private:
     enum class phase { head, length_body, chunk_size, chunk_data, chunk_data_end, trailers, done };
 
     state fail(int status, const char* error_class, std::string description);
+    state check_unfinished_line(std::size_t end);
     state scan_head(std::string_view b);
     state on_head_line(std::string_view b, std::size_t start, std::size_t end);
     state finish_head(std::string_view b);
