@@ -9,6 +9,7 @@
 # and the ratio whoami/version. version and whoami run interleaved, ROUNDS times each; the
 # medians are reported (this machine is shared and noisy).
 # Usage: bench/http/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 3)]
+# TOKENAUTH_BENCH_SERVER=PATH measures another server binary (an older build, say) instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-5}
@@ -17,11 +18,15 @@ rounds=${2:-3}
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_BUILD_TESTS=OFF >/dev/null
 cmake --build build-bench -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tokenauth-wrong-secret >/dev/null
 
+server_bin=${TOKENAUTH_BENCH_SERVER:-./build-bench/reference_server/tokenauth-server}
+# The bad_secret run fails on purpose: turn the per-address throttle off where there is one.
+no_throttle=()
+"$server_bin" --help | grep -q -- --auth-failures-per-minute && no_throttle=(--auth-failures-per-minute 0)
 work=$(mktemp -d)
 log=$work/server.log
-TOKENAUTH_ADMIN_PASSWORD=bench-admin ./build-bench/reference_server/tokenauth-server \
+TOKENAUTH_ADMIN_PASSWORD=bench-admin "$server_bin" \
     --http --listen 127.0.0.1:0 --data-dir "$work/data" --threads "${TOKENAUTH_BENCH_THREADS:-16}" \
-    --auth-failures-per-minute 0 2>"$log" &
+    "${no_throttle[@]}" 2>"$log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 # Wait for the "listening" line (no fixed sleep): tail follows the log until it appears.
@@ -56,7 +61,7 @@ report() {
     printf '%-12s %12s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
 
-echo "server: tokenauth-server --http, ${TOKENAUTH_BENCH_THREADS:-16} threads; wrk 1 thread x 8 connections, ${duration}s a run"
+echo "server: $server_bin --http, ${TOKENAUTH_BENCH_THREADS:-16} threads; wrk 1 thread x 8 connections, ${duration}s a run"
 for ((r = 0; r < rounds; r++)); do
     run version -t1 -c8 "$api/v1/version"
     run whoami -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/session/who-am-i"

@@ -155,7 +155,8 @@ void router::authenticate(request_context& ctx) const {
     // An address that keeps failing is refused before any work (one atomic load while no
     // address is blocked).
     if (const auto wait = svc_.abuse.bearer_addresses.blocked_for(ctx.client, now)) {
-        svc_.abuse.failures.write("auth_failed", ctx.client, "throttled", {{"method", ctx.req.method}});
+        svc_.abuse.failures.write("auth_failed", ctx.client, "throttled",
+                                  [&] { return nlohmann::json{{"method", ctx.req.method}}; });
         throw api_error{429, "too_many_requests_error",
                         "too many failed authentications from this address; try again in " + std::to_string(wait) + " s",
                         static_cast<int>(wait)};
@@ -165,11 +166,13 @@ void router::authenticate(request_context& ctx) const {
     const auto who = svc_.validator.validate(header);
     if (!who) {
         const std::string_view token = header.size() > 7 ? std::string_view(header).substr(7) : std::string_view();
-        nlohmann::json fields = {{"method", ctx.req.method}, {"path", ctx.req.path.substr(0, 256)}};
-        if (const auto parsed = parse_access_token(token)) fields["token_id"] = to_string(parsed->id);
         // A request without any credential is a client that has not logged in yet, not an attack.
         if (who.code() != errc::missing_credentials) svc_.abuse.bearer_addresses.failure(ctx.client, now);
-        svc_.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), std::move(fields));
+        svc_.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), [&] {
+            nlohmann::json fields = {{"method", ctx.req.method}, {"path", ctx.req.path.substr(0, 256)}};
+            if (const auto parsed = parse_access_token(token)) fields["token_id"] = to_string(parsed->id);
+            return fields;
+        });
         throw unauthorized(who.code(), token.substr(0, session_token_prefix.size()) == session_token_prefix);
     }
     ctx.who = *who;

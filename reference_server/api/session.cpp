@@ -44,7 +44,7 @@ void register_version_and_session(router& r) {
         for (char& c : pair) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         const auto wait = std::max(abuse.login_addresses.blocked_for(ctx.client, now), abuse.login_pairs.blocked_for(pair, now));
         if (wait > 0) {
-            abuse.failures.write("login_failed", ctx.client, "throttled", nlohmann::json::object());
+            abuse.failures.write("login_failed", ctx.client, "throttled", [] { return nlohmann::json::object(); });
             throw api_error{429, "too_many_requests_error",
                             "too many failed logins; try again in " + std::to_string(wait) + " s", static_cast<int>(wait)};
         }
@@ -64,7 +64,8 @@ void register_version_and_session(router& r) {
         if (!ok) {
             abuse.login_pairs.failure(pair, now);
             abuse.login_addresses.failure(ctx.client, now);
-            abuse.failures.write("login_failed", ctx.client, "invalid username or password", nlohmann::json::object());
+            abuse.failures.write("login_failed", ctx.client, "invalid username or password",
+                                 [] { return nlohmann::json::object(); });
             throw api_error{401, "invalid_credentials_error", "invalid username or password"};
         }
         abuse.login_pairs.success(pair);

@@ -116,26 +116,24 @@ failure_log::~failure_log() {
     flush(std::chrono::steady_clock::now(), true);
 }
 
-void failure_log::write(const char* event, const std::string& remote_addr, const std::string& reason,
-                        nlohmann::json fields) {
+bool failure_log::admit(const char* event, const std::string& remote_addr, const std::string& reason) {
     const auto now = std::chrono::steady_clock::now();
-    {
-        std::lock_guard lock(mu_);
-        std::pair<std::string, std::string> key{event, remote_addr};
-        auto it = tallies_.find(key);
-        if (it == tallies_.end() && tallies_.size() >= max_addresses_) key.second = "(other addresses)";
-        tally& t = tallies_[key];
-        if (t.written == 0 && t.suppressed == 0) t.interval_start = now;
-        if (t.written >= full_lines_) {
-            ++t.suppressed;
-            ++t.reasons[reason];
-            return;
-        }
-        ++t.written;
+    std::lock_guard lock(mu_);
+    std::pair<std::string, std::string> key{event, remote_addr};
+    auto it = tallies_.find(key);
+    if (it == tallies_.end()) {
+        if (tallies_.size() >= max_addresses_) key.second = "(other addresses)";
+        it = tallies_.emplace(std::move(key), tally{}).first;
+        it->second.interval_start = now;
     }
-    fields["remote_addr"] = remote_addr;
-    fields["reason"] = reason;
-    log_.write(event, std::move(fields));
+    tally& t = it->second;
+    if (t.written >= full_lines_) {
+        ++t.suppressed;
+        ++t.reasons[reason];
+        return false;
+    }
+    ++t.written;
+    return true;
 }
 
 void failure_log::flush(steady_time now, bool everything) {

@@ -101,12 +101,23 @@ public:
     failure_log(const failure_log&) = delete;
     failure_log& operator=(const failure_log&) = delete;
 
-    /// Logs (or counts) one failure. fields must not hold a secret.
-    void write(const char* event, const std::string& remote_addr, const std::string& reason, nlohmann::json fields);
+    /// Logs (or only counts) one failure; make_fields() builds the line's other fields (never
+    /// a secret), called only when the line is written in full.
+    template <class MakeFields>
+    void write(const char* event, const std::string& remote_addr, const std::string& reason, MakeFields&& make_fields) {
+        if (!admit(event, remote_addr, reason)) return;
+        nlohmann::json fields = make_fields();
+        fields["remote_addr"] = remote_addr;
+        fields["reason"] = reason;
+        log_.write(event, std::move(fields));
+    }
     /// Writes the summaries of every interval that has ended by now.
     void flush(steady_time now, bool everything = false);
 
 private:
+    /// Counts the failure; true when it is to be written in full.
+    bool admit(const char* event, const std::string& remote_addr, const std::string& reason);
+
     struct tally {
         steady_time interval_start{};
         std::size_t written = 0;
