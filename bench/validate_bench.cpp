@@ -53,11 +53,7 @@ fixture& fixture_for(std::size_t n) {
         tokenauth::access_token t;
         for (auto& b : t.id.bytes) b = static_cast<std::uint8_t>(rng());
         for (auto& b : t.secret) b = static_cast<std::uint8_t>(rng());
-        tokenauth::token_record r;
-        r.id = t.id;
-        r.hash = tokenauth::hash_access_token(t);
-        r.user_auth_id = 1000 + i % 50;
-        f.store.upsert(r);
+        f.store.upsert(tokenauth::make_token_record(t, 1000 + i % 50));
         if (i % std::max<std::size_t>(1, n / sample) == 0 && f.headers.size() < sample)
             f.headers.push_back("Bearer " + tokenauth::encode_access_token(t));
     }
@@ -65,11 +61,7 @@ fixture& fixture_for(std::size_t n) {
     std::shuffle(f.headers.begin(), f.headers.end(), rng);
     // Rejection cases.
     tokenauth::access_token e = tokenauth::generate_access_token();
-    tokenauth::token_record er;
-    er.id = e.id;
-    er.hash = tokenauth::hash_access_token(e);
-    er.expires_at = now_ns - 1;
-    f.store.upsert(er);
+    f.store.upsert(tokenauth::make_token_record(e, 0, now_ns - 1));
     f.expired = "Bearer " + tokenauth::encode_access_token(e);
     tokenauth::access_token w = *tokenauth::parse_access_token(f.headers[0].substr(7));
     w.secret[0] ^= 1;

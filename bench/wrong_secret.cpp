@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
     if (argc != 2) return 2;
     auto t = tokenauth::parse_access_token(argv[1]);
     if (!t) {
-        std::fprintf(stderr, "not an access token: %s\n", tokenauth::to_string(t.code()));
+        std::fprintf(stderr, "not an access token: %s\n", t.detail());
         return 1;
     }
     t->secret[0] ^= 1;

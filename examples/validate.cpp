@@ -11,18 +11,14 @@ int main(int argc, char** argv) {
     const tokenauth::validator validator(store, clock);
 
     const auto token = tokenauth::generate_access_token();
-    tokenauth::token_record record;
-    record.id = token.id;
-    record.hash = tokenauth::hash_access_token(token);  // only the hash is kept
-    record.user_auth_id = 1001;
-    store.upsert(record);
+    store.upsert(tokenauth::make_token_record(token, 1001));  // only the secret's hash is kept
 
     const std::string good = "Bearer " + tokenauth::encode_access_token(token);
     auto check = [&](const std::string& header, const char* label) {
         const auto who = validator.validate(header);
         if (who) std::printf("%-28s -> user %llu (token id %s)\n", label,
                              static_cast<unsigned long long>(who->auth_id), tokenauth::to_string(who->token).c_str());
-        else std::printf("%-28s -> rejected: %s\n", label, tokenauth::to_string(who.code()));
+        else std::printf("%-28s -> rejected: %s\n", label, who.detail());
     };
     check(good, "the minted token");
     check("Bearer access-v1:" + std::string(72, 'A'), "a token of zeros");

@@ -22,13 +22,9 @@ struct world {
             tokenauth::access_token t;
             for (int b = 0; b < 16; ++b) t.id.bytes[b] = static_cast<std::uint8_t>(i * 16 + b);
             for (int b = 0; b < 32; ++b) t.secret[b] = static_cast<std::uint8_t>(0x5A ^ (i * 32 + b));
-            tokenauth::token_record r;
-            r.id = t.id;
-            r.hash = tokenauth::hash_access_token(t);
-            r.user_auth_id = 1000 + static_cast<std::uint64_t>(i);
-            r.enabled = i != 2;                                    // token 2 is disabled
-            r.expires_at = i == 3 ? clock.now() - 1 : tokenauth::never_expires;  // token 3 expired
-            store.upsert(r);
+            // Token 2 is disabled, token 3 expired.
+            store.upsert(tokenauth::make_token_record(t, 1000 + static_cast<std::uint64_t>(i),
+                                                      i == 3 ? clock.now() - 1 : tokenauth::never_expires, i != 2));
             tokens.push_back(tokenauth::encode_access_token(t));
         }
     }

@@ -10,7 +10,7 @@ using tokenauth::privilege_set;
 
 TEST_CASE("127 privileges with unique names that round-trip", "[privilege]") {
     CHECK(tokenauth::privilege_count == 127);
-    std::set<std::string_view> names;
+    std::set<std::string> names;
     for (std::size_t i = 0; i < tokenauth::privilege_count; ++i) {
         const auto p = static_cast<privilege>(i);
         const auto name = tokenauth::to_string(p);

@@ -166,7 +166,8 @@ TEST_CASE("human inputs reject impossible dates with a clear message", "[time]")
 
 TEST_CASE("expiry is inclusive of its instant and checked against an injected clock", "[time]") {
     tokenauth::manual_clock clock(jan_1_2023);
-    CHECK_FALSE(tokenauth::is_expired(std::nullopt, clock.now()));
+    CHECK_FALSE(tokenauth::is_expired(tokenauth::never_expires, clock.now()));
+    CHECK_FALSE(tokenauth::is_expired(tokenauth::never_expires, std::numeric_limits<tokenauth::timestamp>::max()));
     CHECK_FALSE(tokenauth::is_expired(jan_1_2023, clock.now()));
     clock.advance(1);
     CHECK(tokenauth::is_expired(jan_1_2023, clock.now()));

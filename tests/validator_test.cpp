@@ -35,13 +35,7 @@ struct fixture {
 
     std::string add(std::uint64_t user, tokenauth::timestamp expires = tokenauth::never_expires, bool enabled = true) {
         const auto t = tokenauth::generate_access_token();
-        tokenauth::token_record r;
-        r.id = t.id;
-        r.hash = tokenauth::hash_access_token(t);
-        r.user_auth_id = user;
-        r.expires_at = expires;
-        r.enabled = enabled;
-        store.upsert(r);
+        store.upsert(tokenauth::make_token_record(t, user, expires, enabled));
         return tokenauth::encode_access_token(t);
     }
 };
@@ -216,4 +210,87 @@ TEST_CASE("validation from several threads while a writer adds and removes token
     for (auto& t : readers) t.join();
     CHECK(failures == 0);
     CHECK(done > 0);
+}
+
+namespace {
+/// No default constructor: result<T> must not need one.
+struct only_explicit {
+    explicit only_explicit(int v) : value(v) {}
+    int value;
+    bool operator==(const only_explicit& o) const { return value == o.value; }
+};
+}  // namespace
+
+TEST_CASE("result<T> behaves like std::expected: checked value(), unchecked *, error_code", "[error][result]") {
+    const tokenauth::result<only_explicit> good = only_explicit(7);
+    REQUIRE(good.ok());
+    CHECK(good.value().value == 7);
+    CHECK((*good).value == 7);
+    CHECK(good->value == 7);
+    CHECK(good.code() == errc::ok);
+    CHECK_FALSE(good.error());
+    CHECK(std::string(good.detail()).empty());
+    CHECK(good == only_explicit(7));
+    CHECK(good != only_explicit(8));
+
+    const tokenauth::result<only_explicit> bad{errc::bad_checksum, "checksum detail"};
+    CHECK_FALSE(bad.ok());
+    CHECK_FALSE(bad.has_value());
+    CHECK(bad.code() == errc::bad_checksum);
+    CHECK(bad.error() == std::error_code(errc::bad_checksum));
+    CHECK(bad.error().category() == tokenauth::error_category());
+    CHECK(std::string(bad.detail()) == "checksum detail");
+    CHECK(bad != only_explicit(7));
+    CHECK(bad.value_or(only_explicit(3)).value == 3);
+    // The checked accessor throws the error as a std::system_error.
+    try {
+        (void)bad.value();
+        FAIL("value() of a failed result did not throw");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == errc::bad_checksum);
+        CHECK(std::string(e.what()).find("checksum detail") != std::string::npos);
+    }
+    // A failed parse really fails: its value is not a default to compare against.
+    const auto failed = tokenauth::parse_token_id("not a number");
+    CHECK_THROWS_AS(failed.value(), std::system_error);
+    CHECK_THROWS_AS(tokenauth::parse_privilege("PRIVILEGE_NOPE").value(), std::system_error);
+
+    // Copies and moves keep the state; a failure passes on as another type's failure.
+    tokenauth::result<std::string> s = std::string(100, 'x');
+    tokenauth::result<std::string> copy = s;
+    tokenauth::result<std::string> moved = std::move(copy);
+    CHECK(*moved == std::string(100, 'x'));
+    moved = tokenauth::result<std::string>(errc::too_long);
+    CHECK(moved.code() == errc::too_long);
+    CHECK(std::string(moved.detail()) == tokenauth::describe(errc::too_long));
+    const tokenauth::result<int> passed_on = bad.failure();
+    CHECK(passed_on.code() == errc::bad_checksum);
+    CHECK(std::string(passed_on.detail()) == "checksum detail");
+}
+
+TEST_CASE("a custom store with only find() gets the default verify, unknown ids included", "[store][validator]") {
+    struct map_store final : tokenauth::token_store {
+        std::map<std::string, tokenauth::token_record> records;
+        mutable int finds = 0;
+        bool find(const tokenauth::token_id& id, tokenauth::token_record& out) const noexcept override {
+            ++finds;
+            const auto it = records.find(tokenauth::to_string(id));
+            if (it == records.end()) return false;
+            out = it->second;
+            return true;
+        }
+    } store;
+    const auto known = tokenauth::generate_access_token();
+    store.records[tokenauth::to_string(known.id)] = tokenauth::make_token_record(known, 42);
+    tokenauth::manual_clock clock(t0);
+    const tokenauth::validator v(store, clock);
+    const auto ok = v.validate("Bearer " + tokenauth::encode_access_token(known));
+    REQUIRE(ok.ok());
+    CHECK(ok->auth_id == 42);
+    auto wrong = known;
+    wrong.secret[31] ^= 1;
+    CHECK(v.validate("Bearer " + tokenauth::encode_access_token(wrong)).code() == errc::bad_secret);
+    CHECK(v.validate("Bearer " + tokenauth::encode_access_token(tokenauth::generate_access_token())).code() ==
+          errc::unknown_token);
+    CHECK(store.finds == 3);
 }

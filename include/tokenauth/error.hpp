@@ -5,6 +5,9 @@
 // string that explains the problem to a human without echoing any input).
 #pragma once
 
+#include <cstdlib>
+#include <exception>
+#include <new>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -45,8 +48,8 @@ enum class errc : int {
     too_long,                 ///< an input exceeds its length limit
 };
 
-/// A static, human-readable name for an error code. Never fails.
-constexpr const char* to_string(errc e) noexcept {
+/// A static, human-readable description of an error code. Never fails or allocates.
+constexpr const char* describe(errc e) noexcept {
     switch (e) {
     case errc::ok: return "ok";
     case errc::missing_credentials: return "missing credentials";
@@ -76,6 +79,9 @@ constexpr const char* to_string(errc e) noexcept {
     default: return "unknown error";
     }
 }
+
+/// describe(e) as a string (every tokenauth to_string returns std::string).
+inline std::string to_string(errc e) { return describe(e); }
 
 /// A short snake_case identifier for an error code, for logs and machine-readable bodies.
 constexpr const char* to_identifier(errc e) noexcept {
@@ -113,7 +119,7 @@ namespace detail {
 class tokenauth_category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "tokenauth"; }
-    std::string message(int ev) const override { return to_string(static_cast<errc>(ev)); }
+    std::string message(int ev) const override { return describe(static_cast<errc>(ev)); }
 };
 }  // namespace detail
 
@@ -128,41 +134,132 @@ inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
-/// An error: a code plus a static detail string (never built from input; never a secret).
+/// What a failed result carries: a code (never errc::ok) and a static detail string
+/// (never built from input; never a secret).
 struct error {
-    errc code = errc::ok;
+    errc code = errc::malformed;
     const char* detail = "";
 };
 
-/// Value or error. Holds no heap memory of its own; [[nodiscard]] so rejections are seen.
+/// A value or an error, like std::expected<T, error> (C++23) and absl::StatusOr<T>:
+///  - value() is the checked accessor: on an error it throws std::system_error built from
+///    error() and detail() (under -fno-exceptions it calls std::abort);
+///  - operator* and operator-> are unchecked (the caller has tested ok() first);
+///  - error() is the std::error_code (empty when a value is held), detail() its text;
+///  - T need not be default-constructible;
+///  - a result is never "ok" without a value: building one from errc::ok is a bug in the
+///    caller and terminates.
+/// Holds no heap memory of its own; [[nodiscard]] so that rejections are seen.
 template <class T>
 class [[nodiscard]] result {
 public:
-    result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-    result(error e) noexcept : error_(e) {}        // NOLINT: implicit by design
-    result(errc code, const char* detail = nullptr) noexcept
-        : error_{code, detail ? detail : to_string(code)} {}
+    using value_type = T;
+
+    result(const T& value) : has_(true) { new (&value_) T(value); }       // NOLINT: implicit by design
+    result(T&& value) : has_(true) { new (&value_) T(std::move(value)); }  // NOLINT: implicit by design
+    result(tokenauth::error e) noexcept : error_(e) { check_failure(); }  // NOLINT: implicit by design
+    result(errc code, const char* detail = nullptr) noexcept              // NOLINT: implicit by design
+        : error_{code, detail != nullptr ? detail : describe(code)} {
+        check_failure();
+    }
+    result(const result& other) : has_(other.has_), error_(other.error_) {
+        if (has_) new (&value_) T(other.value_);
+    }
+    result(result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) : has_(other.has_), error_(other.error_) {
+        if (has_) new (&value_) T(std::move(other.value_));
+    }
+    result& operator=(const result& other) {
+        if (this != &other) {
+            reset();
+            if (other.has_) new (&value_) T(other.value_);
+            has_ = other.has_;
+            error_ = other.error_;
+        }
+        return *this;
+    }
+    result& operator=(result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        if (this != &other) {
+            reset();
+            if (other.has_) new (&value_) T(std::move(other.value_));
+            has_ = other.has_;
+            error_ = other.error_;
+        }
+        return *this;
+    }
+    ~result() { reset(); }
 
     /// True when the result holds a value.
-    bool ok() const noexcept { return error_.code == errc::ok; }
-    explicit operator bool() const noexcept { return ok(); }
+    [[nodiscard]] bool ok() const noexcept { return has_; }
+    [[nodiscard]] bool has_value() const noexcept { return has_; }
+    explicit operator bool() const noexcept { return has_; }
     /// The error code (errc::ok when a value is held).
-    errc code() const noexcept { return error_.code; }
-    /// The static detail string of the error ("" when a value is held).
-    const char* detail() const noexcept { return error_.detail; }
-    error get_error() const noexcept { return error_; }
-    /// The value. Precondition: ok().
-    const T& value() const& noexcept { return value_; }
-    T& value() & noexcept { return value_; }
-    T&& value() && noexcept { return std::move(value_); }
+    [[nodiscard]] errc code() const noexcept { return has_ ? errc::ok : error_.code; }
+    /// The error as a std::error_code of error_category() (empty when a value is held).
+    [[nodiscard]] std::error_code error() const noexcept {
+        return has_ ? std::error_code() : std::error_code(static_cast<int>(error_.code), error_category());
+    }
+    /// The static detail text of the error ("" when a value is held).
+    [[nodiscard]] const char* detail() const noexcept { return has_ ? "" : error_.detail; }
+    /// Code and detail together, to pass a failure on as another result type's.
+    [[nodiscard]] tokenauth::error failure() const noexcept { return has_ ? tokenauth::error{} : error_; }
+
+    /// The value; throws std::system_error when there is none.
+    const T& value() const& {
+        check_value();
+        return value_;
+    }
+    T& value() & {
+        check_value();
+        return value_;
+    }
+    T&& value() && {
+        check_value();
+        return std::move(value_);
+    }
+    /// The value, or fallback when there is none.
+    template <class U>
+    T value_or(U&& fallback) const& {
+        return has_ ? value_ : static_cast<T>(std::forward<U>(fallback));
+    }
+    /// Unchecked access. Precondition: ok().
     const T& operator*() const& noexcept { return value_; }
     T& operator*() & noexcept { return value_; }
+    T&& operator*() && noexcept { return std::move(value_); }
     const T* operator->() const noexcept { return &value_; }
     T* operator->() noexcept { return &value_; }
 
+    /// As std::expected: equal to a value when it holds an equal one; an error never is.
+    template <class U, class = std::enable_if_t<!std::is_same_v<std::decay_t<U>, result>>>
+    friend bool operator==(const result& r, const U& v) {
+        return r.has_ && r.value_ == v;
+    }
+    template <class U, class = std::enable_if_t<!std::is_same_v<std::decay_t<U>, result>>>
+    friend bool operator!=(const result& r, const U& v) {
+        return !(r == v);
+    }
+
 private:
-    T value_{};
-    error error_{};
+    void check_failure() const noexcept {
+        if (error_.code == errc::ok) std::terminate();  // a result cannot be "ok" without a value
+    }
+    void check_value() const {
+        if (has_) return;
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+        throw std::system_error(error(), error_.detail);
+#else
+        std::abort();
+#endif
+    }
+    void reset() noexcept {
+        if (has_) value_.~T();
+        has_ = false;
+    }
+
+    union {
+        T value_;
+    };
+    bool has_ = false;
+    tokenauth::error error_{};
 };
 
 }  // namespace tokenauth

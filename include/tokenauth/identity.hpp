@@ -29,8 +29,8 @@ enum class identity_domain {
     api_creator_domain,
 };
 
-/// The wire name of a domain ("LOCAL", "ACTIVE_DIRECTORY", ...). Never fails.
-constexpr const char* to_string(identity_domain d) noexcept {
+/// The wire name of a domain ("LOCAL", "ACTIVE_DIRECTORY", ...). Never fails or allocates.
+constexpr const char* wire_name(identity_domain d) noexcept {
     switch (d) {
     case identity_domain::local: return "LOCAL";
     case identity_domain::api_null_domain: return "API_NULL_DOMAIN";
@@ -47,13 +47,16 @@ constexpr const char* to_string(identity_domain d) noexcept {
     }
 }
 
-/// The domain with this exact wire name, or nullopt.
-inline std::optional<identity_domain> parse_identity_domain(std::string_view s) noexcept {
+/// wire_name(d) as a string.
+inline std::string to_string(identity_domain d) { return wire_name(d); }
+
+/// The domain with this exact wire name; fails with bad_identity.
+inline result<identity_domain> parse_identity_domain(std::string_view s) noexcept {
     for (int i = 0; i <= static_cast<int>(identity_domain::api_creator_domain); ++i) {
         const auto d = static_cast<identity_domain>(i);
-        if (s == to_string(d)) return d;
+        if (s == wire_name(d)) return d;
     }
-    return std::nullopt;
+    return {errc::bad_identity, "unknown identity domain"};
 }
 
 /// An identity as the API carries it; any subset of the fields may be set.

@@ -40,8 +40,9 @@ inline result<api_identity> identity_from_json(const nlohmann::json& j) noexcept
         };
         if (const auto* d = field("domain")) {
             if (!d->is_string()) return {errc::bad_identity, "identity domain must be a string"};
-            id.domain = parse_identity_domain(d->get_ref<const std::string&>());
-            if (!id.domain) return {errc::bad_identity, "identity domain is not a known domain"};
+            const auto domain = parse_identity_domain(d->get_ref<const std::string&>());
+            if (!domain) return {errc::bad_identity, "identity domain is not a known domain"};
+            id.domain = *domain;
         }
         if (const auto* a = field("auth_id")) {
             std::optional<std::uint64_t> v;

@@ -166,13 +166,16 @@ inline constexpr std::string_view privilege_names[] = {
 /// Number of privileges (127).
 inline constexpr std::size_t privilege_count = std::size(detail::privilege_names);
 
-/// The wire name of a privilege ("PRIVILEGE_ACCESS_TOKENS_READ"). Never fails.
-constexpr std::string_view to_string(privilege p) noexcept {
+/// The wire name of a privilege ("PRIVILEGE_ACCESS_TOKENS_READ"). Never fails or allocates.
+constexpr std::string_view privilege_name(privilege p) noexcept {
     return detail::privilege_names[static_cast<std::size_t>(p)];
 }
 
-/// The privilege with this exact wire name, or nullopt.
-inline std::optional<privilege> parse_privilege(std::string_view name) noexcept {
+/// privilege_name(p) as a string.
+inline std::string to_string(privilege p) { return std::string(privilege_name(p)); }
+
+/// The privilege with this exact wire name; fails with unknown_privilege.
+inline result<privilege> parse_privilege(std::string_view name) noexcept {
     // Binary search over an index sorted by name, built once (thread-safe static).
     static const auto index = [] {
         std::array<std::uint8_t, privilege_count> idx{};
@@ -183,7 +186,7 @@ inline std::optional<privilege> parse_privilege(std::string_view name) noexcept 
     }();
     const auto it = std::lower_bound(index.begin(), index.end(), name,
                                      [](std::uint8_t i, std::string_view n) { return detail::privilege_names[i] < n; });
-    if (it == index.end() || detail::privilege_names[*it] != name) return std::nullopt;
+    if (it == index.end() || detail::privilege_names[*it] != name) return {errc::unknown_privilege, "unknown privilege name"};
     return static_cast<privilege>(*it);
 }
 
@@ -217,7 +220,7 @@ inline result<std::vector<privilege>> parse_privilege_list(std::string_view text
 /// A short English description derived from the name: "Read access tokens" for
 /// PRIVILEGE_ACCESS_TOKENS_READ. Never fails.
 inline std::string privilege_description(privilege p) {
-    std::string_view n = to_string(p).substr(std::string_view("PRIVILEGE_").size());
+    std::string_view n = privilege_name(p).substr(std::string_view("PRIVILEGE_").size());
     std::string verb;
     const std::size_t last = n.rfind('_');
     const std::string_view tail = last == std::string_view::npos ? n : n.substr(last + 1);

@@ -40,7 +40,7 @@ inline void random_bytes(void* buf, std::size_t n) {
 
 /// True when the two 32-byte buffers are equal.
 // must stay constant time: the only place secrets and secret hashes are compared.
-inline bool constant_time_equal(const std::uint8_t (&a)[32], const std::uint8_t (&b)[32]) noexcept {
+[[nodiscard]] inline bool constant_time_equal(const std::uint8_t (&a)[32], const std::uint8_t (&b)[32]) noexcept {
     return crypto_verify_32(a, b) == 0;
 }
 
@@ -61,12 +61,12 @@ inline secret_hash hash_secret(const std::uint8_t (&id)[16], const std::uint8_t 
     secret_hash out;
     crypto_generichash_blake2b_salt_personal(out.bytes, sizeof out.bytes, input, sizeof input, nullptr, 0,
                                              nullptr, detail::access_secret_personal);
-    detail::secure_zero(input, sizeof input);
+    wipe(input, sizeof input);
     return out;
 }
 
 /// True when secret hashes to expected (for this id). Constant time in the secret.
-inline bool verify_secret(const std::uint8_t (&id)[16], const std::uint8_t (&secret)[secret_size],
+[[nodiscard]] inline bool verify_secret(const std::uint8_t (&id)[16], const std::uint8_t (&secret)[secret_size],
                           const secret_hash& expected) noexcept {
     const secret_hash actual = hash_secret(id, secret);
     return constant_time_equal(actual.bytes, expected.bytes);

@@ -57,7 +57,7 @@ struct session_key {
     session_key() = default;
     session_key(const session_key&) = default;
     session_key& operator=(const session_key&) = default;
-    ~session_key() { sodium_memzero(bytes, sizeof bytes); }
+    ~session_key() { wipe(bytes, sizeof bytes); }
 
     /// A fresh random key. Throws only if libsodium cannot initialise.
     static session_key generate() {

@@ -140,9 +140,6 @@ private:
 
 }  // namespace detail
 
-/// An expires_at meaning "never expires".
-inline constexpr timestamp never_expires = std::numeric_limits<timestamp>::max();
-
 /// What the validator needs to know about one access token. Holds no secret, only its hash.
 struct token_record {
     token_id id;
@@ -151,6 +148,19 @@ struct token_record {
     timestamp expires_at = never_expires;
     bool enabled = true;
 };
+
+/// The record to store for a token: its id, the hash of its secret (never the secret
+/// itself), its user, expiry and state.
+[[nodiscard]] inline token_record make_token_record(const access_token& t, std::uint64_t user,
+                                                   timestamp expires_at = never_expires, bool enabled = true) noexcept {
+    token_record r;
+    r.id = t.id;
+    r.hash = hash_access_token(t);
+    r.user_auth_id = user;
+    r.expires_at = expires_at;
+    r.enabled = enabled;
+    return r;
+}
 
 /// What token_store::verify found.
 enum class lookup_result { found, unknown, bad_secret };
@@ -161,14 +171,19 @@ class token_store {
 public:
     virtual ~token_store() = default;
     /// Copies the record for id into out and returns true, or returns false when unknown.
-    virtual bool find(const token_id& id, token_record& out) const noexcept = 0;
+    [[nodiscard]] virtual bool find(const token_id& id, token_record& out) const noexcept = 0;
 
     /// Looks up t.id and checks t.secret against the stored hash in constant time; copies
-    /// the record into out when found. The default composes find() and verify_secret(); a
-    /// store may override it to overlap its memory access with the hashing.
-    virtual lookup_result verify(const access_token& t, token_record& out) const noexcept {
-        if (!find(t.id, out)) return lookup_result::unknown;
-        return verify_secret(t.id.bytes, t.secret, out.hash) ? lookup_result::found : lookup_result::bad_secret;
+    /// the record into out when found. The default composes find() and verify_secret(): an
+    /// unknown id is hashed against a dummy hash, so that both paths cost one hash and the
+    /// time of a request does not tell which ids exist. A store may override it (to overlap
+    /// its memory access with the hashing, say) but must keep that property.
+    [[nodiscard]] virtual lookup_result verify(const access_token& t, token_record& out) const noexcept {
+        static constexpr secret_hash dummy{};
+        const bool known = find(t.id, out);
+        const bool match = verify_secret(t.id.bytes, t.secret, known ? out.hash : dummy);
+        if (!known) return lookup_result::unknown;
+        return match ? lookup_result::found : lookup_result::bad_secret;
     }
 };
 
@@ -355,7 +370,7 @@ private:
                 }
             }
             slots[hole].used = false;
-            sodium_memzero(&slots[hole].hash, sizeof(secret_hash));
+            wipe(&slots[hole].hash, sizeof(secret_hash));
             --count;
             return true;
         }

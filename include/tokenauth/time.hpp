@@ -52,10 +52,14 @@ private:
     timestamp now_;
 };
 
-/// True when a credential expiring at `expires` (nullopt: never) is expired at `now`.
+/// The expiration time meaning "never expires": the library's one way to say it (records,
+/// principals and sessions alike).
+inline constexpr timestamp never_expires = std::numeric_limits<timestamp>::max();
+
+/// True when a credential expiring at `expires` (never_expires: never) is expired at `now`.
 /// A credential is valid up to and including its expiration instant.
-constexpr bool is_expired(std::optional<timestamp> expires, timestamp now) noexcept {
-    return expires.has_value() && now > *expires;
+[[nodiscard]] constexpr bool is_expired(timestamp expires, timestamp now) noexcept {
+    return expires != never_expires && now > expires;
 }
 
 namespace detail {

@@ -105,7 +105,7 @@ struct access_token {
     access_token() = default;
     access_token(const access_token&) = default;
     access_token& operator=(const access_token&) = default;
-    ~access_token() { detail::secure_zero(secret, sizeof secret); }
+    ~access_token() { wipe(secret, sizeof secret); }
 };
 
 inline constexpr std::string_view access_token_prefix = "access-v1:";
@@ -170,7 +170,7 @@ inline std::string encode_access_token(const access_token& token) {
     for (std::size_t i = 0; i < secret_size; ++i) payload[17 + i] = token.secret[i];
     detail::store_be32(payload + 49, detail::access_checksum(payload));
     std::string out = detail::encode_prefixed(access_token_prefix, payload, sizeof payload);
-    detail::secure_zero(payload, sizeof payload);
+    wipe(payload, sizeof payload);
     return out;
 }
 
@@ -192,13 +192,13 @@ inline result<access_token> parse_access_token(std::string_view text) noexcept {
     // The checksum covers the secret; comparing its result is no leak (it is public data
     // of the token), but compute it without data-dependent branches all the same.
     if (detail::access_checksum(payload) != detail::load_be32(payload + 49)) {
-        detail::secure_zero(payload, sizeof payload);
+        wipe(payload, sizeof payload);
         return errc::bad_checksum;
     }
     result<access_token> out{access_token{}};
     __builtin_memcpy(out->id.bytes, payload + 1, 16);
     __builtin_memcpy(out->secret, payload + 17, secret_size);
-    detail::secure_zero(payload, sizeof payload);
+    wipe(payload, sizeof payload);
     return out;
 }
 

@@ -46,7 +46,7 @@ public:
     virtual ~session_user_source() = default;
     /// The user's current session state, or false when the user does not exist. Must be
     /// thread-safe and must neither throw nor allocate.
-    virtual bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept = 0;
+    [[nodiscard]] virtual bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept = 0;
 };
 
 /// Validates Authorization header values. Holds references only: the store, clock and
@@ -58,7 +58,7 @@ public:
  *   tokenauth::system_clock clock;
  *   tokenauth::validator v(store, clock);
  *   auto who = v.validate(request.get_header_value("Authorization"));
- *   if (!who) return reply(401, tokenauth::to_string(who.code()));
+ *   if (!who) return reply(401, who.detail());
  *   serve(who->auth_id);
  * @endcode
  */
@@ -76,7 +76,7 @@ public:
     /// header_too_long, missing_credentials, malformed, bad_scheme, bad_prefix, any
     /// token parse error, unknown_token, bad_secret, disabled, expired, bad_signature,
     /// session_revoked or unknown_user.
-    result<principal> validate(std::string_view authorization) const noexcept {
+    [[nodiscard]] result<principal> validate(std::string_view authorization) const noexcept {
         if (authorization.size() > max_authorization_length) return errc::header_too_long;
         if (authorization.empty()) return errc::missing_credentials;
         const std::size_t space = authorization.find(' ');
@@ -90,7 +90,7 @@ public:
     }
 
     /// Validates a bare token ("access-v1:..." or "session-v1:..."), without the scheme.
-    result<principal> validate_token(std::string_view token) const noexcept {
+    [[nodiscard]] result<principal> validate_token(std::string_view token) const noexcept {
         if (token.size() > max_authorization_length) return errc::header_too_long;
         if (token.substr(0, access_token_prefix.size()) == access_token_prefix) return validate_access(token);
         if (session_key_ != nullptr && token.substr(0, session_token_prefix.size()) == session_token_prefix)
@@ -101,7 +101,7 @@ public:
 private:
     result<principal> validate_access(std::string_view text) const noexcept {
         const result<access_token> parsed = parse_access_token(text);
-        if (!parsed) return parsed.get_error();
+        if (!parsed) return parsed.failure();
         token_record rec;
         // The secret is checked before the token's state, so a caller without the secret
         // learns nothing about whether a token is disabled or expired.

@@ -295,7 +295,7 @@ decoded<role_body> decode_role(std::string_view body, bool partial) noexcept {
             }
             privilege_set set;
             for (const json& e : *p) {
-                const auto priv = e.is_string() ? parse_privilege(e.get_ref<const std::string&>()) : std::nullopt;
+                const auto priv = parse_privilege(e.is_string() ? e.get_ref<const std::string&>() : std::string_view());
                 if (!priv) {
                     out.error = bad("'privileges' holds an unknown privilege: " +
                                     (e.is_string() ? e.get<std::string>().substr(0, 80) : e.dump().substr(0, 80)));

@@ -309,7 +309,7 @@ void state::seed(const options& opts) {
         generated_admin_password = password;
     }
     const std::string admin_hash = hash_password(password);
-    sodium_memzero(password.data(), password.size());
+    wipe(password.data(), password.size());
 
     std::uint32_t sub[3];
     random_bytes(sub, sizeof sub);

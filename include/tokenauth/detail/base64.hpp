@@ -241,7 +241,7 @@ errc base64_decode_fixed(std::string_view in, std::uint8_t (&out)[N]) noexcept {
     std::uint8_t spill = 0;  // bits the padding characters carried: must be zero
     for (std::size_t i = N; i < size / 4 * 3; ++i) spill |= bytes[i];
     __builtin_memcpy(out, bytes, N);
-    secure_zero(bytes, sizeof bytes);  // it may hold a secret
+    wipe(bytes, sizeof bytes);  // it may hold a secret
     if (flags & 0x400u) return errc::bad_encoding;
     if (!pad_shape_ok || (flags & 0x200u)) return errc::bad_padding;
     if (spill != 0) return errc::noncanonical_encoding;
@@ -257,7 +257,7 @@ errc base64_decode_fixed(std::string_view in, std::uint8_t (&out)[N]) noexcept {
     if (pads < 2 && in[size - 1 - pads] == '=') return errc::bad_padding;
     if (e == errc::ok)
         for (std::size_t i = 0; i < N; ++i) out[i] = buf[i];
-    secure_zero(buf, sizeof buf);  // it may hold a secret
+    wipe(buf, sizeof buf);  // it may hold a secret
     return e;
 #endif
 }
@@ -280,7 +280,7 @@ errc decode_prefixed(std::string_view text, std::string_view prefix, std::uint8_
     if (text.size() != prefix.size() + base64_encoded_size(N)) return errc::bad_length;
     errc e = base64_decode_fixed(text.substr(prefix.size()), out);
     if (e == errc::ok && out[0] != version) e = errc::unsupported_version;
-    if (e != errc::ok) secure_zero(out, N);
+    if (e != errc::ok) wipe(out, N);
     return e;
 }
 

@@ -1,16 +1,16 @@
-// tokenauth::detail: wiping secrets from memory.
+// tokenauth: wiping secrets from memory. The one wipe function of the library and the server.
 #pragma once
 
 #include <cstddef>
 
-namespace tokenauth::detail {
+namespace tokenauth {
 
 /// Overwrites n bytes with zeros in a way the compiler may not remove (the empty asm with a
 /// memory clobber says the zeros are observed). Inline, so wiping a few dozen bytes on the
 /// hot path costs a few stores, not a library call.
-inline void secure_zero(void* p, std::size_t n) noexcept {
+inline void wipe(void* p, std::size_t n) noexcept {
     __builtin_memset(p, 0, n);
     __asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
-}  // namespace tokenauth::detail
+}  // namespace tokenauth

@@ -7,11 +7,7 @@ int main() {
     tokenauth::memory_token_store store;
     tokenauth::system_clock clock;
     const auto token = tokenauth::generate_access_token();
-    tokenauth::token_record record;
-    record.id = token.id;
-    record.hash = tokenauth::hash_access_token(token);
-    record.user_auth_id = 1001;
-    store.upsert(record);
+    store.upsert(tokenauth::make_token_record(token, 1001));
     const tokenauth::validator validator(store, clock);
     const auto who = validator.validate("Bearer " + tokenauth::encode_access_token(token));
     const auto bad = validator.validate("Bearer access-v1:nope");
