@@ -8,7 +8,7 @@ packages=(
     libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libcli11-dev
     catch2 libbenchmark-dev
     clang libclang-rt-14-dev
-    openssl curl wrk
+    openssl curl wrk valgrind
 )
 
 missing=()

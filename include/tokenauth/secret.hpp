@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "detail/ct.hpp"
 #include "detail/wipe.hpp"
 
 namespace tokenauth {
@@ -41,7 +42,8 @@ inline void random_bytes(void* buf, std::size_t n) {
 /// True when the two 32-byte buffers are equal.
 // must stay constant time: the only place secrets and secret hashes are compared.
 [[nodiscard]] inline bool constant_time_equal(const std::uint8_t (&a)[32], const std::uint8_t (&b)[32]) noexcept {
-    return crypto_verify_32(a, b) == 0;
+    // Only the verdict is public; crypto_verify_32 reads every byte without a branch.
+    return detail::declassify_verdict(crypto_verify_32(a, b) == 0);
 }
 
 namespace detail {

@@ -189,14 +189,16 @@ inline result<access_token> parse_access_token(std::string_view text) noexcept {
     std::uint8_t payload[access_token_payload_size];
     const errc e = detail::decode_prefixed(text, access_token_prefix, access_token_version, payload);
     if (e != errc::ok) return e;
-    // The checksum covers the secret; comparing its result is no leak (it is public data
-    // of the token), but compute it without data-dependent branches all the same.
-    if (detail::access_checksum(payload) != detail::load_be32(payload + 49)) {
+    // The checksum covers the secret; whether it matches is public (the token carries it),
+    // so only that verdict is declassified; the checksum itself is computed without branches.
+    const std::uint32_t difference = detail::value_barrier(detail::access_checksum(payload) ^ detail::load_be32(payload + 49));
+    if (!detail::declassify_verdict(difference == 0)) {
         wipe(payload, sizeof payload);
         return errc::bad_checksum;
     }
     result<access_token> out{access_token{}};
     __builtin_memcpy(out->id.bytes, payload + 1, 16);
+    detail::declassify(out->id.bytes, sizeof out->id.bytes);  // the id is public: the lookup key
     __builtin_memcpy(out->secret, payload + 17, secret_size);
     wipe(payload, sizeof payload);
     return out;

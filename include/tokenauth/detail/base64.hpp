@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "../error.hpp"
+#include "ct.hpp"
 #include "wipe.hpp"
 
 namespace tokenauth::detail {
@@ -174,7 +175,9 @@ inline errc base64_decode(std::string_view in, std::uint8_t* out, std::size_t* o
     // stands, which is public (it decides the output length).
     const std::uint32_t a = ct_decode_char(s[full]), b = ct_decode_char(s[full + 1]);
     const std::uint32_t c = ct_decode_char(s[full + 2]), d = ct_decode_char(s[full + 3]);
-    const bool c_pad = s[full + 2] == '=', d_pad = s[full + 3] == '=';
+    // Where '=' stands decides the output length: public once computed (without a branch).
+    const bool c_pad = declassify_verdict(value_barrier(s[full + 2]) == '=');
+    const bool d_pad = declassify_verdict(value_barrier(s[full + 3]) == '=');
     std::uint32_t tail_flags = a | b;
     std::size_t tail_bytes = 3;
     std::uint32_t pad_bits = 0;
@@ -190,6 +193,11 @@ inline errc base64_decode(std::string_view in, std::uint8_t* out, std::size_t* o
     }
     const std::uint32_t v = ((a & 0x3F) << 18) | ((b & 0x3F) << 12) | ((c & 0x3F) << 6) | (d & 0x3F);
     flags |= tail_flags;
+    // Whether the text is well-formed is public; which characters made it so is not.
+    flags = value_barrier(flags);
+    declassify(&flags, sizeof flags);
+    pad_bits = value_barrier(pad_bits);
+    declassify(&pad_bits, sizeof pad_bits);
     // A '=' among data characters is both "not in the alphabet" and "padding": the more
     // specific padding error wins only when every other character was in the alphabet.
     const std::uint32_t non_alphabet = flags & 0x100u;
@@ -203,7 +211,7 @@ inline errc base64_decode(std::string_view in, std::uint8_t* out, std::size_t* o
             const std::uint32_t ch = ct_decode_char(s[j]);
             other |= (ch & 0x100u) & ~((ch & 0x200u) >> 1);
         }
-        return other ? errc::bad_encoding : errc::bad_padding;
+        return declassify_verdict(value_barrier(other) != 0) ? errc::bad_encoding : errc::bad_padding;
     }
     if (pad_bits != 0) return errc::noncanonical_encoding;
     out[o] = static_cast<std::uint8_t>(v >> 16);
@@ -237,24 +245,29 @@ errc base64_decode_fixed(std::string_view in, std::uint8_t (&out)[N]) noexcept {
         pad_shape_ok &= is_pad;
         if (is_pad) buf[i] = 'A';
     }
-    const std::uint32_t flags = ct_decode_blocks(buf, blocks, bytes);
+    std::uint32_t flags = ct_decode_blocks(buf, blocks, bytes);
     std::uint8_t spill = 0;  // bits the padding characters carried: must be zero
     for (std::size_t i = N; i < size / 4 * 3; ++i) spill |= bytes[i];
     __builtin_memcpy(out, bytes, N);
     wipe(bytes, sizeof bytes);  // it may hold a secret
+    // Whether the text is well-formed is public; which characters made it so is not.
+    declassify(&flags, sizeof flags);
+    const bool canonical = declassify_verdict(value_barrier(spill) == 0);
     if (flags & 0x400u) return errc::bad_encoding;
     if (!pad_shape_ok || (flags & 0x200u)) return errc::bad_padding;
-    if (spill != 0) return errc::noncanonical_encoding;
+    if (!canonical) return errc::noncanonical_encoding;
     return errc::ok;
 #else
     std::uint8_t buf[size / 4 * 3];
     std::size_t len = 0;
     const errc e = base64_decode(in, buf, &len);
     if (e == errc::bad_encoding) return e;
-    // Where '=' stands is public: check the padding has exactly the expected shape.
-    for (std::size_t i = 0; i < pads; ++i)
-        if (in[size - 1 - i] != '=') return errc::bad_padding;
-    if (pads < 2 && in[size - 1 - pads] == '=') return errc::bad_padding;
+    // Where '=' stands is public: check the padding has exactly the expected shape, without
+    // a branch on the characters, and declassify only the verdict.
+    unsigned shape_ok = 1;
+    for (std::size_t i = 0; i < pads; ++i) shape_ok &= static_cast<unsigned>(in[size - 1 - i] == '=');
+    if (pads < 2) shape_ok &= static_cast<unsigned>(in[size - 1 - pads] != '=');
+    if (!declassify_verdict(value_barrier(shape_ok) != 0)) return errc::bad_padding;
     if (e == errc::ok)
         for (std::size_t i = 0; i < N; ++i) out[i] = buf[i];
     wipe(buf, sizeof buf);  // it may hold a secret
