@@ -40,7 +40,7 @@ summary() { echo "summary: $passed passed, $failed failed"; }
 trap summary EXIT
 
 echo "== build and test (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest_in build
 

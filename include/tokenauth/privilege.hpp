@@ -351,3 +351,5 @@ privilege_set effective_privileges(const RoleRange& roles, std::uint64_t user, c
 }
 
 }  // namespace tokenauth
+
+#undef TOKENAUTH_PRIVILEGES  // internal: the list above, used only in this header

@@ -298,3 +298,5 @@ errc decode_prefixed(std::string_view text, std::string_view prefix, std::uint8_
 }
 
 }  // namespace tokenauth::detail
+
+#undef TOKENAUTH_VECTOR_BASE64  // internal: chosen above, used only in this header
