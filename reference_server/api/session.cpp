@@ -6,6 +6,7 @@
 #include <cctype>
 #include <unordered_map>
 
+#include "build_info.hpp"
 #include "router.hpp"
 
 namespace tokenauth::server {
@@ -28,10 +29,10 @@ std::string mint_session(const request_context& ctx, const user_row& u) {
 
 void register_version_and_session(router& r) {
     r.get("/v1/version", [](request_context& ctx) {
-        ctx.reply({{"revision_id", "tokenauth reference server 5.3.0"},
-                   {"build_id", "tokenauth-0.1.0"},
-                   {"flavor", "release"},
-                   {"build_date", "2026-11-27"}});
+        ctx.reply({{"revision_id", std::string("tokenauth reference server ") + build::api_version},
+                   {"build_id", std::string("tokenauth-") + build::version},
+                   {"flavor", build::flavor},
+                   {"build_date", build::date}});
     }, auth::none);
 
     r.post("/v1/session/login", [](request_context& ctx) {

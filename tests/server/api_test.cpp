@@ -33,6 +33,9 @@ TEST_CASE("version needs no authentication and ignores a stale Authorization hea
         const std::string rev = r.body.at("revision_id");
         CHECK(rev.substr(rev.rfind(' ') + 1) == "5.3.0");
         for (const char* k : {"build_id", "flavor", "build_date"}) CHECK(r.body.contains(k));
+        // From the build: CMake's project version and the configure date.
+        CHECK(r.body.at("build_id") == std::string("tokenauth-") + TOKENAUTH_PROJECT_VERSION);
+        CHECK(r.body.at("build_date").get<std::string>().size() == 10);
     }
     // Login also ignores a stale credential.
     const auto r = s.request("POST", "/v1/session/login", "access-v1:stale",
