@@ -126,6 +126,17 @@ void request_context::reply(const nlohmann::json& j, int status) const {
 
 namespace {
 
+/// Storage's domain errors as the API reports them.
+api_error to_api_error(const storage_error& e) {
+    switch (e.which()) {
+    case storage_error::kind::not_found: return {404, "not_found_error", e.what()};
+    case storage_error::kind::conflict: return {409, "name_conflict_error", e.what()};
+    case storage_error::kind::limit_reached: return {409, "access_token_limit_error", e.what()};
+    case storage_error::kind::in_use: return {409, "group_in_use_error", e.what()};
+    }
+    return {500, "internal_error", "the server could not complete the request"};
+}
+
 /// The 401 for a rejected credential. Unknown id and wrong secret read the same, so a
 /// client learns nothing about which token ids exist.
 api_error unauthorized(errc code, bool session) {
@@ -188,6 +199,8 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
             h(ctx);
         } catch (const api_error& e) {
             send_error(res, e);
+        } catch (const storage_error& e) {
+            send_error(res, to_api_error(e));
         } catch (const std::exception& e) {
             svc_.log.write("internal_error", {{"method", req.method}, {"path", req.path.substr(0, 256)}, {"what", e.what()}});
             send_error(res, {500, "internal_error", "the server could not complete the request"});

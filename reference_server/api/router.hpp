@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "../http/api_error.hpp"
 #include "../http/decoders.hpp"
 #include "../http/log.hpp"
 #include "../http/throttle.hpp"

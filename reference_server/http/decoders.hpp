@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "../storage/state.hpp"
+#include "api_error.hpp"
 
 namespace tokenauth::server {
 

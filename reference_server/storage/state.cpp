@@ -479,16 +479,16 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
         exists.bind(1, user).step();
         const bool found = exists.int64(0) != 0;
         exists.reset();
-        if (!found) throw api_error{404, "not_found_error", "no user with id " + std::to_string(user)};
+        if (!found) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
     }
     auto& count = db_->prepare("SELECT count(*) FROM access_tokens WHERE user_id = ?");
     count.bind(1, user).step();
     const std::int64_t held = count.int64(0);
     count.reset();
     if (held >= max_tokens_per_user)
-        throw api_error{409, "access_token_limit_error",
+        throw storage_error(storage_error::kind::limit_reached,
                         "user already holds " + std::to_string(max_tokens_per_user) +
-                            " access tokens; delete one before creating another"};
+                            " access tokens; delete one before creating another");
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
                  "enabled) VALUES (?, ?, ?, ?, ?, ?, 1)")
         .bind_blob(1, token.id.bytes, 16)
@@ -599,8 +599,10 @@ void state::write_directory(F&& body, const std::string& conflict_message) {
     } catch (const db_error& e) {
         // A principal deleted between the caller's snapshot and this write.
         if (e.code() == SQLITE_CONSTRAINT_FOREIGNKEY)
-            throw api_error{404, "not_found_error", "the user, group or role named in the request no longer exists"};
-        if (e.is_constraint() && !conflict_message.empty()) throw api_error{409, "name_conflict_error", conflict_message};
+            throw storage_error(storage_error::kind::not_found,
+                                "the user, group or role named in the request no longer exists");
+        if (e.is_constraint() && !conflict_message.empty())
+            throw storage_error(storage_error::kind::conflict, conflict_message);
         throw;
     }
     // The new snapshot is read inside the transaction (this connection sees its own writes)
@@ -703,8 +705,9 @@ void state::delete_group(std::uint64_t id) {
         const std::int64_t primaries = s.int64(0);
         s.reset();
         if (primaries > 0)
-            throw api_error{409, "group_in_use_error", "the group is the primary group of " + std::to_string(primaries) +
-                                                           " user(s); change their primary group first"};
+            throw storage_error(storage_error::kind::in_use, "the group is the primary group of " +
+                                                                 std::to_string(primaries) +
+                                                                 " user(s); change their primary group first");
         db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'group'").bind(1, id).run();
     });
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "sqlite.hpp"
+#include "storage_error.hpp"
 
 namespace tokenauth::server {
 
@@ -90,14 +91,6 @@ struct directory {
     std::optional<principal_type> type_of(std::uint64_t auth_id) const;
 };
 
-/// A failure the client caused: becomes a JSON error response.
-struct api_error {
-    int status;
-    std::string error_class;
-    std::string description;
-    int retry_after = 0;  ///< seconds; sent as Retry-After when positive (429, 503)
-};
-
 /// Opens the data directory's database, seeds it on first start, and serves all reads and
 /// writes. Thread-safe.
 class state final : public session_user_source {
@@ -155,7 +148,8 @@ public:
 
 private:
     /// Runs body(connection&) in one write transaction under the writer lock, commits, then
-    /// rebuilds the directory snapshot. A UNIQUE violation becomes 409 with conflict_message.
+    /// rebuilds the directory snapshot. A UNIQUE violation becomes storage_error::conflict
+    /// with conflict_message; a foreign-key violation storage_error::not_found.
     template <class F>
     void write_directory(F&& body, const std::string& conflict_message = "");
     void migrate();

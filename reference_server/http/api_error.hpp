@@ -1,0 +1,16 @@
+// The error a request ends with: an HTTP status and the spec's JSON error fields.
+#pragma once
+
+#include <string>
+
+namespace tokenauth::server {
+
+/// A failure the client caused or must be told about: becomes a JSON error response.
+struct api_error {
+    int status;
+    std::string error_class;
+    std::string description;
+    int retry_after = 0;  ///< seconds; sent as Retry-After when positive (429, 503)
+};
+
+}  // namespace tokenauth::server
