@@ -2,6 +2,7 @@
 #include <tokenauth/token.hpp>
 
 #include "router.hpp"
+#include "../text.hpp"
 
 namespace tokenauth::server {
 namespace {
@@ -35,7 +36,7 @@ std::int64_t query_int(const request_context& ctx, const char* key, std::int64_t
                        std::int64_t max) {
     if (!ctx.req.has_param(key)) return fallback;
     const std::string v = ctx.req.get_param_value(key);
-    const auto n = detail::parse_decimal(v, static_cast<std::uint64_t>(max));
+    const auto n = text::parse_decimal(v, static_cast<std::uint64_t>(max));
     if (!n || static_cast<std::int64_t>(*n) < min)
         throw api_error{400, "bad_request_error",
                         std::string("query parameter '") + key + "' must be an integer from " + std::to_string(min) +

@@ -1,5 +1,6 @@
 // /v1/auth/roles/ with members, and /v1/auth/privileges/.
 #include "router.hpp"
+#include "../text.hpp"
 
 namespace tokenauth::server {
 namespace {
@@ -17,14 +18,14 @@ const tokenauth::role& path_role(const request_context& ctx) {
     return *r;
 }
 
-bool is_builtin(const std::string& name) { return detail::iequals(name, "Administrators") || detail::iequals(name, "Observers"); }
+bool is_builtin(const std::string& name) { return text::iequals(name, "Administrators") || text::iequals(name, "Observers"); }
 
 /// Applies a PUT (complete) or PATCH (partial) body to a role and stores it.
 void modify_role(request_context& ctx, bool partial) {
     ctx.require(privilege::role_write);
     const tokenauth::role& old = path_role(ctx);
     const role_body b = ctx.body(decode_role(ctx.req.body, partial));
-    if (detail::iequals(old.name, "Administrators"))
+    if (text::iequals(old.name, "Administrators"))
         throw api_error{400, "bad_request_error", "the built-in role Administrators cannot be modified"};
     tokenauth::role updated = old;
     if (b.name) updated.name = *b.name;
@@ -87,12 +88,12 @@ void register_roles(router& r) {
         std::uint64_t after = 0;
         std::size_t limit = 0;
         if (ctx.req.has_param("after")) {
-            const auto v = detail::parse_decimal(ctx.req.get_param_value("after"), UINT64_MAX);
+            const auto v = text::parse_decimal(ctx.req.get_param_value("after"), UINT64_MAX);
             if (!v) throw api_error{400, "bad_request_error", "query parameter 'after' must be an auth_id"};
             after = *v;
         }
         if (ctx.req.has_param("limit")) {
-            const auto v = detail::parse_decimal(ctx.req.get_param_value("limit"), 100000);
+            const auto v = text::parse_decimal(ctx.req.get_param_value("limit"), 100000);
             if (!v || *v == 0) throw api_error{400, "bad_request_error", "query parameter 'limit' must be from 1 to 100000"};
             limit = static_cast<std::size_t>(*v);
         }

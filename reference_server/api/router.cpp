@@ -5,6 +5,7 @@
 #include <tokenauth/identity.hpp>
 
 #include <algorithm>
+#include "../text.hpp"
 
 namespace tokenauth::server {
 
@@ -85,7 +86,7 @@ bool request_context::verify_password(const std::string& hash, const std::string
 api_error not_found(const std::string& what) { return {404, "not_found_error", what}; }
 
 std::uint64_t parse_path_id(const std::string& s, const char* what) {
-    const auto v = detail::parse_decimal(s, UINT64_MAX);
+    const auto v = text::parse_decimal(s, UINT64_MAX);
     if (!v) throw not_found(std::string("no ") + what + " with id '" + s.substr(0, 64) + "'");
     return *v;
 }

@@ -8,6 +8,7 @@
 
 #include "build_info.hpp"
 #include "router.hpp"
+#include "../text.hpp"
 
 namespace tokenauth::server {
 namespace {
@@ -41,8 +42,7 @@ void register_version_and_session(router& r) {
         // Never per user alone, so nobody can lock an account out from elsewhere.
         abuse_controls& abuse = ctx.svc.abuse;
         const auto now = std::chrono::steady_clock::now();
-        std::string pair = ctx.client + '\n' + b.username;
-        for (char& c : pair) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const std::string pair = text::to_lower(ctx.client + '\n' + b.username);
         const auto wait = std::max(abuse.login_addresses.blocked_for(ctx.client, now), abuse.login_pairs.blocked_for(pair, now));
         if (wait > 0) {
             abuse.failures.write("login_failed", ctx.client, "throttled", [] { return nlohmann::json::object(); });
@@ -51,7 +51,7 @@ void register_version_and_session(router& r) {
         }
         const user_row* found = nullptr;
         for (const auto& [id, u] : ctx.dir->users)
-            if (detail::iequals(u.name, b.username)) found = &u;
+            if (text::iequals(u.name, b.username)) found = &u;
         const bool can_log_in = found != nullptr && found->password_hash.has_value();
         bool ok = false;
         try {

@@ -19,8 +19,10 @@
 #include <sstream>
 
 #include "api/router.hpp"  // percent_encode
+#include "../text.hpp"
 
 using nlohmann::json;
+namespace text = tokenauth::server::text;
 
 namespace {
 
@@ -213,13 +215,13 @@ std::string user_id(connection& c, const std::string& id, const std::string& nam
     if (!id.empty()) return id;
     if (name.empty()) throw cli_error{"Error: give --id or --name"};
     for (const auto& u : c.call("GET", "/v1/users/"))
-        if (tokenauth::detail::iequals(u.at("name").get<std::string>(), name)) return u.at("id").get<std::string>();
+        if (text::iequals(u.at("name").get<std::string>(), name)) return u.at("id").get<std::string>();
     throw cli_error{"Error: no user named '" + name + "'"};
 }
 
 std::string group_id(connection& c, const std::string& group) {
     for (const auto& g : c.call("GET", "/v1/groups/"))
-        if (g.at("id") == group || tokenauth::detail::iequals(g.at("name").get<std::string>(), group))
+        if (g.at("id") == group || text::iequals(g.at("name").get<std::string>(), group))
             return g.at("id").get<std::string>();
     throw cli_error{"Error: no group '" + group + "'"};
 }
@@ -239,7 +241,7 @@ std::vector<std::string> read_privileges_file(const std::string& path) {
         for (std::size_t i = 0; i < line && std::getline(lines, bad); ++i) {
         }
         throw cli_error{"Error: " + path + ":" + std::to_string(line) + ": unknown privilege '" +
-                        std::string(tokenauth::detail::trim(bad.substr(0, bad.find('#')))) + "' (see auth_list_privileges)"};
+                        std::string(text::trim(bad.substr(0, bad.find('#')))) + "' (see auth_list_privileges)"};
     }
     std::vector<std::string> out;
     for (auto p : *parsed) out.emplace_back(tokenauth::to_string(p));

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <tokenauth/identity_json.hpp>
+#include "../text.hpp"
 
 namespace tokenauth::server {
 namespace {
@@ -122,7 +123,7 @@ bool valid_name(const std::string& name, api_error& err) {
 
 /// A decimal id given as a string or a number.
 std::optional<std::uint64_t> id_value(const json& f) {
-    if (f.is_string()) return detail::parse_decimal(f.get_ref<const std::string&>(), UINT64_MAX);
+    if (f.is_string()) return text::parse_decimal(f.get_ref<const std::string&>(), UINT64_MAX);
     if (f.is_number_unsigned()) return f.get<std::uint64_t>();
     if (f.is_number_integer() && f.get<std::int64_t>() >= 0) return f.get<std::uint64_t>();
     return std::nullopt;

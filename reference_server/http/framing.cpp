@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "../text.hpp"
+
 namespace tokenauth::server {
 namespace {
 
@@ -14,17 +16,6 @@ bool is_tchar(char c) {
 
 bool all_tchar(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 /// Control characters other than HT (and DEL) never appear in a field value.
 bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](char ch) {
@@ -33,15 +24,9 @@ bool has_control(std::string_view s) {
     });
 }
 
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 /// Header names the framer owns: dropped when the request is normalised.
 bool is_framing_header(std::string_view name) {
-    return iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "expect");
+    return text::iequals(name, "content-length") || text::iequals(name, "transfer-encoding") || text::iequals(name, "expect");
 }
 
 int hex_value(char c) {
@@ -155,9 +140,9 @@ request_framer::state request_framer::on_head_line(std::string_view b, std::size
     if (colon == std::string_view::npos || !all_tchar(line.substr(0, colon)))
         return fail(400, "bad_request_error", "malformed header line");
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim_ows(line.substr(colon + 1));
+    const std::string_view value = text::trim(line.substr(colon + 1));
     if (has_control(value)) return fail(400, "bad_request_error", "control character in a header value");
-    if (iequals(name, "content-length")) {
+    if (text::iequals(name, "content-length")) {
         if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
             return fail(400, "bad_request_error", "Content-Length must be a non-negative decimal integer");
         const std::size_t digits = value.size() - std::min(value.find_first_not_of('0'), value.size());
@@ -168,12 +153,12 @@ request_framer::state request_framer::on_head_line(std::string_view b, std::size
         if (has_length_ && v != length_) return fail(400, "bad_request_error", "conflicting Content-Length headers");
         has_length_ = true;
         length_ = v;
-    } else if (iequals(name, "transfer-encoding")) {
-        if (chunked_ || !iequals(value, "chunked"))
+    } else if (text::iequals(name, "transfer-encoding")) {
+        if (chunked_ || !text::iequals(value, "chunked"))
             return fail(501, "not_implemented_error", "the only transfer coding accepted is a single 'chunked'");
         chunked_ = true;
-    } else if (iequals(name, "expect")) {
-        if (!iequals(value, "100-continue"))
+    } else if (text::iequals(name, "expect")) {
+        if (!text::iequals(value, "100-continue"))
             return fail(417, "expectation_failed_error", "the only expectation accepted is 100-continue");
         expect_continue_ = true;
     }
@@ -246,7 +231,7 @@ request_framer::state request_framer::scan_body(std::string_view b) {
                 if (i >= 16) return fail(413, "request_too_large_error", "a chunk is larger than the body limit");
                 size = size * 16 + static_cast<std::uint64_t>(hex_value(line[i]));
             }
-            const std::string_view rest = trim_ows(line.substr(i));
+            const std::string_view rest = text::trim(line.substr(i));
             if (i == 0 || (!rest.empty() && rest.front() != ';') || has_control(rest))
                 return fail(400, "bad_request_error", "malformed chunk size line");
             if (size > limits_.max_body - body_.size())

@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include "../text.hpp"
 
-#include <tokenauth/detail/text.hpp>
 
 namespace tokenauth::server {
 
@@ -128,7 +128,7 @@ const group_row* directory::group(std::uint64_t id) const {
 
 const tokenauth::role* directory::role(const std::string& name) const {
     for (const auto& r : roles)
-        if (detail::iequals(r.name, name)) return &r;
+        if (text::iequals(r.name, name)) return &r;
     return nullptr;
 }
 
@@ -179,10 +179,10 @@ api_identity directory::identity_of(std::uint64_t auth_id) const {
     id.sid = sid_of(auth_id);
     if (const user_row* u = user(auth_id)) {
         id.name = u->name;
-        if (const auto v = detail::parse_decimal(u->uid, UINT32_MAX)) id.uid = static_cast<std::uint32_t>(*v);
+        if (const auto v = text::parse_decimal(u->uid, UINT32_MAX)) id.uid = static_cast<std::uint32_t>(*v);
     } else if (const group_row* g = group(auth_id)) {
         id.name = g->name;
-        if (const auto v = detail::parse_decimal(g->gid, UINT32_MAX)) id.gid = static_cast<std::uint32_t>(*v);
+        if (const auto v = text::parse_decimal(g->gid, UINT32_MAX)) id.gid = static_cast<std::uint32_t>(*v);
     }
     return id;
 }
@@ -199,22 +199,22 @@ std::optional<resolved> directory::resolve(const api_identity& id, std::string& 
         const std::size_t slash = name.find('\\');
         if (slash != std::string::npos) {
             const std::string domain = name.substr(0, slash);
-            if (!detail::iequals(domain, "local") && !detail::iequals(domain, "builtin")) return std::nullopt;
+            if (!text::iequals(domain, "local") && !text::iequals(domain, "builtin")) return std::nullopt;
             name = name.substr(slash + 1);
         }
         for (const auto& [aid, u] : users)
-            if (detail::iequals(u.name, name)) return aid;
+            if (text::iequals(u.name, name)) return aid;
         for (const auto& [aid, g] : groups)
-            if (detail::iequals(g.name, name)) return aid;
+            if (text::iequals(g.name, name)) return aid;
         return std::nullopt;
     };
     if (id.auth_id) {
-        const auto v = detail::parse_decimal(*id.auth_id, UINT64_MAX);
+        const auto v = text::parse_decimal(*id.auth_id, UINT64_MAX);
         if (v && type_of(*v)) found = *v;
     } else if (id.sid) {
         const std::string prefix = machine_sid + "-";
-        if (id.sid->size() > prefix.size() && detail::iequals(id.sid->substr(0, prefix.size()), prefix)) {
-            const auto v = detail::parse_decimal(id.sid->substr(prefix.size()), UINT64_MAX);
+        if (id.sid->size() > prefix.size() && text::iequals(id.sid->substr(0, prefix.size()), prefix)) {
+            const auto v = text::parse_decimal(id.sid->substr(prefix.size()), UINT64_MAX);
             if (v && type_of(*v)) found = *v;
         }
     } else if (id.uid) {
@@ -236,7 +236,7 @@ std::optional<resolved> directory::resolve(const api_identity& id, std::string& 
     // Every other field given must agree with what was found.
     const api_identity full = identity_of(*found);
     const bool agrees = (!id.auth_id || *id.auth_id == *full.auth_id) &&
-                        (!id.sid || detail::iequals(*id.sid, *full.sid)) && (!id.uid || id.uid == full.uid) &&
+                        (!id.sid || text::iequals(*id.sid, *full.sid)) && (!id.uid || id.uid == full.uid) &&
                         (!id.gid || id.gid == full.gid) && (!id.name || by_name(*id.name) == found);
     if (!agrees) {
         why = "the identity's fields name different principals";
@@ -404,7 +404,7 @@ std::shared_ptr<directory> state::load_directory() {
     auto& rm = db_->prepare("SELECT role, auth_id FROM role_members");
     while (rm.step())
         for (auto& role : d->roles)
-            if (detail::iequals(role.name, rm.text(0))) role.add_member(static_cast<std::uint64_t>(rm.int64(1)));
+            if (text::iequals(role.name, rm.text(0))) role.add_member(static_cast<std::uint64_t>(rm.int64(1)));
     return d;
 }
 

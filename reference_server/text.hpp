@@ -1,0 +1,48 @@
+// The server's small text helpers (ASCII): one copy for storage, api, http and the CLI. The
+// library's own helpers are its internals (tokenauth::detail) and stay out of the server.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tokenauth::server::text {
+
+/// s without leading and trailing spaces and tabs (HTTP's OWS).
+constexpr std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string to_lower(std::string s) {
+    for (char& c : s) c = lower(c);
+    return s;
+}
+
+/// ASCII case-insensitive equality.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+/// An id as the API writes it: decimal digits, no sign, no spaces, no superfluous leading
+/// zero, at most max; nullopt otherwise.
+constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s, std::uint64_t max) noexcept {
+    if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return std::nullopt;
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (v > (max - d) / 10) return std::nullopt;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+}  // namespace tokenauth::server::text
