@@ -1,5 +1,8 @@
 // The server's state: SQLite is the source of truth; the directory snapshot (users, groups,
 // roles) and the token index are derived from it, rebuilt or updated only after a commit.
+// One class, defined by concern: state.cpp (opening; what readers see), schema.cpp
+// (migrations), seed.cpp (first start), directory.cpp (the snapshot's read side),
+// token_writes.cpp, directory_writes.cpp, passwords.cpp. Errors are storage_error.
 #pragma once
 
 #include <tokenauth/identity.hpp>

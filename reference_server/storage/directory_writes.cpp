@@ -1,0 +1,201 @@
+// Storage: users, groups, roles and memberships. Every write is one transaction; the
+// directory snapshot is rebuilt inside it and published after the commit.
+#include "../text.hpp"
+#include "privileges_text.hpp"
+#include "state.hpp"
+
+namespace tokenauth::server {
+
+// Users, groups and roles: every write rebuilds the directory snapshot after its commit.
+
+namespace {
+/// Takes the next auth id from the counter in meta, which only grows: an id (and the SID
+/// made from it) is never given twice, even after the highest one is deleted. Runs inside
+/// the caller's write transaction, so the counter and the insert commit together.
+std::uint64_t next_auth_id(connection& db) {
+    auto& s = db.prepare("SELECT value FROM meta WHERE key = 'next_auth_id'");
+    if (!s.step()) throw std::runtime_error("database has no auth id counter");
+    const std::int64_t next = s.int64(0);
+    s.reset();
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'next_auth_id'").bind(1, next + 1).run();
+    return static_cast<std::uint64_t>(next);
+}
+std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
+std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
+}  // namespace
+
+template <class F>
+void state::write_directory(F&& body, const std::string& conflict_message) {
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    try {
+        body(*db_);
+    } catch (const db_error& e) {
+        // A principal deleted between the caller's snapshot and this write.
+        if (e.code() == SQLITE_CONSTRAINT_FOREIGNKEY)
+            throw storage_error(storage_error::kind::not_found,
+                                "the user, group or role named in the request no longer exists");
+        if (e.is_constraint() && !conflict_message.empty())
+            throw storage_error(storage_error::kind::conflict, conflict_message);
+        throw;
+    }
+    // The new snapshot is read inside the transaction (this connection sees its own writes)
+    // and published after the commit, which cannot fail.
+    auto next = load_directory();
+    t.commit();
+    publish_directory(std::move(next));
+}
+
+user_row state::create_user(user_row u) {
+    write_directory([&](connection& db) {
+        u.auth_id = next_auth_id(db);
+        u.binding = session_binding::generate();
+        db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
+                   "session_binding) VALUES (?, 'user', ?, ?, ?, ?, ?, ?)")
+            .bind(1, u.auth_id)
+            .bind(2, u.name)
+            .bind(3, u.primary_group)
+            .bind(4, u.uid)
+            .bind(5, u.home_directory)
+            .bind(6, u.password_hash)
+            .bind_blob(7, u.binding.bytes, sizeof u.binding.bytes)
+            .run();
+    }, name_taken(u.name));
+    return u;
+}
+
+user_row state::update_user(const user_row& u, bool password_changed) {
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET name = ?, primary_group = ?, uid = ?, home_directory = ?, password_hash = ?, "
+                   "generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
+            .bind(1, u.name)
+            .bind(2, u.primary_group)
+            .bind(3, u.uid)
+            .bind(4, u.home_directory)
+            .bind(5, u.password_hash)
+            .bind(6, password_changed ? 1 : 0)
+            .bind(7, u.auth_id)
+            .run();
+    }, name_taken(u.name));
+    return *snapshot()->user(u.auth_id);
+}
+
+void state::delete_user(std::uint64_t id) {
+    std::vector<token_id> doomed;
+    write_directory([&](connection& db) {
+        auto& s = db.prepare("SELECT id FROM access_tokens WHERE user_id = ?");
+        s.bind(1, id);
+        while (s.step()) {
+            token_id tid;
+            const auto b = s.blob(0);
+            std::copy(b.begin(), b.end(), tid.bytes);
+            doomed.push_back(tid);
+        }
+        s.reset();
+        // ON DELETE CASCADE removes the user's tokens and memberships in the same commit.
+        db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'user'").bind(1, id).run();
+    });
+    // After the commit: the tokens leave the index; the rebuilt snapshot no longer knows the
+    // user, so its sessions end too.
+    for (const auto& tid : doomed) tokens_.erase(tid);
+}
+
+void state::set_password(std::uint64_t id, const std::string& hash) {
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
+            .bind(1, hash)
+            .bind(2, id)
+            .run();
+    });
+}
+
+group_row state::create_group(group_row g) {
+    write_directory([&](connection& db) {
+        g.auth_id = next_auth_id(db);
+        db.prepare("INSERT INTO principals (auth_id, kind, name, gid) VALUES (?, 'group', ?, ?)")
+            .bind(1, g.auth_id)
+            .bind(2, g.name)
+            .bind(3, g.gid)
+            .run();
+    }, name_taken(g.name));
+    return g;
+}
+
+group_row state::update_group(const group_row& g) {
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE principals SET name = ?, gid = ? WHERE auth_id = ? AND kind = 'group'")
+            .bind(1, g.name)
+            .bind(2, g.gid)
+            .bind(3, g.auth_id)
+            .run();
+    }, name_taken(g.name));
+    return g;
+}
+
+void state::delete_group(std::uint64_t id) {
+    write_directory([&](connection& db) {
+        auto& s = db.prepare("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = ?");
+        s.bind(1, id).step();
+        const std::int64_t primaries = s.int64(0);
+        s.reset();
+        if (primaries > 0)
+            throw storage_error(storage_error::kind::in_use, "the group is the primary group of " +
+                                                                 std::to_string(primaries) +
+                                                                 " user(s); change their primary group first");
+        db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'group'").bind(1, id).run();
+    });
+}
+
+void state::add_group_member(std::uint64_t group, std::uint64_t member) {
+    write_directory([&](connection& db) {
+        db.prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)").bind(1, group).bind(2, member).run();
+    });
+}
+
+void state::remove_group_member(std::uint64_t group, std::uint64_t member) {
+    write_directory([&](connection& db) {
+        db.prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?").bind(1, group).bind(2, member).run();
+    });
+}
+
+void state::create_role(const tokenauth::role& r) {
+    write_directory([&](connection& db) {
+        db.prepare("INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)")
+            .bind(1, r.name)
+            .bind(2, r.description)
+            .bind(3, privileges_to_text(r.privileges))
+            .run();
+    }, role_taken(r.name));
+}
+
+void state::update_role(const std::string& name, const tokenauth::role& r) {
+    write_directory([&](connection& db) {
+        db.prepare("UPDATE roles SET name = ?, description = ?, privileges = ? WHERE name = ?")
+            .bind(1, r.name)
+            .bind(2, r.description)
+            .bind(3, privileges_to_text(r.privileges))
+            .bind(4, name)
+            .run();
+    }, role_taken(r.name));
+}
+
+void state::delete_role(const std::string& name) {
+    write_directory([&](connection& db) { db.prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run(); });
+}
+
+void state::add_role_member(const std::string& role, std::uint64_t member) {
+    write_directory([&](connection& db) {
+        db.prepare("INSERT OR IGNORE INTO role_members (role, auth_id) VALUES ((SELECT name FROM roles WHERE name = ?), ?)")
+            .bind(1, role)
+            .bind(2, member)
+            .run();
+    });
+}
+
+void state::remove_role_member(const std::string& role, std::uint64_t member) {
+    write_directory([&](connection& db) {
+        db.prepare("DELETE FROM role_members WHERE role = ? AND auth_id = ?").bind(1, role).bind(2, member).run();
+    });
+}
+
+}  // namespace tokenauth::server

@@ -1,0 +1,77 @@
+// Storage: the schema, as versioned migrations (PRAGMA user_version), and running them.
+#include "state.hpp"
+
+namespace tokenauth::server {
+
+namespace {
+
+const char* const migrations[] = {
+    // v1
+    R"sql(
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE principals (
+        auth_id        INTEGER PRIMARY KEY,
+        kind           TEXT    NOT NULL CHECK (kind IN ('user', 'group')),
+        name           TEXT    NOT NULL COLLATE NOCASE UNIQUE,
+        primary_group  INTEGER,
+        uid            TEXT    NOT NULL DEFAULT '',
+        home_directory TEXT,
+        password_hash  TEXT,
+        generation     INTEGER NOT NULL DEFAULT 0,
+        gid            TEXT    NOT NULL DEFAULT ''
+    );
+    CREATE TABLE group_members (
+        group_id  INTEGER NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        member_id INTEGER NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, member_id)
+    );
+    CREATE TABLE roles (
+        name        TEXT NOT NULL COLLATE NOCASE PRIMARY KEY,
+        description TEXT NOT NULL,
+        privileges  TEXT NOT NULL
+    );
+    CREATE TABLE role_members (
+        role    TEXT    NOT NULL REFERENCES roles(name) ON DELETE CASCADE ON UPDATE CASCADE,
+        auth_id INTEGER NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        PRIMARY KEY (role, auth_id)
+    );
+    CREATE TABLE access_tokens (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              BLOB    NOT NULL UNIQUE,
+        secret_hash     BLOB    NOT NULL,
+        user_id         INTEGER NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        creator_id      INTEGER NOT NULL,
+        creation_time   INTEGER NOT NULL,
+        expiration_time INTEGER,
+        enabled         INTEGER NOT NULL
+    );
+    CREATE INDEX access_tokens_by_user ON access_tokens(user_id, seq);
+    )sql",
+    // v2: auth ids are never reused (a counter that only grows, seeded past every id ever
+    // seen), and each user has a random session binding that its sessions' MACs cover.
+    R"sql(
+    ALTER TABLE principals ADD COLUMN session_binding BLOB;
+    UPDATE principals SET session_binding = randomblob(16) WHERE kind = 'user';
+    INSERT INTO meta (key, value)
+        SELECT 'next_auth_id', max(coalesce(max(auth_id), 0) + 1, 1001) FROM principals;
+    )sql",
+};
+
+}  // namespace
+
+void state::migrate() {
+    auto& s = db_->prepare("PRAGMA user_version");
+    s.step();
+    const std::int64_t version = s.int64(0);
+    s.reset();
+    const std::int64_t latest = static_cast<std::int64_t>(std::size(migrations));
+    if (version > latest) throw std::runtime_error("database schema is newer than this server");
+    for (std::int64_t v = version; v < latest; ++v) {
+        transaction t(*db_);
+        db_->exec(migrations[v]);
+        db_->exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
+        t.commit();
+    }
+}
+
+}  // namespace tokenauth::server

@@ -1,0 +1,79 @@
+// Storage: the first start of an empty data dir: built-in users, groups, roles, the machine
+// SID and the session key.
+#include <sodium.h>
+
+#include "privileges_text.hpp"
+#include "state.hpp"
+
+namespace tokenauth::server {
+
+void state::seed(const options& opts) {
+    {
+        auto& s = db_->prepare("SELECT count(*) FROM meta WHERE key = 'seeded'");
+        s.step();
+        if (s.int64(0) != 0) return;
+    }
+    std::string password;
+    if (opts.admin_password && !opts.admin_password->empty()) {
+        password = *opts.admin_password;
+    } else {
+        std::uint8_t raw[18];
+        random_bytes(raw, sizeof raw);
+        char b64[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+        sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        password = b64;
+        generated_admin_password = password;
+    }
+    const std::string admin_hash = hash_password(password);
+    wipe(password.data(), password.size());
+
+    std::uint32_t sub[3];
+    random_bytes(sub, sizeof sub);
+    const std::string machine_sid = "S-1-5-21-" + std::to_string(sub[0]) + "-" + std::to_string(sub[1]) + "-" +
+                                    std::to_string(sub[2]);
+    const session_key key = session_key::generate();
+
+    transaction t(*db_);
+    db_->prepare("INSERT INTO meta (key, value) VALUES ('machine_sid', ?)").bind(1, machine_sid).run();
+    db_->prepare("INSERT INTO meta (key, value) VALUES ('session_key', ?)").bind_blob(1, key.bytes, sizeof key.bytes).run();
+    auto& group = db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)");
+    group.bind(1, users_group_id).bind(2, "Users").run();
+    db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)")
+        .bind(1, guests_group_id)
+        .bind(2, "Guests")
+        .run();
+    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
+                           "VALUES (?, 'user', ?, ?, ?, ?)";
+    const auto admin_binding = session_binding::generate();
+    const auto guest_binding = session_binding::generate();
+    db_->prepare(add_user)
+        .bind(1, admin_auth_id)
+        .bind(2, "admin")
+        .bind(3, users_group_id)
+        .bind(4, admin_hash)
+        .bind_blob(5, admin_binding.bytes, sizeof admin_binding.bytes)
+        .run();
+    db_->prepare(add_user)
+        .bind(1, guest_auth_id)
+        .bind(2, "guest")
+        .bind(3, guests_group_id)
+        .bind_null(4)
+        .bind_blob(5, guest_binding.bytes, sizeof guest_binding.bytes)
+        .run();
+    const char* add_role = "INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)";
+    db_->prepare(add_role)
+        .bind(1, "Administrators")
+        .bind(2, "Can manage every part of the system")
+        .bind(3, privileges_to_text(privilege_set::all()))
+        .run();
+    db_->prepare(add_role)
+        .bind(1, "Observers")
+        .bind(2, "Can read every part of the system but change nothing")
+        .bind(3, privileges_to_text(read_privileges()))
+        .run();
+    db_->prepare("INSERT INTO role_members (role, auth_id) VALUES ('Administrators', ?)").bind(1, admin_auth_id).run();
+    db_->prepare("INSERT INTO meta (key, value) VALUES ('seeded', 1)").run();
+    t.commit();
+}
+
+}  // namespace tokenauth::server

@@ -1,0 +1,127 @@
+// Storage: access tokens: durable writes, then the in-memory index; reads for the API.
+#include "state.hpp"
+
+namespace tokenauth::server {
+
+token_row state::read_token(statement& s) const {
+    token_row t;
+    const auto id = s.blob(0);
+    std::copy(id.begin(), id.end(), t.id.bytes);
+    t.seq = s.int64(1);
+    t.user = static_cast<std::uint64_t>(s.int64(2));
+    t.creator = static_cast<std::uint64_t>(s.int64(3));
+    t.creation_time = s.int64(4);
+    t.expiration_time = s.opt_int64(5);
+    t.enabled = s.int64(6) != 0;
+    return t;
+}
+
+#define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled"
+
+std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::uint64_t creator,
+                                                      std::optional<timestamp> expiration, timestamp now) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    {
+        auto& exists = db_->prepare("SELECT count(*) FROM principals WHERE auth_id = ? AND kind = 'user'");
+        exists.bind(1, user).step();
+        const bool found = exists.int64(0) != 0;
+        exists.reset();
+        if (!found) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
+    }
+    auto& count = db_->prepare("SELECT count(*) FROM access_tokens WHERE user_id = ?");
+    count.bind(1, user).step();
+    const std::int64_t held = count.int64(0);
+    count.reset();
+    if (held >= max_tokens_per_user)
+        throw storage_error(storage_error::kind::limit_reached,
+                        "user already holds " + std::to_string(max_tokens_per_user) +
+                            " access tokens; delete one before creating another");
+    db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
+                 "enabled) VALUES (?, ?, ?, ?, ?, ?, 1)")
+        .bind_blob(1, token.id.bytes, 16)
+        .bind_blob(2, hash.bytes, 32)
+        .bind(3, user)
+        .bind(4, creator)
+        .bind(5, now)
+        .bind(6, expiration)
+        .run();
+    tokens_.reserve_for(token.id);  // so the index update after the commit cannot fail
+    token_row row;
+    row.id = token.id;
+    row.seq = db_->last_insert_rowid();
+    row.user = user;
+    row.creator = creator;
+    row.creation_time = now;
+    row.expiration_time = expiration;
+    row.enabled = true;
+    t.commit();
+    tokens_.upsert(token_record{token.id, hash, user, expiration.value_or(never_expires), true});
+    return {row, encode_access_token(token)};
+}
+
+std::optional<token_row> state::get_token(const token_id& id) {
+    std::lock_guard lock(db_mu_);
+    auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
+    s.bind_blob(1, id.bytes, 16);
+    if (!s.step()) return std::nullopt;
+    token_row row = read_token(s);
+    s.reset();
+    return row;
+}
+
+std::vector<token_row> state::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+                                          bool& more) {
+    std::lock_guard lock(db_mu_);
+    auto& s = user ? db_->prepare("SELECT " TOKEN_COLUMNS
+                                  " FROM access_tokens WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+                   : db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE ? IS NULL AND seq > ? ORDER "
+                                  "BY seq LIMIT ?");
+    s.bind(1, user).bind(2, after).bind(3, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit + 1));
+    std::vector<token_row> out;
+    while (s.step()) out.push_back(read_token(s));
+    s.reset();
+    more = limit != 0 && out.size() > limit;
+    if (more) out.resize(limit);
+    return out;
+}
+
+std::optional<token_row> state::modify_token(const token_id& id,
+                                             const std::optional<std::optional<timestamp>>& expiration,
+                                             std::optional<bool> enabled) {
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    if (expiration)
+        db_->prepare("UPDATE access_tokens SET expiration_time = ? WHERE id = ?")
+            .bind(1, *expiration)
+            .bind_blob(2, id.bytes, 16)
+            .run();
+    if (enabled)
+        db_->prepare("UPDATE access_tokens SET enabled = ? WHERE id = ?").bind(1, *enabled).bind_blob(2, id.bytes, 16).run();
+    auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
+    s.bind_blob(1, id.bytes, 16);
+    if (!s.step()) return std::nullopt;
+    token_row row = read_token(s);
+    s.reset();
+    t.commit();
+    tokens_.set_expiration(id, row.expiration_time.value_or(never_expires));
+    tokens_.set_enabled(id, row.enabled);
+    return row;
+}
+
+bool state::delete_token(const token_id& id) {
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind_blob(1, id.bytes, 16).run();
+    const bool deleted = db_->changes() == 1;
+    t.commit();
+    if (deleted) tokens_.erase(id);
+    return deleted;
+}
+
+
+#undef TOKEN_COLUMNS
+
+}  // namespace tokenauth::server
