@@ -45,4 +45,23 @@ constexpr std::optional<std::uint64_t> parse_decimal(std::string_view s, std::ui
     return v;
 }
 
+/// Percent-encodes everything but unreserved characters (and ':'), for paths and query
+/// values (paging links, ids and names in paths).
+inline std::string percent_encode(std::string_view s) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '.' || c == '~' || c == ':') {
+            out += ch;
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
 }  // namespace tokenauth::server::text

@@ -81,7 +81,7 @@ void register_access_tokens(router& r) {
         nlohmann::json next = nullptr;
         if (more) {
             std::string path = "/v1/auth/access-tokens/?";
-            if (user) path += "user=" + percent_encode(user_param) + "&";
+            if (user) path += "user=" + text::percent_encode(user_param) + "&";
             path += "limit=" + std::to_string(limit) + "&after=" + std::to_string(rows.back().seq);
             next = path;
         }

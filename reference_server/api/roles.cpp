@@ -104,7 +104,7 @@ void register_roles(router& r) {
         for (std::uint64_t m : role.members) {
             if (ctx.req.has_param("after") && m <= after) continue;
             if (limit != 0 && n == limit) {
-                next = "/v1/auth/roles/" + percent_encode(role.name) + "/members?limit=" + std::to_string(limit) +
+                next = "/v1/auth/roles/" + text::percent_encode(role.name) + "/members?limit=" + std::to_string(limit) +
                        "&after=" + std::to_string(last);
                 break;
             }

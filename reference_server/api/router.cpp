@@ -91,22 +91,6 @@ std::uint64_t parse_path_id(const std::string& s, const char* what) {
     return *v;
 }
 
-std::string percent_encode(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.' || c == '~' || c == ':') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 void request_context::require(privilege p) const {
     if (!dir->privileges_of(who.auth_id).contains(p))
         throw api_error{403, "privilege_required_error", std::string(to_string(p)) + " is required for this request"};

@@ -112,8 +112,6 @@ void send_error(httplib::Response& res, const api_error& e);
 
 /// 404 for an object that does not exist.
 api_error not_found(const std::string& what);
-/// Percent-encodes everything but unreserved characters (and ':'), for paging links.
-std::string percent_encode(const std::string& s);
 /// Parses a decimal id from a path segment, or 404s.
 std::uint64_t parse_path_id(const std::string& s, const char* what);
 

@@ -1,0 +1,43 @@
+// tokenauth-cli: login, logout, who_am_i (qq's names, flags and output).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common.hpp"
+
+namespace tokenauth::cli {
+
+namespace {
+
+struct options {
+    std::string user;
+    std::string password;
+};
+
+}  // namespace
+
+void add_session_commands(CLI::App& app, const globals& g, action_slot& action) {
+    const auto o = std::make_shared<options>();
+    auto* login = app.add_subcommand("login", "Log in and store the session in the credentials file");
+    login->add_option("-u,--username", o->user, "user name")->required();
+    login->add_option("-p,--password", o->password, "password (prompted without echo when absent)");
+    login->callback([o, &g, &action] {
+        action = [o, &g] {
+            if (o->password.empty()) o->password = prompt_password("Password: ");
+            connection c(g, false);
+            const json r = c.call("POST", "/v1/session/login", json{{"username", o->user}, {"password", o->password}});
+            write_credentials(g.credentials_store, r.at("bearer_token").get<std::string>());
+        };
+    });
+    app.add_subcommand("logout", "Forget the stored credentials")->callback([o, &g, &action] {
+        action = [o, &g] { ::unlink(g.credentials_store.c_str()); };
+    });
+    app.add_subcommand("who_am_i", "Show the authenticated user")->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/session/who-am-i"));
+        };
+    });
+}
+
+}  // namespace tokenauth::cli

@@ -1,0 +1,118 @@
+// tokenauth-cli: the access-token commands (qq's names, flags and output).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common.hpp"
+
+namespace tokenauth::cli {
+
+namespace {
+
+struct options {
+    std::string identity;
+    std::string expiration;
+    std::string file;
+    std::string token_id;
+    bool self = false;
+    bool json_output = false;
+    bool enable = false;
+    bool disable = false;
+};
+
+}  // namespace
+
+void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
+    const auto o = std::make_shared<options>();
+    auto* create = app.add_subcommand("auth_create_access_token", "Create an access token for a user");
+    create->add_option("identity", o->identity, "the user who will hold the token");
+    create->add_flag("--self", o->self, "create the token for the logged-in user");
+    create->add_option("-e,--expiration-time", o->expiration, "when the token expires (UTC)");
+    create->add_option("--file", o->file, "write a credentials file holding the token (mode 0600)");
+    create->callback([o, &g, &action] {
+        action = [o, &g] {
+            if (o->self == !o->identity.empty()) throw cli_error{"Error: give an identity or --self (one of them)"};
+            connection c(g);
+            json body;
+            body["user"] = o->self ? json{{"auth_id", self_auth_id(c)}} : tokenauth::identity_to_json(parse_identity_or_throw(o->identity));
+            if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
+            json r = c.call("POST", "/v1/auth/access-tokens/", body);
+            if (!o->file.empty()) {
+                write_credentials(o->file, r.at("bearer_token").get<std::string>());
+                r.erase("bearer_token");  // it is in the o->file; keep it off the terminal
+            }
+            print_json(r);
+        };
+    });
+
+    auto* get = app.add_subcommand("auth_get_access_token", "Show an access token's metadata");
+    get->add_option("id", o->token_id, "token id")->required();
+    get->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id)));
+        };
+    });
+
+    auto* modify = app.add_subcommand("auth_modify_access_token", "Change an access token's expiration or state");
+    modify->add_option("id", o->token_id, "token id")->required();
+    modify->add_option("-e,--expiration-time", o->expiration, "new expiration (UTC), or 'never'");
+    auto* en = modify->add_flag("--enable", o->enable, "enable the token");
+    modify->add_flag("--disable", o->disable, "disable the token")->excludes(en);
+    modify->callback([o, &g, &action] {
+        action = [o, &g] {
+            json body = json::object();
+            if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
+            if (o->enable) body["enabled"] = true;
+            if (o->disable) body["enabled"] = false;
+            if (body.empty()) throw cli_error{"Error: give --expiration-time, --enable or --disable"};
+            connection c(g);
+            print_json(c.call("PATCH", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id), body));
+        };
+    });
+
+    auto* del = app.add_subcommand("auth_delete_access_token", "Delete an access token");
+    del->add_option("id", o->token_id, "token id")->required();
+    del->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            c.call("DELETE", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id));
+        };
+    });
+
+    auto* list = app.add_subcommand("auth_list_access_tokens", "List access tokens");
+    auto* user_opt = list->add_option("--user", o->identity, "only the tokens of this user");
+    list->add_flag("--self", o->self, "only the logged-in user's tokens")->excludes(user_opt);
+    list->add_flag("--json", o->json_output, "print JSON instead of a table");
+    list->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            std::string path = "/v1/auth/access-tokens/";
+            if (o->self) path += "?user=auth_id:" + self_auth_id(c);
+            else if (!o->identity.empty())
+                path += "?user=" + text::percent_encode(identity_query(parse_identity_or_throw(o->identity)));
+            json entries = json::array();
+            for (int pages = 0; !path.empty(); ++pages) {
+                if (pages > 100000) throw cli_error{"Error: the server's paging does not end"};
+                const json r = c.call("GET", path);
+                for (const auto& e : r.at("entries")) entries.push_back(e);
+                const json& next = r.at("paging").at("next");
+                path = next.is_string() ? next.get<std::string>() : "";
+            }
+            if (o->json_output) {
+                print_json(json{{"entries", entries}});
+                return;
+            }
+            std::vector<std::vector<std::string>> rows = {
+                {"id", "user", "creator", "creation time", "expiration time", "enabled"}};
+            for (const auto& e : entries)
+                rows.push_back({e.at("id").get<std::string>(), display_identity(e.at("user")),
+                                display_identity(e.at("creator")), e.at("creation_time").get<std::string>(),
+                                e.at("expiration_time").is_string() ? e["expiration_time"].get<std::string>() : "",
+                                e.at("enabled").get<bool>() ? "True" : "False"});
+            print_table(rows);
+        };
+    });
+}
+
+}  // namespace tokenauth::cli

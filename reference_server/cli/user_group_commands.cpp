@@ -1,0 +1,108 @@
+// tokenauth-cli: local users and groups (qq's names, flags and output).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common.hpp"
+
+namespace tokenauth::cli {
+
+namespace {
+
+struct options {
+    std::string name;
+    std::string id;
+    std::string primary_group;
+    std::string uid;
+    std::string home;
+    std::string add_group;
+    std::string remove_group;
+    std::string gid;
+    std::string password;
+};
+
+}  // namespace
+
+void add_user_group_commands(CLI::App& app, const globals& g, action_slot& action) {
+    const auto o = std::make_shared<options>();
+    auto* add_user = app.add_subcommand("auth_add_user", "Add a local user");
+    add_user->add_option("--name", o->name, "user name")->required();
+    add_user->add_option("-p,--password", o->password, "password (none: the user cannot log in)");
+    add_user->add_option("-g,--primary-group", o->primary_group, "primary group id (default: Users)");
+    add_user->add_option("-u,--uid", o->uid, "NFS uid");
+    add_user->add_option("--home-directory", o->home, "home directory");
+    add_user->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            const json r = c.call("POST", "/v1/users/",
+                                  json{{"name", o->name},
+                                       {"primary_group", o->primary_group.empty() ? "0" : o->primary_group},
+                                       {"uid", o->uid},
+                                       {"home_directory", o->home.empty() ? json(nullptr) : json(o->home)},
+                                       {"password", o->password.empty() ? json(nullptr) : json(o->password)}});
+            c.call("POST", "/v1/identity/expand", json{{"id", {{"auth_id", r.at("id")}}}});
+            print_json(r);
+        };
+    });
+    app.add_subcommand("auth_list_users", "List local users")->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/users/"));
+        };
+    });
+    auto* set_pw = app.add_subcommand("auth_set_password", "Set a local user's password");
+    set_pw->add_option("--id", o->id, "user id");
+    set_pw->add_option("--name", o->name, "user name");
+    set_pw->add_option("-p,--password", o->password, "new password (prompted when absent)");
+    set_pw->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            const std::string uid_ = user_id(c, o->id, o->name);
+            if (o->password.empty()) o->password = prompt_password("New password: ");
+            c.call("POST", "/v1/users/" + uid_ + "/setpassword", json{{"new_password", o->password}});
+        };
+    });
+    auto* del_user = app.add_subcommand("auth_delete_user", "Delete a local user (and its access tokens)");
+    del_user->add_option("--id", o->id, "user id");
+    del_user->add_option("--name", o->name, "user name");
+    del_user->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            c.call("DELETE", "/v1/users/" + user_id(c, o->id, o->name));
+        };
+    });
+    auto* mod_user = app.add_subcommand("auth_mod_user", "Change a local user's group memberships");
+    mod_user->add_option("--id", o->id, "user id");
+    mod_user->add_option("--name", o->name, "user name");
+    mod_user->add_option("--add-group", o->add_group, "add the user to this group (id or name)");
+    mod_user->add_option("--remove-group", o->remove_group, "remove the user from this group (id or name)");
+    mod_user->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            const std::string uid_ = user_id(c, o->id, o->name);
+            if (o->add_group.empty() && o->remove_group.empty()) throw cli_error{"Error: give --add-group or --remove-group"};
+            if (!o->add_group.empty()) c.call("POST", "/v1/groups/" + group_id(c, o->add_group) + "/members/", json{{"member_id", uid_}});
+            if (!o->remove_group.empty()) c.call("DELETE", "/v1/groups/" + group_id(c, o->remove_group) + "/members/" + uid_);
+            print_json(c.call("GET", "/v1/users/" + uid_));
+        };
+    });
+    auto* add_grp = app.add_subcommand("auth_add_group", "Add a local group");
+    add_grp->add_option("--name", o->name, "group name")->required();
+    add_grp->add_option("-g,--gid", o->gid, "NFS gid");
+    add_grp->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            const json r = c.call("POST", "/v1/groups/", json{{"name", o->name}, {"gid", o->gid}});
+            c.call("POST", "/v1/identity/expand", json{{"id", {{"auth_id", r.at("id")}}}});
+            print_json(r);
+        };
+    });
+    app.add_subcommand("auth_list_groups", "List local groups")->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/groups/"));
+        };
+    });
+}
+
+}  // namespace tokenauth::cli
