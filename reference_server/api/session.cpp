@@ -112,10 +112,10 @@ void register_version_and_session(router& r) {
         const user_row* u = ctx.dir->user(ctx.who.auth_id);
         if (u == nullptr || !u->password_hash || !ctx.verify_password(*u->password_hash, b.old_password))
             throw api_error{401, "invalid_credentials_error", "the old password is not correct"};
-        ctx.svc.db.set_password(u->auth_id, ctx.hash_password(b.new_password));
+        const user_row changed = ctx.svc.db.set_password(u->auth_id, ctx.hash_password(b.new_password));
         ctx.svc.log.write("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"by", std::to_string(u->auth_id)}});
         // Every earlier session of the user has ended; the caller gets a fresh one.
-        ctx.reply({{"bearer_token", mint_session(ctx, *ctx.svc.db.snapshot()->user(u->auth_id))}});
+        ctx.reply({{"bearer_token", mint_session(ctx, changed)}});
     });
 }
 

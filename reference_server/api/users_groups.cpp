@@ -57,7 +57,7 @@ void register_users_and_groups(router& r) {
         if (b.password) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.create_user(std::move(u));
         ctx.audit("user_created", {{"auth_id", std::to_string(u.auth_id)}});
-        ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
+        ctx.reply(user_json(*ctx.dir, u));
     });
 
     r.get(R"(/v1/users/([^/]+))", [](request_context& ctx) {
@@ -78,7 +78,7 @@ void register_users_and_groups(router& r) {
         if (password_changed) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.update_user(u, password_changed);
         ctx.audit("user_modified", {{"auth_id", std::to_string(u.auth_id)}, {"password_changed", password_changed}});
-        ctx.reply(user_json(*ctx.svc.db.snapshot(), u));
+        ctx.reply(user_json(*ctx.dir, u));
     });
 
     r.del(R"(/v1/users/([^/]+))", [](request_context& ctx) {
@@ -104,9 +104,9 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
         if (u.auth_id == guest_auth_id) throw api_error{400, "bad_request_error", "the guest user cannot have a password"};
-        ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
+        const user_row changed = ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
-        ctx.reply(user_json(*ctx.svc.db.snapshot(), *ctx.svc.db.snapshot()->user(u.auth_id)));
+        ctx.reply(user_json(*ctx.dir, changed));
     });
 
     // --- groups ---
@@ -122,7 +122,7 @@ void register_users_and_groups(router& r) {
         const group_body b = ctx.body(decode_group(ctx.req.body, false));
         const group_row g = ctx.svc.db.create_group({0, b.name, b.gid});
         ctx.audit("group_created", {{"auth_id", std::to_string(g.auth_id)}});
-        ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
+        ctx.reply(group_json(*ctx.dir, g));
     });
 
     r.get(R"(/v1/groups/([^/]+))", [](request_context& ctx) {
@@ -139,7 +139,7 @@ void register_users_and_groups(router& r) {
         g.gid = b.gid;
         g = ctx.svc.db.update_group(g);
         ctx.audit("group_modified", {{"auth_id", std::to_string(g.auth_id)}});
-        ctx.reply(group_json(*ctx.svc.db.snapshot(), g));
+        ctx.reply(group_json(*ctx.dir, g));
     });
 
     r.del(R"(/v1/groups/([^/]+))", [](request_context& ctx) {

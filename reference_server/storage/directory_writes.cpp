@@ -25,7 +25,7 @@ std::string role_taken(const std::string& name) { return "a role named '" + name
 }  // namespace
 
 template <class F>
-void state::write_directory(F&& body, const std::string& conflict_message) {
+std::shared_ptr<const directory> state::write_directory(F&& body, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
     try {
@@ -41,9 +41,10 @@ void state::write_directory(F&& body, const std::string& conflict_message) {
     }
     // The new snapshot is read inside the transaction (this connection sees its own writes)
     // and published after the commit, which cannot fail.
-    auto next = load_directory();
+    std::shared_ptr<const directory> next = load_directory();
     t.commit();
-    publish_directory(std::move(next));
+    publish_directory(std::const_pointer_cast<directory>(next));
+    return next;  // the directory this write produced, whatever writes follow
 }
 
 user_row state::create_user(user_row u) {
@@ -65,7 +66,7 @@ user_row state::create_user(user_row u) {
 }
 
 user_row state::update_user(const user_row& u, bool password_changed) {
-    write_directory([&](connection& db) {
+    const auto written = write_directory([&](connection& db) {
         db.prepare("UPDATE principals SET name = ?, primary_group = ?, uid = ?, home_directory = ?, password_hash = ?, "
                    "generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
             .bind(1, u.name)
@@ -77,7 +78,7 @@ user_row state::update_user(const user_row& u, bool password_changed) {
             .bind(7, u.auth_id)
             .run();
     }, name_taken(u.name));
-    return *snapshot()->user(u.auth_id);
+    return *written->user(u.auth_id);
 }
 
 void state::delete_user(std::uint64_t id) {
@@ -100,13 +101,16 @@ void state::delete_user(std::uint64_t id) {
     for (const auto& tid : doomed) tokens_.erase(tid);
 }
 
-void state::set_password(std::uint64_t id, const std::string& hash) {
-    write_directory([&](connection& db) {
+user_row state::set_password(std::uint64_t id, const std::string& hash) {
+    const auto written = write_directory([&](connection& db) {
         db.prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
             .bind(1, hash)
             .bind(2, id)
             .run();
     });
+    const user_row* u = written->user(id);
+    if (u == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(id));
+    return *u;
 }
 
 group_row state::create_group(group_row g) {

@@ -135,7 +135,8 @@ public:
     user_row create_user(user_row u);
     user_row update_user(const user_row& u, bool password_changed);
     void delete_user(std::uint64_t id);
-    void set_password(std::uint64_t id, const std::string& hash);
+    /// Sets the hash and ends the user's sessions; returns the changed user.
+    user_row set_password(std::uint64_t id, const std::string& hash);
     group_row create_group(group_row g);
     group_row update_group(const group_row& g);
     void delete_group(std::uint64_t id);
@@ -154,7 +155,7 @@ private:
     /// rebuilds the directory snapshot. A UNIQUE violation becomes storage_error::conflict
     /// with conflict_message; a foreign-key violation storage_error::not_found.
     template <class F>
-    void write_directory(F&& body, const std::string& conflict_message = "");
+    std::shared_ptr<const directory> write_directory(F&& body, const std::string& conflict_message = "");
     void migrate();
     void seed(const options& opts);
     void reload_directory();                               // caller holds db_mu_
