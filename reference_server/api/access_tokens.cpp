@@ -28,20 +28,8 @@ token_id path_token_id(const request_context& ctx) {
 std::uint64_t resolve_user(const request_context& ctx, const api_identity& id) {
     const resolved r = ctx.resolve(id);
     if (r.type != principal_type::user)
-        throw api_error{400, "bad_request_error", "access tokens can only be created for users, not groups"};
+        throw bad_request("access tokens can only be created for users, not groups");
     return r.auth_id;
-}
-
-std::int64_t query_int(const request_context& ctx, const char* key, std::int64_t fallback, std::int64_t min,
-                       std::int64_t max) {
-    if (!ctx.req.has_param(key)) return fallback;
-    const std::string v = ctx.req.get_param_value(key);
-    const auto n = text::parse_decimal(v, static_cast<std::uint64_t>(max));
-    if (!n || static_cast<std::int64_t>(*n) < min)
-        throw api_error{400, "bad_request_error",
-                        std::string("query parameter '") + key + "' must be an integer from " + std::to_string(min) +
-                            " to " + std::to_string(max)};
-    return static_cast<std::int64_t>(*n);
 }
 
 }  // namespace
@@ -69,11 +57,11 @@ void register_access_tokens(router& r) {
         if (ctx.req.has_param("user")) {
             user_param = ctx.req.get_param_value("user");
             const auto id = parse_identity(user_param);
-            if (!id) throw api_error{400, "bad_request_error", std::string("query parameter 'user': ") + id.detail()};
+            if (!id) throw bad_request(std::string("query parameter 'user': ") + id.detail());
             user = ctx.resolve(*id).auth_id;
         }
-        const std::int64_t limit = query_int(ctx, "limit", 0, 1, 100000);
-        const std::int64_t after = query_int(ctx, "after", 0, 0, INT64_MAX);
+        const std::uint64_t limit = ctx.query_uint("limit", 0, 1, 100000);
+        const auto after = static_cast<std::int64_t>(ctx.query_uint("after", 0, 0, INT64_MAX));
         bool more = false;
         const auto rows = ctx.svc.db.list_tokens(user, after, static_cast<std::size_t>(limit), more);
         nlohmann::json entries = nlohmann::json::array();
@@ -82,8 +70,7 @@ void register_access_tokens(router& r) {
         if (more) {
             std::string path = "/v1/auth/access-tokens/?";
             if (user) path += "user=" + text::percent_encode(user_param) + "&";
-            path += "limit=" + std::to_string(limit) + "&after=" + std::to_string(rows.back().seq);
-            next = path;
+            next = paging_link(std::move(path), limit, static_cast<std::uint64_t>(rows.back().seq));
         }
         ctx.reply({{"entries", std::move(entries)}, {"paging", {{"next", next}}}});
     });

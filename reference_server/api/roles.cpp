@@ -26,7 +26,7 @@ void modify_role(request_context& ctx, bool partial) {
     const tokenauth::role& old = path_role(ctx);
     const role_body b = ctx.body(decode_role(ctx.req.body, partial));
     if (text::iequals(old.name, "Administrators"))
-        throw api_error{400, "bad_request_error", "the built-in role Administrators cannot be modified"};
+        throw bad_request("the built-in role Administrators cannot be modified");
     tokenauth::role updated = old;
     if (b.name) updated.name = *b.name;
     if (b.description) updated.description = *b.description;
@@ -76,7 +76,7 @@ void register_roles(router& r) {
         ctx.require(privilege::role_write);
         const tokenauth::role& role = path_role(ctx);
         if (is_builtin(role.name))
-            throw api_error{400, "bad_request_error", "the built-in roles Administrators and Observers cannot be deleted"};
+            throw bad_request("the built-in roles Administrators and Observers cannot be deleted");
         ctx.svc.db.delete_role(role.name);
         ctx.audit("role_deleted", {{"role", role.name}});
         ctx.reply_empty();
@@ -85,27 +85,16 @@ void register_roles(router& r) {
     r.get(R"(/v1/auth/roles/([^/]+)/members/?)", [](request_context& ctx) {
         ctx.require(privilege::role_read);
         const tokenauth::role& role = path_role(ctx);
-        std::uint64_t after = 0;
-        std::size_t limit = 0;
-        if (ctx.req.has_param("after")) {
-            const auto v = text::parse_decimal(ctx.req.get_param_value("after"), UINT64_MAX);
-            if (!v) throw api_error{400, "bad_request_error", "query parameter 'after' must be an auth_id"};
-            after = *v;
-        }
-        if (ctx.req.has_param("limit")) {
-            const auto v = text::parse_decimal(ctx.req.get_param_value("limit"), 100000);
-            if (!v || *v == 0) throw api_error{400, "bad_request_error", "query parameter 'limit' must be from 1 to 100000"};
-            limit = static_cast<std::size_t>(*v);
-        }
+        const std::uint64_t after = ctx.query_uint("after", 0, 0, UINT64_MAX);  // an auth_id
+        const std::uint64_t limit = ctx.query_uint("limit", 0, 1, 100000);
         nlohmann::json members = nlohmann::json::object();
         std::size_t n = 0;
         std::uint64_t last = 0;
         nlohmann::json next = nullptr;
         for (std::uint64_t m : role.members) {
-            if (ctx.req.has_param("after") && m <= after) continue;
+            if (m <= after) continue;
             if (limit != 0 && n == limit) {
-                next = "/v1/auth/roles/" + text::percent_encode(role.name) + "/members?limit=" + std::to_string(limit) +
-                       "&after=" + std::to_string(last);
+                next = paging_link("/v1/auth/roles/" + text::percent_encode(role.name) + "/members?", limit, last);
                 break;
             }
             members[std::to_string(m)] = identity_to_json(ctx.dir->identity_of(m));

@@ -69,6 +69,20 @@ std::string client_address(const httplib::Request& req, const std::vector<std::s
     return hops.empty() ? req.remote_addr : hops.front();
 }
 
+std::uint64_t request_context::query_uint(const char* key, std::uint64_t fallback, std::uint64_t min,
+                                          std::uint64_t max) const {
+    if (!req.has_param(key)) return fallback;
+    const auto n = text::parse_decimal(req.get_param_value(key), max);
+    if (!n || *n < min)
+        throw bad_request(std::string("query parameter '") + key + "' must be an integer from " + std::to_string(min) +
+                          " to " + std::to_string(max));
+    return *n;
+}
+
+std::string paging_link(std::string path_and_query, std::uint64_t limit, std::uint64_t after) {
+    return path_and_query + "limit=" + std::to_string(limit) + "&after=" + std::to_string(after);
+}
+
 std::string request_context::hash_password(const std::string& password) const {
     if (!svc.abuse.passwords.enter(password_patience))
         throw api_error{503, "server_busy_error", "the server is busy hashing passwords; try again shortly", 1};

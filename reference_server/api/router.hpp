@@ -75,6 +75,8 @@ public:
     resolved resolve(const api_identity& id) const;
     /// 200 with an empty body (DELETE and friends).
     void reply_empty() const { res.status = 200; }
+    /// An unsigned integer query parameter from min to max; fallback when absent; 400 else.
+    std::uint64_t query_uint(const char* key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max) const;
     /// Argon2id through the password gate: 503 with Retry-After when every slot stays busy.
     std::string hash_password(const std::string& password) const;
     bool verify_password(const std::string& hash, const std::string& password) const;
@@ -114,6 +116,9 @@ void send_error(httplib::Response& res, const api_error& e);
 api_error not_found(const std::string& what);
 /// Parses a decimal id from a path segment, or 404s.
 std::uint64_t parse_path_id(const std::string& s, const char* what);
+
+/// The paging.next link of a listing: path_and_query (ending in '?' or '&') + limit + after.
+std::string paging_link(std::string path_and_query, std::uint64_t limit, std::uint64_t after);
 
 // JSON shapes shared by several resources.
 nlohmann::json user_json(const directory& d, const user_row& u);

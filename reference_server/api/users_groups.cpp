@@ -20,13 +20,13 @@ const group_row& path_group(const request_context& ctx) {
 
 std::uint64_t existing_group(const directory& d, std::optional<std::uint64_t> id) {
     const std::uint64_t g = id.value_or(users_group_id);
-    if (d.group(g) == nullptr) throw api_error{400, "bad_request_error", "primary_group " + std::to_string(g) + " is not a group"};
+    if (d.group(g) == nullptr) throw bad_request("primary_group " + std::to_string(g) + " is not a group");
     return g;
 }
 
 void check_id_matches(const std::optional<std::string>& body_id, std::uint64_t path_id) {
     if (body_id && !body_id->empty() && *body_id != std::to_string(path_id))
-        throw api_error{400, "bad_request_error", "'id' in the body does not match the id in the path"};
+        throw bad_request("'id' in the body does not match the id in the path");
 }
 
 nlohmann::json groups_json(const directory& d, const std::vector<std::uint64_t>& ids) {
@@ -85,7 +85,7 @@ void register_users_and_groups(router& r) {
         ctx.require(privilege::local_user_write);
         const user_row& u = path_user(ctx);
         if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
-            throw api_error{400, "bad_request_error", "the built-in users admin and guest cannot be deleted"};
+            throw bad_request("the built-in users admin and guest cannot be deleted");
         ctx.svc.db.delete_user(u.auth_id);
         ctx.audit("user_deleted", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply_empty();
@@ -103,7 +103,7 @@ void register_users_and_groups(router& r) {
         ctx.require(privilege::local_user_write);
         const user_row& u = path_user(ctx);
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
-        if (u.auth_id == guest_auth_id) throw api_error{400, "bad_request_error", "the guest user cannot have a password"};
+        if (u.auth_id == guest_auth_id) throw bad_request("the guest user cannot have a password");
         const user_row changed = ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.dir, changed));
@@ -146,7 +146,7 @@ void register_users_and_groups(router& r) {
         ctx.require(privilege::local_group_write);
         const group_row& g = path_group(ctx);
         if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
-            throw api_error{400, "bad_request_error", "the built-in groups Users and Guests cannot be deleted"};
+            throw bad_request("the built-in groups Users and Guests cannot be deleted");
         ctx.svc.db.delete_group(g.auth_id);
         ctx.audit("group_deleted", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply_empty();

@@ -13,4 +13,9 @@ struct api_error {
     int retry_after = 0;  ///< seconds; sent as Retry-After when positive (429, 503)
 };
 
+/// 400 bad_request_error: the one shape of "the request is wrong".
+inline api_error bad_request(std::string description) {
+    return api_error{400, "bad_request_error", std::move(description)};
+}
+
 }  // namespace tokenauth::server

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-api_error bad(std::string description) { return api_error{400, "bad_request_error", std::move(description)}; }
+api_error bad(std::string description) { return bad_request(std::move(description)); }
 
 /// Parses the body as a JSON object, or explains why it is not one. A key that appears
 /// twice in one object is refused: parsers disagree on which one wins (nlohmann takes the

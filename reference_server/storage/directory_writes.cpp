@@ -88,8 +88,7 @@ void state::delete_user(std::uint64_t id) {
         s.bind(1, id);
         while (s.step()) {
             token_id tid;
-            const auto b = s.blob(0);
-            std::copy(b.begin(), b.end(), tid.bytes);
+            s.blob_into(0, tid.bytes, "an access token id");
             doomed.push_back(tid);
         }
         s.reset();

@@ -4,6 +4,7 @@
 
 #include <tokenauth/privilege.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -18,15 +19,13 @@ inline std::string privileges_to_text(const privilege_set& s) {
     return out;
 }
 
+/// The stored text back as a set (the same format qq's privileges files have, so the
+/// library's parser reads it). A name this build does not know fails the load.
 inline privilege_set privileges_from_text(const std::string& text) {
+    const auto names = parse_privilege_list(text);
+    if (!names) throw std::runtime_error(std::string("corrupt database: a role's privileges: ") + names.detail());
     privilege_set s;
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        if (const auto p = parse_privilege(std::string_view(text).substr(start, end - start))) s.insert(*p);
-        start = end + 1;
-    }
+    for (const privilege p : *names) s.insert(p);
     return s;
 }
 

@@ -85,6 +85,15 @@ public:
     std::optional<std::int64_t> opt_int64(int col) const {
         return is_null(col) ? std::nullopt : std::optional<std::int64_t>(int64(col));
     }
+    /// A BLOB column of exactly N bytes into out (token ids, hashes, keys); a stored value of
+    /// another size is a corrupt database: std::runtime_error naming `what`.
+    template <std::size_t N>
+    void blob_into(int col, std::uint8_t (&out)[N], const char* what) const {
+        const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, col));
+        if (p == nullptr || sqlite3_column_bytes(s_, col) != static_cast<int>(N))
+            throw std::runtime_error(std::string("corrupt database: ") + what + " has the wrong size");
+        for (std::size_t i = 0; i < N; ++i) out[i] = p[i];
+    }
     std::vector<std::uint8_t> blob(int col) const {
         const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, col));
         return p ? std::vector<std::uint8_t>(p, p + sqlite3_column_bytes(s_, col)) : std::vector<std::uint8_t>();

@@ -40,9 +40,7 @@ state::state(const options& opts) {
     {
         auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'session_key'");
         if (!s.step()) throw std::runtime_error("database has no session key");
-        const auto bytes = s.blob(0);
-        if (bytes.size() != sizeof key_.bytes) throw std::runtime_error("database session key has the wrong size");
-        std::copy(bytes.begin(), bytes.end(), key_.bytes);
+        s.blob_into(0, key_.bytes, "the session key");
     }
     std::lock_guard lock(db_mu_);
     reload_directory();
@@ -80,9 +78,7 @@ std::shared_ptr<directory> state::load_directory() {
             u.home_directory = p.opt_text(5);
             u.password_hash = p.opt_text(6);
             u.generation = static_cast<std::uint64_t>(p.int64(7));
-            const auto binding = p.blob(9);
-            if (binding.size() != sizeof u.binding.bytes) throw std::runtime_error("corrupt session binding of a user");
-            std::copy(binding.begin(), binding.end(), u.binding.bytes);
+            p.blob_into(9, u.binding.bytes, "a user's session binding");
             d->users.emplace(id, std::move(u));
         } else {
             d->groups.emplace(id, group_row{id, p.text(2), p.text(8)});
@@ -103,11 +99,8 @@ void state::load_tokens() {
     auto& s = db_->prepare("SELECT id, secret_hash, user_id, expiration_time, enabled FROM access_tokens");
     while (s.step()) {
         token_record rec;
-        const auto id = s.blob(0);
-        const auto hash = s.blob(1);
-        if (id.size() != 16 || hash.size() != 32) throw std::runtime_error("corrupt access token row");
-        std::copy(id.begin(), id.end(), rec.id.bytes);
-        std::copy(hash.begin(), hash.end(), rec.hash.bytes);
+        s.blob_into(0, rec.id.bytes, "an access token id");
+        s.blob_into(1, rec.hash.bytes, "an access token hash");
         rec.user_auth_id = static_cast<std::uint64_t>(s.int64(2));
         rec.expires_at = s.is_null(3) ? never_expires : s.int64(3);
         rec.enabled = s.int64(4) != 0;

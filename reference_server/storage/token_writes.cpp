@@ -5,8 +5,7 @@ namespace tokenauth::server {
 
 token_row state::read_token(statement& s) const {
     token_row t;
-    const auto id = s.blob(0);
-    std::copy(id.begin(), id.end(), t.id.bytes);
+    s.blob_into(0, t.id.bytes, "an access token id");
     t.seq = s.int64(1);
     t.user = static_cast<std::uint64_t>(s.int64(2));
     t.creator = static_cast<std::uint64_t>(s.int64(3));
