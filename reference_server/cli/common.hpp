@@ -78,6 +78,8 @@ json expiration_json(const std::string& text);
 std::string self_auth_id(connection& c);
 /// Resolves a user given by --id or --name to its id.
 std::string user_id(connection& c, const std::string& id, const std::string& name);
+/// Resolves a user given as one value, an id (digits) or a name, to its id (qq's --id).
+std::string user_id(connection& c, const std::string& id_or_name);
 /// Resolves a group given by id or name to its id.
 std::string group_id(connection& c, const std::string& group);
 /// The privilege names of a privileges file (see tokenauth::parse_privilege_list).
@@ -88,5 +90,6 @@ void add_session_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_token_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_user_group_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_role_commands(CLI::App& app, const globals& g, action_slot& action);
+void add_identity_commands(CLI::App& app, const globals& g, action_slot& action);
 
 }  // namespace tokenauth::cli

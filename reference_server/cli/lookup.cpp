@@ -68,4 +68,9 @@ std::vector<std::string> read_privileges_file(const std::string& path) {
     return out;
 }
 
+std::string user_id(connection& c, const std::string& id_or_name) {
+    if (text::parse_decimal(id_or_name, UINT64_MAX)) return id_or_name;
+    return user_id(c, "", id_or_name);
+}
+
 }  // namespace tokenauth::cli

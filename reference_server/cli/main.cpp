@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     add_token_commands(app, g, action);
     add_user_group_commands(app, g, action);
     add_role_commands(app, g, action);
+    add_identity_commands(app, g, action);
 
     try {
         app.parse(argc, argv);

@@ -1,6 +1,7 @@
 // tokenauth-cli: roles, role members and privileges (qq's names, flags and output).
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "common.hpp"
@@ -14,7 +15,17 @@ struct options {
     std::string description;
     std::string privileges_file;
     std::string trustee;
+    std::vector<std::string> grant;
+    std::vector<std::string> revoke;
+    bool description_given = false;
 };
+
+/// Privilege names known to the server; every name must be one (qq checks the same way).
+void check_privileges(connection& c, const std::vector<std::string>& names, const std::string& source) {
+    const json known = c.call("GET", "/v1/auth/privileges/");
+    for (const auto& n : names)
+        if (!known.contains(n)) throw cli_error{"Error: unknown privilege '" + n + "' in " + source};
+}
 
 }  // namespace
 
@@ -22,17 +33,57 @@ void add_role_commands(CLI::App& app, const globals& g, action_slot& action) {
     const auto o = std::make_shared<options>();
     auto* create_role = app.add_subcommand("auth_create_role", "Create a role");
     create_role->add_option("-r,--role", o->role, "role name")->required();
-    create_role->add_option("-d,--description", o->description, "description")->required();
-    create_role->add_option("-p,--privileges", o->privileges_file, "file of privilege names, one per line ('#' comments)")
-        ->required();
+    create_role->add_option("-d,--description", o->description, "description (default: \"No description\", as qq)");
+    create_role->add_option("-p,--privileges,--privileges-file", o->privileges_file,
+                            "file of privilege names, one per line ('#' comments; default: none)");
     create_role->callback([o, &g, &action] {
         action = [o, &g] {
-            const auto names = read_privileges_file(o->privileges_file);
+            const auto names = o->privileges_file.empty() ? std::vector<std::string>{} : read_privileges_file(o->privileges_file);
             connection c(g);
-            const json known = c.call("GET", "/v1/auth/privileges/");
-            for (const auto& n : names)
-                if (!known.contains(n)) throw cli_error{"Error: unknown privilege '" + n + "' in " + o->privileges_file};
-            print_json(c.call("POST", "/v1/auth/roles/", json{{"name", o->role}, {"description", o->description}, {"privileges", names}}));
+            check_privileges(c, names, o->privileges_file);
+            const std::string description = o->description.empty() ? "No description" : o->description;
+            print_json(c.call("POST", "/v1/auth/roles/",
+                              json{{"name", o->role}, {"description", description}, {"privileges", names}}));
+        };
+    });
+    auto* modify_role = app.add_subcommand("auth_modify_role", "Modify a custom role");
+    modify_role->add_option("-r,--role", o->role, "role name")->required();
+    auto* description = modify_role->add_option("-d,--description", o->description, "new description");
+    auto* file = modify_role->add_option("-p,--privileges-file", o->privileges_file,
+                                         "replace the role's privileges with the names in this file");
+    modify_role->add_option("-G,--grant", o->grant, "privilege to add (may be repeated)")->excludes(file);
+    modify_role->add_option("-R,--revoke", o->revoke, "privilege to remove (may be repeated)")->excludes(file);
+    modify_role->callback([o, &g, &action, description] {
+        o->description_given = description->count() > 0;
+        action = [o, &g] {
+            connection c(g);
+            const std::string path = "/v1/auth/roles/" + text::percent_encode(o->role);
+            json patch = json::object();
+            if (o->description_given) patch["description"] = o->description;
+            if (!o->privileges_file.empty() || !o->grant.empty() || !o->revoke.empty()) {
+                std::vector<std::string> names;
+                if (!o->privileges_file.empty()) {
+                    names = read_privileges_file(o->privileges_file);
+                } else {
+                    const json current = c.call("GET", path);  // kept alive: the loop reads into it
+                    for (const auto& p : current.at("privileges")) names.push_back(p.get<std::string>());
+                    for (const auto& p : o->grant)
+                        if (std::find(names.begin(), names.end(), p) == names.end()) names.push_back(p);
+                    for (const auto& p : o->revoke) names.erase(std::remove(names.begin(), names.end(), p), names.end());
+                }
+                check_privileges(c, names, o->privileges_file.empty() ? "--grant/--revoke" : o->privileges_file);
+                patch["privileges"] = names;
+            }
+            if (patch.empty()) throw cli_error{"Error: nothing to modify: give -d, -p, -G or -R"};
+            print_json(c.call("PATCH", path, patch));
+        };
+    });
+    auto* delete_role = app.add_subcommand("auth_delete_role", "Delete a custom role");
+    delete_role->add_option("-r,--role", o->role, "role name")->required();
+    delete_role->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            c.call("DELETE", "/v1/auth/roles/" + text::percent_encode(o->role));
         };
     });
     app.add_subcommand("auth_list_roles", "List roles")->callback([o, &g, &action] {

@@ -12,6 +12,8 @@ namespace {
 struct options {
     std::string user;
     std::string password;
+    std::string old_password;
+    std::string new_password;
 };
 
 }  // namespace
@@ -36,6 +38,32 @@ void add_session_commands(CLI::App& app, const globals& g, action_slot& action) 
         action = [o, &g] {
             connection c(g);
             print_json(c.call("GET", "/v1/session/who-am-i"));
+        };
+    });
+    app.add_subcommand("version", "Print the server's version information")->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g, false);
+            print_json(c.call("GET", "/v1/version"));
+        };
+    });
+    auto* change = app.add_subcommand("change_password", "Change your password");
+    change->add_option("-o,--old-password", o->old_password, "your old password (insecure: visible in ps)");
+    change->add_option("-p,--new-password", o->new_password, "your new password (insecure: visible in ps)");
+    change->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            if (o->old_password.empty()) o->old_password = prompt_password("Old password: ");
+            if (o->new_password.empty()) {
+                o->new_password = prompt_password("New password: ");
+                if (prompt_password("Confirm new password: ") != o->new_password)
+                    throw cli_error{"Error: the new passwords do not match"};
+            }
+            const json r = c.call("POST", "/v1/session/change-password",
+                                  json{{"old_password", o->old_password}, {"new_password", o->new_password}});
+            // This server ends every session of the user, the caller's too, and sends a fresh
+            // one: keep the CLI logged in with it.
+            if (r.is_object() && r.contains("bearer_token"))
+                write_credentials(g.credentials_store, r.at("bearer_token").get<std::string>());
         };
     });
 }

@@ -18,6 +18,9 @@ struct options {
     std::string add_group;
     std::string remove_group;
     std::string gid;
+    std::string new_name;
+    std::string new_gid;
+    bool gid_given = false;
     std::string password;
 };
 
@@ -101,6 +104,46 @@ void add_user_group_commands(CLI::App& app, const globals& g, action_slot& actio
         action = [o, &g] {
             connection c(g);
             print_json(c.call("GET", "/v1/groups/"));
+        };
+    });
+    auto* list_user = app.add_subcommand("auth_list_user", "List a user");
+    list_user->add_option("--id", o->id, "name or id of the user")->required();
+    list_user->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/users/" + user_id(c, o->id)));
+        };
+    });
+    auto* list_group = app.add_subcommand("auth_list_group", "List a group");
+    list_group->add_option("--id", o->id, "name or id of the group")->required();
+    list_group->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            print_json(c.call("GET", "/v1/groups/" + group_id(c, o->id)));
+        };
+    });
+    auto* mod_group = app.add_subcommand("auth_mod_group", "Modify a group");
+    mod_group->add_option("--id", o->id, "name or id of the group")->required();
+    mod_group->add_option("--name", o->new_name, "the group's new name");
+    auto* new_gid = mod_group->add_option("--gid", o->new_gid, "the group's NFS gid (\"none\" removes it)");
+    mod_group->callback([o, &g, &action, new_gid] {
+        o->gid_given = new_gid->count() > 0;
+        action = [o, &g] {
+            connection c(g);
+            const std::string id = group_id(c, o->id);
+            json group = c.call("GET", "/v1/groups/" + id);
+            if (!o->new_name.empty()) group["name"] = o->new_name;
+            if (o->gid_given) group["gid"] = o->new_gid == "none" ? "" : o->new_gid;
+            print_json(c.call("PUT", "/v1/groups/" + id,
+                              json{{"id", id}, {"name", group.at("name")}, {"gid", group.at("gid")}}));
+        };
+    });
+    auto* delete_group = app.add_subcommand("auth_delete_group", "Delete a group");
+    delete_group->add_option("--id", o->id, "name or id of the group")->required();
+    delete_group->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            c.call("DELETE", "/v1/groups/" + group_id(c, o->id));
         };
     });
 }

@@ -263,3 +263,63 @@ TEST_CASE("CLI identity forms, long table cells and bad input", "[cli]") {
     CHECK(slurp(dir.path + "/err.txt") == "Error: cannot connect to the server (127.0.0.1:1)\n");
     CHECK(q.run({"auth_create_access_token", "--help"}).out.find("--expiration-time") != std::string::npos);
 }
+
+TEST_CASE("CLI qq parity: version, single user/group, group and role changes, identities, change_password",
+          "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+
+    CHECK(q.ok_json({"version"}).at("revision_id").get<std::string>().find("5.3.0") != std::string::npos);
+
+    // auth_create_role without -d (qq sends "No description") and without -p.
+    json role = q.ok_json({"auth_create_role", "-r", "Auditors"});
+    CHECK(role.at("description") == "No description");
+    CHECK(role.at("privileges").empty());
+    role = q.ok_json({"auth_modify_role", "-r", "Auditors", "-G", "PRIVILEGE_LOCAL_USER_READ", "-G",
+                      "PRIVILEGE_ROLE_READ", "-d", "reads users and roles"});
+    CHECK(role.at("description") == "reads users and roles");
+    CHECK(role.at("privileges") == json{"PRIVILEGE_LOCAL_USER_READ", "PRIVILEGE_ROLE_READ"});
+    role = q.ok_json({"auth_modify_role", "-r", "Auditors", "-R", "PRIVILEGE_ROLE_READ"});
+    CHECK(role.at("privileges") == json{"PRIVILEGE_LOCAL_USER_READ"});
+    CHECK(role.at("description") == "reads users and roles");  // unchanged without -d
+    CHECK(q.run({"auth_modify_role", "-r", "Auditors", "-G", "PRIVILEGE_NOPE"}).status != 0);
+    q.ok({"auth_delete_role", "-r", "Auditors"});
+    CHECK(q.ok({"auth_list_roles"}).find("Auditors") == std::string::npos);
+
+    // Groups by name or id: list, modify, delete.
+    const json group = q.ok_json({"auth_add_group", "--name", "crew"});
+    CHECK(q.ok_json({"auth_list_group", "--id", "crew"}).at("id") == group.at("id"));
+    CHECK(q.ok_json({"auth_list_group", "--id", group.at("id").get<std::string>()}).at("name") == "crew");
+    json changed = q.ok_json({"auth_mod_group", "--id", "crew", "--name", "crew2", "--gid", "4242"});
+    CHECK(changed.at("name") == "crew2");
+    CHECK(changed.at("gid") == "4242");
+    changed = q.ok_json({"auth_mod_group", "--id", "crew2", "--gid", "none"});
+    CHECK(changed.at("gid") == "");
+    CHECK(changed.at("name") == "crew2");
+    q.ok({"auth_delete_group", "--id", "crew2"});
+    CHECK(q.run({"auth_list_group", "--id", group.at("id").get<std::string>()}).status != 0);
+
+    // One user by name or id.
+    const json user = q.ok_json({"auth_add_user", "--name", "carol", "-p", "carol-password-1"});
+    CHECK(q.ok_json({"auth_list_user", "--id", "carol"}).at("id") == user.at("id"));
+    CHECK(q.ok_json({"auth_list_user", "--id", user.at("id").get<std::string>()}).at("name") == "carol");
+
+    // Identities: positional or by flags.
+    CHECK(q.ok_json({"auth_find_identity", "local:carol"}).at("auth_id") == user.at("id"));
+    CHECK(q.ok_json({"auth_find_identity", "--name", "carol", "--json"}).at("auth_id") == user.at("id"));
+    CHECK(q.ok_json({"auth_find_identity", "--auth-id", user.at("id").get<std::string>()}).at("name") == "carol");
+    const json expanded = q.ok_json({"auth_expand_identity", "auth_id:" + user.at("id").get<std::string>()});
+    CHECK(expanded.dump().find(user.at("id").get<std::string>()) != std::string::npos);
+    CHECK(q.run({"auth_find_identity"}).status != 0);
+
+    // change_password: the user's own; the CLI stays logged in with the fresh session.
+    const std::string carol = dir.path + "/carol.cred";
+    q.ok({"login", "-u", "carol", "-p", "carol-password-1"}, carol);
+    CHECK(q.run({"change_password", "-o", "wrong", "-p", "carol-password-2"}, carol).status != 0);
+    q.ok({"change_password", "-o", "carol-password-1", "-p", "carol-password-2"}, carol);
+    CHECK(q.ok_json({"who_am_i"}, carol).at("name") == "carol");
+    CHECK(q.run({"login", "-u", "carol", "-p", "carol-password-1"}, carol).status != 0);
+    q.ok({"login", "-u", "carol", "-p", "carol-password-2"}, carol);
+}
