@@ -11,6 +11,7 @@
 #include "api/router.hpp"
 #include "config.hpp"
 #include "http/transport.hpp"
+#include "storage/state.hpp"
 #include "tls/certificate.hpp"
 
 using namespace tokenauth::server;

@@ -15,7 +15,7 @@
 #include "../http/decoders.hpp"
 #include "../http/log.hpp"
 #include "../http/throttle.hpp"
-#include "../storage/state.hpp"
+#include "../storage/store.hpp"
 
 namespace tokenauth::server {
 
@@ -32,7 +32,7 @@ struct abuse_controls {
 /// What the handlers share: storage, the validator, the clock, the event log and the abuse
 /// controls.
 struct services {
-    state& db;
+    store& db;
     const tokenauth::validator& validator;
     const tokenauth::clock& clock;
     event_log& log;

@@ -1,0 +1,148 @@
+// The storage interface the handlers use: the seam where a backend plugs in (SQLite today,
+// state.hpp). Reads come from an immutable directory snapshot and the in-memory token
+// index; every write is one transaction, and its effect is visible to readers after its
+// commit. Failures a client caused are storage_error; nothing here knows HTTP.
+#pragma once
+
+#include <tokenauth/identity.hpp>
+#include <tokenauth/privilege.hpp>
+#include <tokenauth/session.hpp>
+#include <tokenauth/store.hpp>
+#include <tokenauth/validator.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "storage_error.hpp"
+
+namespace tokenauth::server {
+
+inline constexpr std::uint64_t admin_auth_id = 500;
+inline constexpr std::uint64_t guest_auth_id = 501;
+inline constexpr std::uint64_t users_group_id = 513;
+inline constexpr std::uint64_t guests_group_id = 514;
+inline constexpr int max_tokens_per_user = 2;
+
+struct user_row {
+    std::uint64_t auth_id = 0;
+    std::string name;
+    std::uint64_t primary_group = users_group_id;
+    std::string uid;                            ///< "" for none
+    std::optional<std::string> home_directory;  ///< null for none
+    std::optional<std::string> password_hash;   ///< Argon2id string; none: cannot log in
+    std::uint64_t generation = 0;               ///< session generation
+    session_binding binding;                    ///< random, fixed at creation; sessions' MACs cover it
+};
+
+struct group_row {
+    std::uint64_t auth_id = 0;
+    std::string name;
+    std::string gid;  ///< "" for none
+};
+
+struct token_row {
+    token_id id;
+    std::int64_t seq = 0;  ///< insertion order, the paging cursor
+    std::uint64_t user = 0;
+    std::uint64_t creator = 0;
+    timestamp creation_time = 0;
+    std::optional<timestamp> expiration_time;
+    bool enabled = true;
+};
+
+enum class principal_type { user, group };
+
+/// One resolved local principal.
+struct resolved {
+    principal_type type;
+    std::uint64_t auth_id;
+};
+
+/// An immutable picture of users, groups and roles, shared by readers.
+struct directory {
+    std::uint64_t version = 0;  ///< increases with every rebuilt snapshot
+    std::string machine_sid;
+    std::map<std::uint64_t, user_row> users;
+    std::map<std::uint64_t, group_row> groups;
+    std::map<std::uint64_t, std::vector<std::uint64_t>> group_members;  ///< explicit members
+    std::vector<tokenauth::role> roles;                                 ///< sorted by name
+
+    const user_row* user(std::uint64_t id) const;
+    const group_row* group(std::uint64_t id) const;
+    const tokenauth::role* role(const std::string& name) const;
+    std::string sid_of(std::uint64_t auth_id) const { return machine_sid + "-" + std::to_string(auth_id); }
+    /// Groups of a user: the primary group, then explicit memberships.
+    std::vector<std::uint64_t> groups_of(std::uint64_t user) const;
+    /// Members of a group: users whose primary group it is, and explicit members.
+    std::vector<std::uint64_t> members_of(std::uint64_t group) const;
+    tokenauth::privilege_set privileges_of(std::uint64_t user) const;
+    std::vector<std::string> roles_of(std::uint64_t user) const;
+    /// Finds the one local principal an identity names; nullopt when none does (or the
+    /// identity's fields disagree). `why` gets a description for the 404.
+    std::optional<resolved> resolve(const api_identity& id, std::string& why) const;
+    /// The full api_identity of a principal.
+    api_identity identity_of(std::uint64_t auth_id) const;
+    std::optional<principal_type> type_of(std::uint64_t auth_id) const;
+};
+
+/// Everything the API needs of storage. Implementations are thread-safe.
+class store : public session_user_source {
+public:
+    ~store() override = default;
+
+    /// The current directory (users, groups, roles), shared by readers; never null.
+    virtual std::shared_ptr<const directory> snapshot() const = 0;
+    /// The in-memory token index the validator reads; never touches the database.
+    virtual const tokenauth::token_store& tokens() const noexcept = 0;
+    /// The session-signing key.
+    virtual const tokenauth::session_key& key() const noexcept = 0;
+
+    // --- access tokens ---
+    /// Creates a token for a user; returns its row and the bearer token (shown once).
+    /// storage_error: not_found (no such user), limit_reached (two already).
+    virtual std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
+                                                           std::optional<timestamp> expiration, timestamp now) = 0;
+    virtual std::optional<token_row> get_token(const token_id& id) = 0;
+    /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
+    /// more rows follow.
+    virtual std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after,
+                                               std::size_t limit, bool& more) = 0;
+    virtual std::optional<token_row> modify_token(const token_id& id,
+                                                  const std::optional<std::optional<timestamp>>& expiration,
+                                                  std::optional<bool> enabled) = 0;
+    virtual bool delete_token(const token_id& id) = 0;
+
+    // --- users and groups (storage_error: conflict, not_found, in_use) ---
+    virtual user_row create_user(user_row u) = 0;
+    virtual user_row update_user(const user_row& u, bool password_changed) = 0;
+    virtual void delete_user(std::uint64_t id) = 0;
+    /// Sets the hash and ends the user's sessions; returns the changed user.
+    virtual user_row set_password(std::uint64_t id, const std::string& hash) = 0;
+    virtual group_row create_group(group_row g) = 0;
+    virtual group_row update_group(const group_row& g) = 0;
+    virtual void delete_group(std::uint64_t id) = 0;
+    virtual void add_group_member(std::uint64_t group, std::uint64_t member) = 0;
+    virtual void remove_group_member(std::uint64_t group, std::uint64_t member) = 0;
+
+    // --- roles ---
+    virtual void create_role(const tokenauth::role& r) = 0;
+    virtual void update_role(const std::string& name, const tokenauth::role& r) = 0;
+    virtual void delete_role(const std::string& name) = 0;
+    virtual void add_role_member(const std::string& role, std::uint64_t member) = 0;
+    virtual void remove_role_member(const std::string& role, std::uint64_t member) = 0;
+};
+
+/// Argon2id (crypto_pwhash_str, interactive limits). Throws std::runtime_error when out of
+/// memory.
+std::string hash_password(const std::string& password);
+/// Constant-time check of a password against a crypto_pwhash_str string.
+bool verify_password(const std::string& hash, const std::string& password);
+
+}  // namespace tokenauth::server
