@@ -1,4 +1,8 @@
 // tokenauth-cli: auth_find_identity and auth_expand_identity (qq's names, flags and output).
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+
 #include "common.hpp"
 
 namespace tokenauth::cli {
@@ -36,6 +40,65 @@ json identity_document(const options& o) {
     return id;
 }
 
+std::string field(const json& j, const char* key) {
+    if (!j.contains(key) || j[key].is_null()) return "";
+    return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+/// qq's plain form of auth_find_identity: one "key: value" line per field present.
+void print_found(const json& id) {
+    std::cout << "domain: " << field(id, "domain") << "\n";
+    if (!field(id, "name").empty()) std::cout << "name: " << field(id, "name") << "\n";
+    std::cout << "auth_id: " << field(id, "auth_id") << "\n";
+    if (!field(id, "uid").empty()) std::cout << "UID: " << field(id, "uid") << "\n";
+    if (!field(id, "gid").empty()) std::cout << "GID: " << field(id, "gid") << "\n";
+    if (!field(id, "sid").empty()) std::cout << "SID: " << field(id, "sid") << "\n";
+}
+
+/// An identity's numeric form (uid:N, gid:N, auth_id:N or the SID), the SID first when preferred.
+std::string numeric_form(const json& id, bool prefer_sid) {
+    if (prefer_sid && !field(id, "sid").empty()) return field(id, "sid");
+    if (!field(id, "uid").empty()) return "uid:" + field(id, "uid");
+    if (!field(id, "gid").empty()) return "gid:" + field(id, "gid");
+    if (!field(id, "auth_id").empty()) return "auth_id:" + field(id, "auth_id");
+    return field(id, "sid");
+}
+
+/// "name (numeric)" when the identity has a name, else the numeric form alone.
+std::string verbose_name(const json& id, bool prefer_sid = false) {
+    const std::string name = field(id, "name");
+    return name.empty() ? numeric_form(id, prefer_sid) : name + " (" + numeric_form(id, prefer_sid) + ")";
+}
+
+void print_identity_list(const json& ids) {
+    if (!ids.is_array() || ids.empty()) {
+        std::cout << "None\n";
+        return;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const json& id : ids) rows.push_back({field(id, "name"), numeric_form(id, false)});
+    std::sort(rows.begin(), rows.end());
+    rows.insert(rows.begin(), {"Name", "ID"});
+    print_table(rows);
+}
+
+/// qq's plain form of auth_expand_identity: the identity, its mappings, then two tables.
+void print_expanded(const json& r) {
+    std::string type = field(r, "type");
+    for (std::size_t i = 1; i < type.size(); ++i) type[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(type[i])));
+    const auto mapping = [&](const char* key, bool prefer_sid) {
+        return r.contains(key) && r[key].is_object() ? verbose_name(r[key], prefer_sid) : std::string("None");
+    };
+    std::cout << "Identity:    " << verbose_name(r.value("id", json::object())) << "\n"
+              << "Type:        " << type << "\n"
+              << "NFS Mapping: " << mapping("nfs_id", false) << "\n"
+              << "SMB Mapping: " << mapping("smb_id", true) << "\n\n"
+              << "Equivalent Identities:\n";
+    print_identity_list(r.value("equivalent_ids", json::array()));
+    std::cout << "\nGroup Membership:\n";
+    print_identity_list(r.value("group_ids", json::array()));
+}
+
 void add_lookup(CLI::App& app, const char* command, const char* help, const globals& g, action_slot& action,
                 bool expand) {
     const auto o = std::make_shared<options>();
@@ -55,9 +118,11 @@ void add_lookup(CLI::App& app, const char* command, const char* help, const glob
         action = [o, &g, expand] {
             connection c(g);
             const json id = identity_document(*o);
-            // Both outputs are the server's JSON answer; --json is accepted for qq's scripts.
-            print_json(expand ? c.call("POST", "/v1/identity/expand", json{{"id", id}})
-                              : c.call("POST", "/v1/identity/find", id));
+            const json answer = expand ? c.call("POST", "/v1/identity/expand", json{{"id", id}})
+                                       : c.call("POST", "/v1/identity/find", id);
+            if (o->json_output) print_json(answer);
+            else if (expand) print_expanded(answer);
+            else print_found(answer);
         };
     });
 }

@@ -307,11 +307,18 @@ TEST_CASE("CLI qq parity: version, single user/group, group and role changes, id
     CHECK(q.ok_json({"auth_list_user", "--id", user.at("id").get<std::string>()}).at("name") == "carol");
 
     // Identities: positional or by flags.
-    CHECK(q.ok_json({"auth_find_identity", "local:carol"}).at("auth_id") == user.at("id"));
+    // Without --json, qq's plain forms; with it, the server's JSON.
+    const std::string carol_id = user.at("id").get<std::string>();
+    CHECK(q.ok({"auth_find_identity", "local:carol"}) ==
+          "domain: LOCAL\nname: carol\nauth_id: " + carol_id + "\nSID: " + user.at("sid").get<std::string>() + "\n");
     CHECK(q.ok_json({"auth_find_identity", "--name", "carol", "--json"}).at("auth_id") == user.at("id"));
-    CHECK(q.ok_json({"auth_find_identity", "--auth-id", user.at("id").get<std::string>()}).at("name") == "carol");
-    const json expanded = q.ok_json({"auth_expand_identity", "auth_id:" + user.at("id").get<std::string>()});
-    CHECK(expanded.dump().find(user.at("id").get<std::string>()) != std::string::npos);
+    CHECK(q.ok_json({"auth_find_identity", "--auth-id", carol_id, "--json"}).at("name") == "carol");
+    const json expanded = q.ok_json({"auth_expand_identity", "auth_id:" + carol_id, "--json"});
+    CHECK(expanded.at("id").at("auth_id") == carol_id);
+    const std::string plain = q.ok({"auth_expand_identity", "--name", "carol"});
+    CHECK(plain.rfind("Identity:    carol (auth_id:" + carol_id + ")\nType:        User\nNFS Mapping: None\n", 0) == 0);
+    CHECK(plain.find("\nEquivalent Identities:\nNone\n\nGroup Membership:\nName   ID\n") != std::string::npos);
+    CHECK(plain.find("Users  auth_id:513") != std::string::npos);
     CHECK(q.run({"auth_find_identity"}).status != 0);
 
     // change_password: the user's own; the CLI stays logged in with the fresh session.
