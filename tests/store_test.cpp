@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <tokenauth/privilege.hpp>
 #include <tokenauth/store.hpp>
+#include <tokenauth/validator.hpp>
 
 #include <atomic>
 #include <map>
@@ -67,12 +69,89 @@ TEST_CASE("enable, disable and expiration updates are seen by find", "[store]") 
     CHECK(r.expires_at == 5);
 }
 
-TEST_CASE("memory per token stays bounded as the store grows", "[store]") {
+TEST_CASE("memory per token stays within 192 bytes at a million scoped tokens", "[store]") {
     tokenauth::memory_token_store store;
-    for (int i = 0; i < 100000; ++i) store.upsert(record_for(tokenauth::generate_access_token().id, 1));
-    CHECK(store.size() == 100000);
-    const double per_token = static_cast<double>(store.memory_bytes()) / 100000.0;
-    CHECK(per_token < 160.0);
+    tokenauth::scope_table scopes;
+    const std::uint32_t narrow = scopes.intern({tokenauth::privilege::access_tokens_read});
+    constexpr int n = 1000000;
+    for (int i = 0; i < n; ++i) {
+        auto r = record_for(tokenauth::generate_access_token().id, 1);
+        r.scope = i % 2 == 0 ? narrow : 0;
+        store.upsert(r);
+    }
+    CHECK(store.size() == n);
+    const double per_token = static_cast<double>(store.memory_bytes()) / n;
+    INFO("bytes per token: " << per_token);
+    CHECK(per_token <= 192.0);
+}
+
+TEST_CASE("a record's scope comes back from find and verify, and through the validator", "[store][scope]") {
+    tokenauth::memory_token_store store;
+    tokenauth::scope_table scopes;
+    const tokenauth::privilege_set narrow{tokenauth::privilege::access_tokens_read, tokenauth::privilege::role_read};
+    const std::uint32_t s = scopes.intern(narrow);
+    CHECK(s != tokenauth::scope_table::unrestricted);
+    CHECK(scopes.intern(narrow) == s);  // one entry per distinct set
+    CHECK(scopes.intern({tokenauth::privilege::role_read}) != s);
+    CHECK(scopes.scope(s) == narrow);
+    CHECK(scopes.scope(tokenauth::scope_table::unrestricted) == tokenauth::privilege_set::all());
+    const tokenauth::privilege_set user{tokenauth::privilege::role_read, tokenauth::privilege::role_write};
+    CHECK(scopes.restrict(user, s) == tokenauth::privilege_set{tokenauth::privilege::role_read});
+    CHECK(scopes.restrict(user, tokenauth::scope_table::unrestricted) == user);
+
+    const auto token = tokenauth::generate_access_token();
+    store.upsert(tokenauth::make_token_record(token, 42, tokenauth::never_expires, true, s));
+    tokenauth::token_record r;
+    REQUIRE(store.find(token.id, r));
+    CHECK(r.scope == s);
+    tokenauth::manual_clock clock(1000);
+    const tokenauth::validator v(store, clock);
+    const auto who = v.validate("Bearer " + tokenauth::encode_access_token(token));
+    REQUIRE(who);
+    CHECK(who->scope == s);
+}
+
+TEST_CASE("record_use keeps the newest use and take_unsaved_uses collects each use once", "[store][last_used]") {
+    tokenauth::memory_token_store store;
+    const auto a = tokenauth::generate_access_token();
+    const auto b = tokenauth::generate_access_token();
+    store.upsert(tokenauth::make_token_record(a, 1));
+    store.upsert(tokenauth::make_token_record(b, 1));
+    constexpr tokenauth::timestamp second = 1000000000;
+    const auto taken = [&] {
+        std::map<tokenauth::token_id, tokenauth::timestamp> out;
+        store.take_unsaved_uses([&](const tokenauth::token_id& id, tokenauth::timestamp t) { out[id] = t; });
+        return out;
+    };
+    CHECK(store.last_used(a.id) == 0);
+    CHECK(taken().empty());
+    store.record_use(a.id, 100 * second);
+    store.record_use(a.id, 100 * second + 5);  // within the second: not written again
+    CHECK(store.last_used(a.id) == 100 * second);
+    store.record_use(a.id, 102 * second);
+    CHECK(store.last_used(a.id) == 102 * second);
+    const auto first = taken();
+    REQUIRE(first.size() == 1);
+    CHECK(first.at(a.id) == 102 * second);
+    CHECK(taken().empty());  // saved: not collected twice
+    store.record_use(b.id, 103 * second);
+    CHECK(taken().size() == 1);
+    // Growing the table keeps the times.
+    for (int i = 0; i < 5000; ++i) store.upsert(record_for(tokenauth::generate_access_token().id, 2));
+    CHECK(store.last_used(a.id) == 102 * second);
+    CHECK(store.last_used(b.id) == 103 * second);
+    // Replacing a record keeps its last use; unknown ids are ignored.
+    store.upsert(tokenauth::make_token_record(a, 1, 5));
+    CHECK(store.last_used(a.id) == 102 * second);
+    store.record_use(tokenauth::generate_access_token().id, 200 * second);
+    CHECK(taken().empty());
+    // The validator records a use only when it accepts the token.
+    tokenauth::manual_clock clock(300 * second);
+    const tokenauth::validator v(store, clock);
+    CHECK_FALSE(v.validate("Bearer " + tokenauth::encode_access_token(a)));  // expired (at 5)
+    CHECK(store.last_used(a.id) == 102 * second);
+    CHECK(v.validate("Bearer " + tokenauth::encode_access_token(b)));
+    CHECK(store.last_used(b.id) == 300 * second);
 }
 
 TEST_CASE("readers find every stable token while a writer adds and removes others", "[store][concurrency]") {

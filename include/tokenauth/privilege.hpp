@@ -7,6 +7,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -268,6 +272,22 @@ public:
         return *this;
     }
     friend constexpr privilege_set operator|(privilege_set a, const privilege_set& b) noexcept { return a |= b; }
+    constexpr privilege_set& operator&=(const privilege_set& o) noexcept {
+        words_[0] &= o.words_[0];
+        words_[1] &= o.words_[1];
+        return *this;
+    }
+    friend constexpr privilege_set operator&(privilege_set a, const privilege_set& b) noexcept { return a &= b; }
+    /// The members of a that are not in b.
+    friend constexpr privilege_set operator-(privilege_set a, const privilege_set& b) noexcept {
+        a.words_[0] &= ~b.words_[0];
+        a.words_[1] &= ~b.words_[1];
+        return a;
+    }
+    /// A strict weak order (for use as a map key).
+    friend constexpr bool operator<(const privilege_set& a, const privilege_set& b) noexcept {
+        return a.words_[1] != b.words_[1] ? a.words_[1] < b.words_[1] : a.words_[0] < b.words_[0];
+    }
     friend constexpr bool operator==(const privilege_set& a, const privilege_set& b) noexcept {
         return a.words_[0] == b.words_[0] && a.words_[1] == b.words_[1];
     }
@@ -284,6 +304,70 @@ private:
     static constexpr std::size_t index(privilege p) noexcept { return static_cast<std::size_t>(p); }
     static constexpr std::uint64_t bit(privilege p) noexcept { return std::uint64_t{1} << (index(p) % 64); }
     std::uint64_t words_[2] = {0, 0};
+};
+
+/// The distinct privilege scopes of restricted credentials, each named by a small index, so
+/// that a credential record carries 4 bytes instead of a set. Index 0 is "unrestricted";
+/// scopes are only ever added. scope() is lock-free and safe from any thread while intern()
+/// runs; intern() serialises writers and may throw std::bad_alloc or std::length_error.
+/**
+ * Example:
+ * @code
+ *   tokenauth::scope_table scopes;
+ *   std::uint32_t s = scopes.intern({tokenauth::privilege::access_tokens_read});
+ *   // store s in the token_record; at each request:
+ *   auto allowed = scopes.restrict(user_privileges, principal.scope);
+ * @endcode
+ */
+class scope_table {
+public:
+    static constexpr std::uint32_t unrestricted = 0;
+
+    scope_table() = default;
+    scope_table(const scope_table&) = delete;
+    scope_table& operator=(const scope_table&) = delete;
+    ~scope_table() {
+        for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
+    }
+
+    /// The index of a scope, adding it when new. Never returns unrestricted.
+    std::uint32_t intern(const privilege_set& s) {
+        std::lock_guard lock(mu_);
+        const auto it = index_.find(s);
+        if (it != index_.end()) return it->second;
+        const std::uint32_t i = next_;
+        if (i / chunk_size >= chunk_count) throw std::length_error("too many distinct token scopes");
+        privilege_set* chunk = chunks_[i / chunk_size].load(std::memory_order_relaxed);
+        if (chunk == nullptr) {
+            chunk = new privilege_set[chunk_size];
+            chunks_[i / chunk_size].store(chunk, std::memory_order_release);
+        }
+        chunk[i % chunk_size] = s;
+        index_.emplace(s, i);
+        ++next_;
+        return i;
+    }
+
+    /// The privileges of scope i (every privilege for unrestricted or an index never
+    /// returned by intern()).
+    privilege_set scope(std::uint32_t i) const noexcept {
+        if (i == unrestricted || i / chunk_size >= chunk_count) return privilege_set::all();
+        const privilege_set* chunk = chunks_[i / chunk_size].load(std::memory_order_acquire);
+        return chunk == nullptr ? privilege_set::all() : chunk[i % chunk_size];
+    }
+
+    /// What a credential of scope i may do for a user holding user_privileges.
+    privilege_set restrict(const privilege_set& user_privileges, std::uint32_t i) const noexcept {
+        return user_privileges & scope(i);
+    }
+
+private:
+    static constexpr std::size_t chunk_size = 1024;
+    static constexpr std::size_t chunk_count = 4096;  // up to 4,194,303 distinct scopes
+    std::array<std::atomic<privilege_set*>, chunk_count> chunks_{};
+    std::mutex mu_;
+    std::map<privilege_set, std::uint32_t> index_;
+    std::uint32_t next_ = 1;
 };
 
 /// Every privilege whose name ends in _READ (the built-in Observers role).

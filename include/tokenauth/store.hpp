@@ -80,6 +80,8 @@ public:
     const T& operator[](std::size_t i) const noexcept { return data_[i]; }
     T* begin() noexcept { return data_; }
     T* end() noexcept { return data_ + size_; }
+    const T* begin() const noexcept { return data_; }
+    const T* end() const noexcept { return data_ + size_; }
 
 private:
     void release() noexcept {
@@ -147,18 +149,21 @@ struct token_record {
     std::uint64_t user_auth_id = 0;
     timestamp expires_at = never_expires;
     bool enabled = true;
+    std::uint32_t scope = 0;  ///< a scope_table index; 0: the user's full privileges
 };
 
 /// The record to store for a token: its id, the hash of its secret (never the secret
-/// itself), its user, expiry and state.
+/// itself), its user, expiry, state and scope.
 [[nodiscard]] inline token_record make_token_record(const access_token& t, std::uint64_t user,
-                                                   timestamp expires_at = never_expires, bool enabled = true) noexcept {
+                                                   timestamp expires_at = never_expires, bool enabled = true,
+                                                   std::uint32_t scope = 0) noexcept {
     token_record r;
     r.id = t.id;
     r.hash = hash_access_token(t);
     r.user_auth_id = user;
     r.expires_at = expires_at;
     r.enabled = enabled;
+    r.scope = scope;
     return r;
 }
 
@@ -185,6 +190,14 @@ public:
         if (!known) return lookup_result::unknown;
         return match ? lookup_result::found : lookup_result::bad_secret;
     }
+
+    /// Called by the validator after it accepted token id at time now, so a store can keep
+    /// last-used times. Must neither block for long, throw nor allocate. The default does
+    /// nothing.
+    virtual void record_use(const token_id& id, timestamp now) const noexcept {
+        (void)id;
+        (void)now;
+    }
 };
 
 /// A concurrent in-memory token store (see the file comment). Writers may throw
@@ -203,11 +216,7 @@ public:
         std::shared_lock lock(mu_);
         const slot* e = s.lookup(id, h);
         if (e == nullptr) return false;
-        out.id = e->id;
-        out.hash = e->hash;
-        out.user_auth_id = e->user_auth_id;
-        out.expires_at = e->expires_at;
-        out.enabled = e->enabled;
+        e->copy_to(out);
         return true;
     }
 
@@ -227,12 +236,50 @@ public:
         const slot* e = s.lookup(t.id, h);
         if (e == nullptr) return lookup_result::unknown;
         if (!constant_time_equal(actual.bytes, e->hash.bytes)) return lookup_result::bad_secret;
-        out.id = e->id;
-        out.hash = e->hash;
-        out.user_auth_id = e->user_auth_id;
-        out.expires_at = e->expires_at;
-        out.enabled = e->enabled;
+        e->copy_to(out);
         return lookup_result::found;
+    }
+
+    /// Keeps now as the token's last use, at most one write a second per token (so threads
+    /// validating one token do not keep passing its cache line back and forth). The use is
+    /// marked unsaved until take_unsaved_uses() collects it.
+    void record_use(const token_id& id, timestamp now) const noexcept override {
+        const std::uint64_t h = id.hash();
+        const shard& s = shard_for(h);
+        std::shared_lock lock(mu_);
+        const slot* e = s.lookup(id, h);
+        if (e == nullptr) return;
+        const timestamp seen = __atomic_load_n(&e->last_used, __ATOMIC_RELAXED);
+        if (now - (seen & ~timestamp{1}) < 1000000000) return;
+        __atomic_store_n(&const_cast<slot*>(e)->last_used, (now & ~timestamp{1}) | 1, __ATOMIC_RELAXED);
+    }
+
+    /// The token's last use seen by record_use(), or 0 when none (or unknown).
+    timestamp last_used(const token_id& id) const noexcept {
+        const std::uint64_t h = id.hash();
+        const shard& s = shard_for(h);
+        std::shared_lock lock(mu_);
+        const slot* e = s.lookup(id, h);
+        return e == nullptr ? 0 : __atomic_load_n(&e->last_used, __ATOMIC_RELAXED) & ~timestamp{1};
+    }
+
+    /// Calls f(id, time) for every use recorded since the last call, and marks them saved.
+    /// A server writes them to its database in one batch. f must not call back into the
+    /// store.
+    template <class F>
+    void take_unsaved_uses(F&& f) const {
+        std::shared_lock lock(mu_);
+        for (const shard& s : shards_)
+            for (const slot& e : s.slots) {
+                if (!e.used) continue;
+                timestamp v = __atomic_load_n(&e.last_used, __ATOMIC_RELAXED);
+                if ((v & 1) == 0) continue;
+                // Clear the mark unless a newer use replaced the value meanwhile (it stays
+                // marked and is collected next time).
+                if (__atomic_compare_exchange_n(&const_cast<slot&>(e).last_used, &v, v & ~timestamp{1}, false,
+                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                    f(e.id, v & ~timestamp{1});
+            }
     }
 
     /// Inserts a record, or replaces the record with the same id. Returns true when new.
@@ -294,12 +341,16 @@ public:
     }
 
 private:
-    // One table entry: 72 bytes. `used` marks occupied slots.
+    // One table entry: 80 bytes. `used` marks occupied slots. last_used is written by
+    // readers (atomically, under the shared lock); its low bit marks a use not yet taken by
+    // take_unsaved_uses().
     struct slot {
         token_id id;
         secret_hash hash;
         std::uint64_t user_auth_id;
         timestamp expires_at;
+        timestamp last_used;
+        std::uint32_t scope;
         bool enabled;
         bool used;
 
@@ -308,10 +359,21 @@ private:
             hash = r.hash;
             user_auth_id = r.user_auth_id;
             expires_at = r.expires_at;
+            scope = r.scope;
             enabled = r.enabled;
+            if (!used) last_used = 0;
             used = true;
         }
+        void copy_to(token_record& out) const noexcept {
+            out.id = id;
+            out.hash = hash;
+            out.user_auth_id = user_auth_id;
+            out.expires_at = expires_at;
+            out.enabled = enabled;
+            out.scope = scope;
+        }
     };
+    static_assert(sizeof(slot) == 80, "the per-token budget counts on an 80-byte slot");
 
     // Linear probing over a table whose size need not be a power of two: the home slot is
     // the high half of hash * capacity. Deletion shifts later entries back, so there are no
@@ -342,16 +404,19 @@ private:
             slots[i].assign(r);
             ++count;
         }
+        void place(const slot& e) noexcept {
+            std::size_t i = home(e.id.hash());
+            while (slots[i].used) i = next(i);
+            slots[i] = e;
+            ++count;
+        }
         void reserve_one() {
             if ((count + 1) * 4 <= slots.size() * 3) return;
             detail::huge_array<slot> old(slots.size() < 16 ? 32 : slots.size() + slots.size() / 2);
             old.swap(slots);
             count = 0;
-            for (const slot& e : old) {
-                if (!e.used) continue;
-                token_record r{e.id, e.hash, e.user_auth_id, e.expires_at, e.enabled};
-                place(r, r.id.hash());
-            }
+            for (const slot& e : old)
+                if (e.used) place(e);
         }
         bool erase(const token_id& id, std::uint64_t h) noexcept {
             slot* e = lookup(id, h);

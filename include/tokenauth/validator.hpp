@@ -1,7 +1,8 @@
 // tokenauth: from an Authorization header value to an authenticated principal.
 //
 //   "Bearer access-v1:..."   parse -> store lookup -> constant-time secret check ->
-//                            disabled? -> expired? -> principal
+//                            disabled? -> expired? -> record the use -> principal (with
+//                            the token's scope: see scope_table in privilege.hpp)
 //   "Bearer session-v1:..."  decode -> the user's binding and generation -> constant-time
 //                            MAC check (covers the binding) -> expired? -> generation
 //                            current? -> principal
@@ -32,6 +33,7 @@ struct principal {
     credential_kind kind = credential_kind::access_token;
     token_id token;                        ///< the access token's id (zero for sessions)
     timestamp expires_at = never_expires;  ///< when the credential stops being valid
+    std::uint32_t scope = 0;               ///< the token's scope_table index; 0: unrestricted
 };
 
 /// What the validator needs to know of a user to accept its sessions.
@@ -111,12 +113,15 @@ private:
         default: break;
         }
         if (!rec.enabled) return errc::disabled;
-        if (is_expired(rec.expires_at, clock_->now())) return errc::expired;
+        const timestamp now = clock_->now();
+        if (is_expired(rec.expires_at, now)) return errc::expired;
+        store_->record_use(parsed->id, now);
         principal p;
         p.auth_id = rec.user_auth_id;
         p.kind = credential_kind::access_token;
         p.token = parsed->id;
         p.expires_at = rec.expires_at;
+        p.scope = rec.scope;
         return p;
     }
 
