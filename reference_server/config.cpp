@@ -9,6 +9,25 @@
 
 namespace tokenauth::server {
 
+std::optional<std::int64_t> parse_duration_seconds(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    std::int64_t unit = 1;
+    std::string digits = text;
+    switch (text.back()) {
+    case 'd': unit = 86400; break;
+    case 'h': unit = 3600; break;
+    case 'm': unit = 60; break;
+    case 's': unit = 1; break;
+    default: break;
+    }
+    if (unit != 1 || text.back() == 's') digits.pop_back();
+    if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    const std::int64_t n = std::stoll(digits) * unit;
+    if (n <= 0 || n > std::int64_t{100} * 365 * 86400) return std::nullopt;  // at most 100 years
+    return n;
+}
+
 bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
@@ -23,9 +42,11 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
         "                            if unset, a random one is generated and printed once to stderr\n"
         "  TOKENAUTH_LISTEN, TOKENAUTH_DATA_DIR, TOKENAUTH_THREADS  defaults for the flags of the same name\n\n"
         "First start on an empty data dir creates users admin (500) and guest (501), groups Users (513) and\n"
-        "Guests (514), roles Administrators and Observers, a machine SID, the session key and (unless\n"
-        "--tls-cert/--tls-key are given) a self-signed certificate. The data dir is mode 0700, its files 0600.\n"
-        "Logs: one JSON object per line on stderr. SIGINT/SIGTERM: finish in-flight requests and exit.");
+        "Guests (514), roles Administrators and Observers, a machine SID, the session key file session.key\n"
+        "(unless --session-key-file names one) and (unless --tls-cert/--tls-key are given) a self-signed\n"
+        "certificate. The data dir is mode 0700, its files 0600.\n"
+        "Logs: one JSON object per line on stderr; security events also in DATA_DIR/audit.log (hash-chained,\n"
+        "see --verify-audit). SIGINT/SIGTERM: finish in-flight requests, save last-used times and exit.");
     app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
         ->envname("TOKENAUTH_LISTEN")
         ->capture_default_str();
@@ -80,12 +101,46 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                 return ip ? std::string() : s + " is not an IPv4 or IPv6 address";
             },
             "IP"));
+    std::string delegation = "contained";
+    app.add_option("--delegation", delegation,
+                   "contained: nobody grants, or acts as a user with, privileges they do not hold (403); "
+                   "qumulo: each write privilege acts on any user, as in Qumulo Core")
+        ->check(CLI::IsMember({"contained", "qumulo"}))
+        ->capture_default_str();
+    std::string lifetime;
+    app.add_option("--max-token-lifetime", lifetime,
+                   "longest access-token lifetime from creation (e.g. 365d, 12h); tokens created without an "
+                   "expiration get it (default: unlimited)");
+    app.add_option("--session-key-file", c.session_key_file,
+                   "file holding the session-signing key (64 hex digits; created when missing; default: "
+                   "DATA_DIR/session.key). Give several servers the same file");
+    app.add_option("--last-used-interval", c.last_used_interval,
+                   "seconds between batched writes of access tokens' last-used times (also written at shutdown)")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
+    app.add_option("--audit-max-bytes", c.audit_max_bytes, "size at which DATA_DIR/audit.log rotates")
+        ->check(CLI::Range(std::int64_t{4096}, std::int64_t{1} << 40))
+        ->capture_default_str();
+    app.add_option("--server-name", c.server_name, "this server's name in audit events (default: the host name)");
+    app.add_option("--verify-audit", c.verify_audit,
+                   "check the hash chain of DATA_DIR's audit log, name the first broken line, and exit (0: intact)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         exit_code = app.exit(e);
         return std::nullopt;
     }
+    c.delegation_qumulo = delegation == "qumulo";
+    if (!lifetime.empty()) {
+        const auto seconds = parse_duration_seconds(lifetime);
+        if (!seconds) {
+            std::cerr << "tokenauth-server: --max-token-lifetime must be a positive duration such as 365d, 12h, 30m or 45s\n";
+            exit_code = 2;
+            return std::nullopt;
+        }
+        c.max_token_lifetime = *seconds;
+    }
+    if (!c.verify_audit.empty()) return c;
     const auto colon = listen.rfind(':');
     if (colon == std::string::npos || colon == 0) {
         std::cerr << "tokenauth-server: --listen must be HOST:PORT\n";

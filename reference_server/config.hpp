@@ -1,6 +1,7 @@
 // tokenauth-server's configuration: flags and environment, defaults, validation, --help.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +27,17 @@ struct config {
     int max_password_checks = 0;           ///< concurrent Argon2id hashes; 0: one per CPU
     std::vector<std::string> trusted_proxies;
     std::optional<std::string> admin_password;  ///< from TOKENAUTH_ADMIN_PASSWORD
+    bool delegation_qumulo = false;             ///< --delegation qumulo
+    std::int64_t max_token_lifetime = 0;        ///< seconds; 0: unlimited
+    std::string session_key_file;               ///< "": <data_dir>/session.key
+    int last_used_interval = 60;                ///< seconds between saves of last-used times
+    std::int64_t audit_max_bytes = 64 << 20;    ///< audit.log rotates beyond this size
+    std::string server_name;                    ///< names this server in audit events (default: host name)
+    std::string verify_audit;                   ///< --verify-audit DATA_DIR: check and exit
 };
+
+/// "365d", "12h", "30m", "45s" or plain seconds; nullopt when malformed or not positive.
+std::optional<std::int64_t> parse_duration_seconds(const std::string& text);
 
 /// Parses argv and the environment. Returns the config, or an exit code to stop with
 /// (0 after --help, 2 after printing a usage error to stderr).

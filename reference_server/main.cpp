@@ -8,7 +8,13 @@
 #include <memory>
 #include <thread>
 
+#include <unistd.h>
+
+#include <condition_variable>
+#include <mutex>
+
 #include "api/router.hpp"
+#include "audit/audit_log.hpp"
 #include "config.hpp"
 #include "http/transport.hpp"
 #include "storage/state.hpp"
@@ -62,12 +68,67 @@ void configure_http(httplib::Server& http, event_log& log) {
     });
 }
 
+std::string server_name(const config& c) {
+    if (!c.server_name.empty()) return c.server_name;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(c.port);
+}
+
+/// Writes the access tokens' last-used times from memory to the database every interval and
+/// once more at stop(); records each token's first use in the audit trail.
+class last_used_saver {
+public:
+    last_used_saver(store& db, line_sink& audit, event_log& log, std::chrono::seconds interval)
+        : db_(db), audit_(audit), log_(log), interval_(interval), thread_([this] { run(); }) {}
+    ~last_used_saver() { stop(); }
+    void stop() {
+        {
+            std::lock_guard lock(mu_);
+            if (stop_) return;
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+        save();
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(mu_);
+        while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+            lock.unlock();
+            save();
+            lock.lock();
+        }
+    }
+    void save() {
+        try {
+            for (const tokenauth::token_id& id : db_.save_uses())
+                audit_.write("token_first_used", {{"actor", nullptr}, {"target", {{"token_id", to_string(id)}}},
+                                                  {"outcome", "success"}});
+        } catch (const std::exception& e) {
+            log_.write("last_used_save_failed", {{"what", e.what()}});
+        }
+    }
+
+    store& db_;
+    line_sink& audit_;
+    event_log& log_;
+    std::chrono::seconds interval_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     int exit_code = 0;
     const auto cfg = parse_config(argc, argv, exit_code);
     if (!cfg) return exit_code;
+    if (!cfg->verify_audit.empty()) return audit_log::verify(cfg->verify_audit, std::cout);
     ::umask(077);  // every file the server creates is private: 0600 files, 0700 directories
 
     // Block the stop signals in every thread; one thread waits for them.
@@ -80,7 +141,7 @@ int main(int argc, char** argv) {
 
     event_log log;
     try {
-        state::options opts{cfg->data_dir, cfg->admin_password};
+        state::options opts{cfg->data_dir, cfg->admin_password, cfg->session_key_file};
         state db(opts);
         if (db.generated_admin_password) {
             std::cerr << "tokenauth-server: first start: user 'admin' has the generated password: "
@@ -104,20 +165,31 @@ int main(int argc, char** argv) {
             [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
         tokenauth::system_clock clock;
         const tokenauth::validator validator(db.tokens(), clock, db.key(), db);
+        // Before the abuse controls: their failure log flushes into it when they end.
+        audit_log audit(cfg->data_dir, server_name(*cfg), static_cast<std::uint64_t>(cfg->audit_max_bytes), log);
         failure_throttle::policy per_user, per_address, bearer;
         per_user.threshold = static_cast<std::size_t>(cfg->login_failures_per_user);
         per_user.window = per_address.window = std::chrono::seconds(cfg->login_failure_window);
         per_address.threshold = static_cast<std::size_t>(cfg->login_failures_per_address);
         bearer.threshold = static_cast<std::size_t>(cfg->auth_failures_per_minute);
         bearer.window = std::chrono::seconds(60);
+        failure_throttle::policy revoke_quota;  // GitHub's limit: 60 reports an hour per address
+        revoke_quota.threshold = 60;
+        revoke_quota.window = revoke_quota.first_delay = revoke_quota.max_delay = std::chrono::seconds(3600);
         const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
         abuse_controls abuse{failure_throttle(per_user),
                              failure_throttle(per_address),
                              failure_throttle(bearer),
                              password_gate(cfg->max_password_checks > 0 ? static_cast<std::size_t>(cfg->max_password_checks) : cpus),
                              failure_log(log),
+                             failure_throttle(revoke_quota),
                              cfg->trusted_proxies};
-        services svc{db, validator, clock, log, abuse};
+        abuse.failures.mirror_to(&audit);
+        policy rules;
+        rules.delegation = cfg->delegation_qumulo ? delegation_mode::qumulo : delegation_mode::contained;
+        rules.max_token_lifetime = cfg->max_token_lifetime * 1'000'000'000;
+        services svc{db, validator, clock, log, abuse, audit, rules};
+        last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
         configure_http(*http, log);
         router routes(*http, svc);
         register_version_and_session(routes);
@@ -149,6 +221,7 @@ int main(int argc, char** argv) {
             pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if listen ended by itself
             waiter.join();
         }
+        saver.stop();
         log.write("stopped", {{"clean", ok}});
         return 0;
     } catch (const std::exception& e) {

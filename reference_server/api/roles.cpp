@@ -31,6 +31,10 @@ void modify_role(request_context& ctx, bool partial) {
     if (b.name) updated.name = *b.name;
     if (b.description) updated.description = *b.description;
     if (b.privileges) updated.privileges = *b.privileges;
+    ctx.check_edit("changing this role's privileges", [&](directory& after) {
+        for (auto& role : after.roles)
+            if (role.name == old.name) role = updated;
+    });
     ctx.svc.db.update_role(old.name, updated);
     ctx.audit("role_modified", {{"role", updated.name}});
     ctx.reply(role_json(updated));
@@ -109,6 +113,10 @@ void register_roles(router& r) {
         const tokenauth::role& role = path_role(ctx);
         const api_identity id = ctx.body(decode_identity(ctx.req.body));
         const resolved who = ctx.resolve(id);
+        ctx.check_edit("adding a member to this role", [&](directory& after) {
+            for (auto& r : after.roles)
+                if (r.name == role.name) r.add_member(who.auth_id);
+        });
         ctx.svc.db.add_role_member(role.name, who.auth_id);
         ctx.audit("role_member_added", {{"role", role.name}, {"member", std::to_string(who.auth_id)}});
         ctx.reply(identity_to_json(ctx.dir->identity_of(who.auth_id)));
@@ -127,6 +135,10 @@ void register_roles(router& r) {
         const tokenauth::role& role = path_role(ctx);
         const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
         if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
+        ctx.check_edit("removing this member", [&](directory& after) {
+            for (auto& r : after.roles)
+                if (r.name == role.name) r.remove_member(member);
+        });
         ctx.svc.db.remove_role_member(role.name, member);
         ctx.audit("role_member_removed", {{"role", role.name}, {"member", std::to_string(member)}});
         ctx.reply_empty();

@@ -105,11 +105,6 @@ std::uint64_t parse_path_id(const std::string& s, const char* what) {
     return *v;
 }
 
-void request_context::require(privilege p) const {
-    if (!dir->privileges_of(who.auth_id).contains(p))
-        throw api_error{403, "privilege_required_error", std::string(to_string(p)) + " is required for this request"};
-}
-
 resolved request_context::resolve(const api_identity& id) const {
     std::string why;
     const auto found = dir->resolve(id, why);

@@ -26,17 +26,32 @@ struct abuse_controls {
     failure_throttle bearer_addresses;  ///< failed bearer credentials per client address
     password_gate passwords;            ///< concurrent Argon2id hashes
     failure_log failures;               ///< failure events, aggregated per client address
+    failure_throttle revokes;           ///< revocation reports per client address (60 an hour)
     std::vector<std::string> trusted_proxies;  ///< peers whose X-Forwarded-For is believed
 };
 
-/// What the handlers share: storage, the validator, the clock, the event log and the abuse
-/// controls.
+/// Who may delegate what (see authorization.cpp).
+enum class delegation_mode {
+    contained,  ///< nobody grants, or acts as someone with, privileges they do not hold
+    qumulo,     ///< Qumulo's semantics: each write privilege acts on any user
+};
+
+/// The server's security policy.
+struct policy {
+    delegation_mode delegation = delegation_mode::contained;
+    timestamp max_token_lifetime = 0;  ///< nanoseconds from creation; 0: unlimited
+};
+
+/// What the handlers share: storage, the validator, the clock, the event log, the audit
+/// trail, the abuse controls and the policy.
 struct services {
     store& db;
     const tokenauth::validator& validator;
     const tokenauth::clock& clock;
     event_log& log;
     abuse_controls& abuse;
+    line_sink& audit;
+    server::policy policy;
 };
 
 /// The client's address: the peer's, or with a trusted proxy as the peer, the rightmost
@@ -55,8 +70,24 @@ public:
     std::shared_ptr<const directory> dir;  ///< taken after authentication
     std::string client;                   ///< client_address() of the request
 
+    /// What the caller may do: the user's privileges, narrowed by the token's scope.
+    privilege_set caller_privileges() const;
     /// 403 unless the caller holds p (through any role, directly or via a group).
     void require(privilege p) const;
+    /// Acting as someone (a token for them, their password): with contained delegation,
+    /// 403 naming what the caller lacks of needed.
+    void check_acting_as(const char* what, const privilege_set& needed) const;
+    /// A change to the directory, given as the directory it would produce: 400 when it
+    /// would leave no administrator; with contained delegation, 403 when it would give
+    /// anyone a privilege the caller does not hold.
+    void check_change(const char* what, const directory& after) const;
+    /// check_change on a copy of the current directory with edit(copy) applied.
+    template <class Edit>
+    void check_edit(const char* what, Edit&& edit) const {
+        directory after = *dir;
+        edit(after);
+        check_change(what, after);
+    }
     /// The path capture i (1-based), already percent-decoded by cpp-httplib.
     std::string capture(std::size_t i) const { return req.matches[i].str(); }
     /// Decodes the body with a decoder, throwing its 400 on failure.
@@ -66,11 +97,9 @@ public:
         return std::move(*d.value);
     }
     void reply(const nlohmann::json& j, int status = 200) const;
-    /// Logs a change the caller made: fields plus "by" (the caller's auth_id).
-    void audit(const char* event, nlohmann::json fields) const {
-        fields["by"] = std::to_string(who.auth_id);
-        svc.log.write(event, std::move(fields));
-    }
+    /// Records a change the caller made: in the operational log (fields plus "by", the
+    /// caller's auth_id) and in the audit trail (with the actor, client and outcome).
+    void audit(const char* event, nlohmann::json fields) const;
     /// The local principal an identity names, or 404 saying why none does.
     resolved resolve(const api_identity& id) const;
     /// 200 with an empty body (DELETE and friends).

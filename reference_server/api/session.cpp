@@ -66,11 +66,14 @@ void register_version_and_session(router& r) {
             abuse.login_pairs.failure(pair, now);
             abuse.login_addresses.failure(ctx.client, now);
             abuse.failures.write("login_failed", ctx.client, "invalid username or password",
-                                 [] { return nlohmann::json::object(); });
+                                 [&] { return nlohmann::json{{"user", b.username.substr(0, 64)}}; });
             throw api_error{401, "invalid_credentials_error", "invalid username or password"};
         }
         abuse.login_pairs.success(pair);
         ctx.svc.log.write("login", {{"auth_id", std::to_string(found->auth_id)}, {"remote_addr", ctx.client}});
+        ctx.svc.audit.write("login", {{"actor", {{"auth_id", std::to_string(found->auth_id)}, {"name", found->name}}},
+                                      {"client", ctx.client},
+                                      {"outcome", "success"}});
         ctx.reply({{"bearer_token", mint_session(ctx, *found)}});
     }, auth::none);
 
@@ -82,6 +85,19 @@ void register_version_and_session(router& r) {
             std::unordered_map<std::uint64_t, std::string> bodies;
         };
         thread_local body_cache cache;
+        if (ctx.who.scope != scope_table::unrestricted) {
+            // A scoped token: its effective privileges, not the user's (not cached).
+            const user_row* u = ctx.dir->user(ctx.who.auth_id);
+            if (u == nullptr) throw api_error{401, "invalid_credentials_error", "the credential's user no longer exists"};
+            nlohmann::json j = user_json(*ctx.dir, *u);
+            nlohmann::json privileges = nlohmann::json::array();
+            for (privilege p : ctx.caller_privileges().to_vector()) privileges.push_back(to_string(p));
+            j["privileges"] = std::move(privileges);
+            j["access_token_id"] = to_string(ctx.who.token);
+            j["access_token_scoped"] = true;
+            ctx.reply(j);
+            return;
+        }
         if (cache.version != ctx.dir->version || cache.bodies.size() > 4096) {
             cache.bodies.clear();
             cache.version = ctx.dir->version;
@@ -113,7 +129,7 @@ void register_version_and_session(router& r) {
         if (u == nullptr || !u->password_hash || !ctx.verify_password(*u->password_hash, b.old_password))
             throw api_error{401, "invalid_credentials_error", "the old password is not correct"};
         const user_row changed = ctx.svc.db.set_password(u->auth_id, ctx.hash_password(b.new_password));
-        ctx.svc.log.write("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"by", std::to_string(u->auth_id)}});
+        ctx.audit("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"sessions_ended", true}});
         // Every earlier session of the user has ended; the caller gets a fresh one.
         ctx.reply({{"bearer_token", mint_session(ctx, changed)}});
     });

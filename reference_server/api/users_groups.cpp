@@ -1,4 +1,6 @@
 // /v1/users/ and /v1/groups/ with members and setpassword.
+#include <algorithm>
+
 #include "router.hpp"
 
 namespace tokenauth::server {
@@ -54,6 +56,9 @@ void register_users_and_groups(router& r) {
         u.primary_group = existing_group(*ctx.dir, b.primary_group);
         u.uid = b.uid;
         u.home_directory = b.home_directory;
+        ctx.check_edit("creating a user in this primary group", [&](directory& after) {
+            after.users.emplace(~std::uint64_t{0}, u).first->second.auth_id = ~std::uint64_t{0};
+        });
         if (b.password) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.create_user(std::move(u));
         ctx.audit("user_created", {{"auth_id", std::to_string(u.auth_id)}});
@@ -75,6 +80,11 @@ void register_users_and_groups(router& r) {
         u.uid = b.uid;
         u.home_directory = b.home_directory;
         const bool password_changed = b.password.has_value();
+        if (password_changed && u.auth_id != ctx.who.auth_id)
+            ctx.check_acting_as("setting another user's password", ctx.dir->privileges_of(u.auth_id));
+        ctx.check_edit("changing the user's primary group", [&](directory& after) {
+            after.users[u.auth_id] = u;
+        });
         if (password_changed) u.password_hash = ctx.hash_password(*b.password);
         u = ctx.svc.db.update_user(u, password_changed);
         ctx.audit("user_modified", {{"auth_id", std::to_string(u.auth_id)}, {"password_changed", password_changed}});
@@ -86,6 +96,9 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
             throw bad_request("the built-in users admin and guest cannot be deleted");
+        ctx.check_edit("deleting this user", [&](directory& after) {
+            after.users.erase(u.auth_id);
+        });
         ctx.svc.db.delete_user(u.auth_id);
         ctx.audit("user_deleted", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply_empty();
@@ -104,6 +117,8 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
         if (u.auth_id == guest_auth_id) throw bad_request("the guest user cannot have a password");
+        if (u.auth_id != ctx.who.auth_id)
+            ctx.check_acting_as("setting another user's password", ctx.dir->privileges_of(u.auth_id));
         const user_row changed = ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.dir, changed));
@@ -147,6 +162,11 @@ void register_users_and_groups(router& r) {
         const group_row& g = path_group(ctx);
         if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
             throw bad_request("the built-in groups Users and Guests cannot be deleted");
+        ctx.check_edit("deleting this group", [&](directory& after) {
+            after.groups.erase(g.auth_id);
+            after.group_members.erase(g.auth_id);
+            for (auto& role : after.roles) role.remove_member(g.auth_id);
+        });
         ctx.svc.db.delete_group(g.auth_id);
         ctx.audit("group_deleted", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply_empty();
@@ -167,6 +187,10 @@ void register_users_and_groups(router& r) {
         const std::uint64_t member = ctx.body(decode_group_member(ctx.req.body));
         const user_row* u = ctx.dir->user(member);
         if (u == nullptr) throw not_found("no user with id " + std::to_string(member) + " (members are users)");
+        ctx.check_edit("adding a member to this group", [&](directory& after) {
+            auto& members = after.group_members[g.auth_id];
+            members.insert(std::lower_bound(members.begin(), members.end(), member), member);
+        });
         ctx.svc.db.add_group_member(g.auth_id, member);
         ctx.audit("group_member_added",
                   {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});
@@ -181,6 +205,10 @@ void register_users_and_groups(router& r) {
         const auto it = explicit_members.find(g.auth_id);
         if (it == explicit_members.end() || !std::binary_search(it->second.begin(), it->second.end(), member))
             throw not_found("user " + std::to_string(member) + " is not an explicit member of group " + g.name);
+        ctx.check_edit("removing this member", [&](directory& after) {
+            auto& members = after.group_members[g.auth_id];
+            members.erase(std::find(members.begin(), members.end(), member));
+        });
         ctx.svc.db.remove_group_member(g.auth_id, member);
         ctx.audit("group_member_removed",
                   {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});

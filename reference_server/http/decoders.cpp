@@ -165,6 +165,28 @@ decoded<T> guarded(std::string_view body, F&& f) noexcept {
 
 }  // namespace
 
+/// An optional "privileges" array of privilege names (null or absent: none given).
+static bool privileges_field(const json& j, std::optional<privilege_set>& out, api_error& error) {
+    const json* p = field(j, "privileges");
+    if (p == nullptr || p->is_null()) return true;
+    if (!p->is_array()) {
+        error = bad("'privileges' must be an array of privilege names");
+        return false;
+    }
+    privilege_set set;
+    for (const json& e : *p) {
+        const auto priv = parse_privilege(e.is_string() ? e.get_ref<const std::string&>() : std::string_view());
+        if (!priv) {
+            error = bad("'privileges' holds an unknown privilege: " +
+                        (e.is_string() ? e.get<std::string>().substr(0, 80) : e.dump().substr(0, 80)));
+            return false;
+        }
+        set.insert(*priv);
+    }
+    out = set;
+    return true;
+}
+
 decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
     return guarded<token_create_body>(body, [](const json& j, decoded<token_create_body>& out) {
         token_create_body b;
@@ -181,7 +203,31 @@ decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
         b.user = *id;
         if (const json* e = field(j, "expiration_time"))
             if (!time_field(*e, b.expiration, out.error)) return;
+        if (!privileges_field(j, b.privileges, out.error)) return;
         out.value = std::move(b);
+    });
+}
+
+decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept {
+    return guarded<std::vector<std::string>>(body, [](const json& j, decoded<std::vector<std::string>>& out) {
+        const json* c = field(j, "credentials");
+        if (c == nullptr || !c->is_array()) {
+            out.error = bad("'credentials' is required: an array of exposed access tokens");
+            return;
+        }
+        if (c->size() > max_revoke_credentials) {
+            out.error = bad("at most " + std::to_string(max_revoke_credentials) + " credentials per request");
+            return;
+        }
+        std::vector<std::string> list;
+        for (const json& e : *c) {
+            if (!e.is_string()) {
+                out.error = bad("'credentials' must hold strings");
+                return;
+            }
+            list.push_back(e.get<std::string>());
+        }
+        out.value = std::move(list);
     });
 }
 
@@ -289,23 +335,7 @@ decoded<role_body> decode_role(std::string_view body, bool partial) noexcept {
             out.error = bad("'name' must not be empty");
             return;
         }
-        if (const json* p = field(j, "privileges"); p != nullptr && !p->is_null()) {
-            if (!p->is_array()) {
-                out.error = bad("'privileges' must be an array of privilege names");
-                return;
-            }
-            privilege_set set;
-            for (const json& e : *p) {
-                const auto priv = parse_privilege(e.is_string() ? e.get_ref<const std::string&>() : std::string_view());
-                if (!priv) {
-                    out.error = bad("'privileges' holds an unknown privilege: " +
-                                    (e.is_string() ? e.get<std::string>().substr(0, 80) : e.dump().substr(0, 80)));
-                    return;
-                }
-                set.insert(*priv);
-            }
-            b.privileges = set;
-        }
+        if (!privileges_field(j, b.privileges, out.error)) return;
         if (!partial && (!b.name || !b.description || !b.privileges)) {
             out.error = bad("'name', 'description' and 'privileges' are required");
             return;

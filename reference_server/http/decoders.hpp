@@ -28,6 +28,7 @@ struct decoded {
 struct token_create_body {
     api_identity user;
     std::optional<timestamp> expiration;
+    std::optional<privilege_set> privileges;  ///< the token's scope; none: unrestricted
 };
 struct token_modify_body {
     std::optional<std::optional<timestamp>> expiration;  ///< outer: present; inner: null = never
@@ -64,6 +65,9 @@ inline constexpr std::size_t max_name_length = 256;
 inline constexpr std::size_t max_password_length = 1024;
 
 decoded<token_create_body> decode_token_create(std::string_view body) noexcept;
+/// POST /v1/auth/access-tokens/revoke: {"credentials": [up to 500 strings]}.
+inline constexpr std::size_t max_revoke_credentials = 500;
+decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept;
 decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept;
 decoded<login_body> decode_login(std::string_view body) noexcept;
 decoded<change_password_body> decode_change_password(std::string_view body) noexcept;

@@ -11,10 +11,17 @@
 
 namespace tokenauth::server {
 
-class event_log {
+/// Where event lines go.
+class line_sink {
+public:
+    virtual ~line_sink() = default;
+    virtual void write(const char* event, nlohmann::json fields) = 0;
+};
+
+class event_log final : public line_sink {
 public:
     /// Writes {"ts": now, "event": name, ...fields} as one line.
-    void write(const char* event, nlohmann::json fields = nlohmann::json::object()) {
+    void write(const char* event, nlohmann::json fields = nlohmann::json::object()) override {
         fields["ts"] = format_rfc3339(system_clock().now());
         fields["event"] = event;
         const std::string line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

@@ -92,6 +92,15 @@ void password_gate::leave() {
 // ---------------------------------------------------------------------------------------
 // failure_log
 
+void failure_log::emit(const char* event, nlohmann::json fields) {
+    if (mirror_ != nullptr) {
+        nlohmann::json copy = fields;
+        copy["outcome"] = "failure";
+        mirror_->write(event, std::move(copy));
+    }
+    log_.write(event, std::move(fields));
+}
+
 failure_log::failure_log(event_log& log, std::size_t full_lines, std::chrono::seconds interval,
                          std::size_t max_addresses)
     : log_(log), full_lines_(full_lines), interval_(interval), max_addresses_(max_addresses) {
@@ -160,7 +169,7 @@ void failure_log::flush(steady_time now, bool everything) {
             it = tallies_.erase(it);
         }
     }
-    for (std::size_t i = 0; i < lines.size(); ++i) log_.write(events[i].c_str(), std::move(lines[i]));
+    for (std::size_t i = 0; i < lines.size(); ++i) emit(events[i].c_str(), std::move(lines[i]));
 }
 
 }  // namespace tokenauth::server

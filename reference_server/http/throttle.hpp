@@ -109,12 +109,15 @@ public:
         nlohmann::json fields = make_fields();
         fields["remote_addr"] = remote_addr;
         fields["reason"] = reason;
-        log_.write(event, std::move(fields));
+        emit(event, std::move(fields));
     }
+    /// Also writes every line (full ones and summaries) to sink; set before use.
+    void mirror_to(line_sink* sink) noexcept { mirror_ = sink; }
     /// Writes the summaries of every interval that has ended by now.
     void flush(steady_time now, bool everything = false);
 
 private:
+    void emit(const char* event, nlohmann::json fields);
     /// Counts the failure; true when it is to be written in full.
     bool admit(const char* event, const std::string& remote_addr, const std::string& reason);
 
@@ -126,6 +129,7 @@ private:
     };
 
     event_log& log_;
+    line_sink* mirror_ = nullptr;
     std::size_t full_lines_;
     std::chrono::seconds interval_;
     std::size_t max_addresses_;

@@ -55,6 +55,13 @@ const char* const migrations[] = {
     INSERT INTO meta (key, value)
         SELECT 'next_auth_id', max(coalesce(max(auth_id), 0) + 1, 1001) FROM principals;
     )sql",
+    // v3: a token's scope (privilege names, one per line; NULL: unrestricted) and the last
+    // use saved from memory. The session key moves out of the database into a key file
+    // (state.cpp), so a database copy alone cannot mint sessions.
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN privileges TEXT;
+    ALTER TABLE access_tokens ADD COLUMN last_used_time INTEGER;
+    )sql",
 };
 
 }  // namespace

@@ -31,11 +31,9 @@ void state::seed(const options& opts) {
     random_bytes(sub, sizeof sub);
     const std::string machine_sid = "S-1-5-21-" + std::to_string(sub[0]) + "-" + std::to_string(sub[1]) + "-" +
                                     std::to_string(sub[2]);
-    const session_key key = session_key::generate();
 
     transaction t(*db_);
     db_->prepare("INSERT INTO meta (key, value) VALUES ('machine_sid', ?)").bind(1, machine_sid).run();
-    db_->prepare("INSERT INTO meta (key, value) VALUES ('session_key', ?)").bind_blob(1, key.bytes, sizeof key.bytes).run();
     auto& group = db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)");
     group.bind(1, users_group_id).bind(2, "Users").run();
     db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)")

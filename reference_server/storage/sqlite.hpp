@@ -153,6 +153,11 @@ public:
         return it->second->reset();
     }
 
+    /// Resets every cached statement, ending the reads still open on their tables.
+    void reset_all() {
+        for (auto& entry : cache_) entry.second->reset();
+    }
+
     std::int64_t changes() const noexcept { return sqlite3_changes64(db_); }
     std::int64_t last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
 

@@ -1,7 +1,9 @@
 // Storage: opening the database, and publishing what readers see (the directory snapshot,
 // the token index, users' session state) after each commit.
 #include <sodium.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -37,17 +39,74 @@ state::state(const options& opts) {
     seed(opts);
     for (const char* suffix : {"", "-wal", "-shm"}) chmod_if_exists(path + suffix, 0600);
 
-    {
-        auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'session_key'");
-        if (!s.step()) throw std::runtime_error("database has no session key");
-        s.blob_into(0, key_.bytes, "the session key");
-    }
+    load_session_key(opts.session_key_file.empty() ? opts.data_dir + "/session.key" : opts.session_key_file);
     std::lock_guard lock(db_mu_);
     reload_directory();
     load_tokens();
 }
 
 state::~state() = default;
+
+namespace {
+
+bool read_key_file(const std::string& path, session_key& key) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return false;
+        throw std::runtime_error("cannot read session key file " + path + ": " + std::strerror(errno));
+    }
+    char text[66] = {};
+    const ssize_t n = ::read(fd, text, sizeof text);
+    ::close(fd);
+    std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) --len;
+    std::size_t bin_len = 0;
+    const bool ok = len == 64 && sodium_hex2bin(key.bytes, sizeof key.bytes, text, len, nullptr, &bin_len, nullptr) == 0 &&
+                    bin_len == sizeof key.bytes;
+    sodium_memzero(text, sizeof text);
+    if (!ok) throw std::runtime_error("session key file " + path + " must hold 64 hex digits (32 bytes)");
+    return true;
+}
+
+void write_key_file(const std::string& path, const session_key& key) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create session key file " + path + ": " + std::strerror(errno));
+    char text[65];
+    sodium_bin2hex(text, sizeof text, key.bytes, sizeof key.bytes);
+    text[64] = '\n';
+    const bool ok = ::write(fd, text, sizeof text) == static_cast<ssize_t>(sizeof text) && ::fsync(fd) == 0;
+    sodium_memzero(text, sizeof text);
+    ::close(fd);
+    if (!ok) {
+        ::unlink(path.c_str());
+        throw std::runtime_error("cannot write session key file " + path);
+    }
+}
+
+}  // namespace
+
+void state::load_session_key(const std::string& path) {
+    // A database written before v3 holds the key in meta: move it into the file (written
+    // and synced first), then delete it from the database.
+    auto& old = db_->prepare("SELECT value FROM meta WHERE key = 'session_key'");
+    const bool in_db = old.step();
+    if (in_db) old.blob_into(0, key_.bytes, "the session key");
+    old.reset();
+    session_key from_file;
+    if (read_key_file(path, from_file)) {
+        key_ = from_file;
+    } else {
+        if (!in_db) key_ = session_key::generate();
+        write_key_file(path, key_);
+    }
+    if (in_db) {
+        // Overwritten, not only unlinked from the b-tree, and checkpointed out of the WAL.
+        db_->reset_all();
+        db_->exec("PRAGMA secure_delete = ON");
+        db_->exec("DELETE FROM meta WHERE key = 'session_key'");
+        db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+}
 
 void state::reload_directory() { publish_directory(load_directory()); }
 
@@ -96,7 +155,7 @@ std::shared_ptr<directory> state::load_directory() {
 }
 
 void state::load_tokens() {
-    auto& s = db_->prepare("SELECT id, secret_hash, user_id, expiration_time, enabled FROM access_tokens");
+    auto& s = db_->prepare("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens");
     while (s.step()) {
         token_record rec;
         s.blob_into(0, rec.id.bytes, "an access token id");
@@ -104,6 +163,7 @@ void state::load_tokens() {
         rec.user_auth_id = static_cast<std::uint64_t>(s.int64(2));
         rec.expires_at = s.is_null(3) ? never_expires : s.int64(3);
         rec.enabled = s.int64(4) != 0;
+        if (const auto scope = s.opt_text(5)) rec.scope = scopes_.intern(privileges_from_text(*scope));
         tokens_.upsert(rec);
     }
 }

@@ -21,6 +21,7 @@ public:
     struct options {
         std::string data_dir;
         std::optional<std::string> admin_password;  ///< TOKENAUTH_ADMIN_PASSWORD
+        std::string session_key_file;               ///< "": <data_dir>/session.key
     };
 
     /// Opens or creates the state. Throws std::runtime_error / db_error on failure. When it
@@ -36,12 +37,16 @@ public:
     std::shared_ptr<const directory> snapshot() const override;
     const tokenauth::memory_token_store& tokens() const noexcept override { return tokens_; }
     const tokenauth::session_key& key() const noexcept override { return key_; }
+    const tokenauth::scope_table& scopes() const noexcept override { return scopes_; }
+    timestamp last_used(const token_id& id) const noexcept override { return tokens_.last_used(id); }
+    std::vector<token_id> save_uses() override;
     bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override;
 
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).
     std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
-                                                   std::optional<timestamp> expiration, timestamp now) override;
+                                                   std::optional<timestamp> expiration, timestamp now,
+                                                   const std::optional<privilege_set>& scope) override;
     std::optional<token_row> get_token(const token_id& id) override;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
     /// more rows follow.
@@ -82,6 +87,7 @@ private:
     std::shared_ptr<directory> load_directory();           // reads; caller holds db_mu_
     void publish_directory(std::shared_ptr<directory> d) noexcept;
     void load_tokens();
+    void load_session_key(const std::string& path);
     token_row read_token(statement& s) const;
 
     mutable std::mutex db_mu_;  // one connection, one writer
@@ -89,6 +95,7 @@ private:
     mutable std::shared_mutex snap_mu_;
     std::shared_ptr<const directory> snap_;
     std::atomic<std::uint64_t> snap_version_{0};  ///< bumped with every new snap_
+    tokenauth::scope_table scopes_;  // before tokens_: records name its entries
     tokenauth::memory_token_store tokens_;
     tokenauth::session_key key_;
 };

@@ -55,6 +55,8 @@ struct token_row {
     timestamp creation_time = 0;
     std::optional<timestamp> expiration_time;
     bool enabled = true;
+    std::optional<tokenauth::privilege_set> privileges;  ///< the scope; none: unrestricted
+    std::optional<timestamp> last_used_time;             ///< as last saved to the database
 };
 
 enum class principal_type { user, group };
@@ -103,12 +105,21 @@ public:
     virtual const tokenauth::token_store& tokens() const noexcept = 0;
     /// The session-signing key.
     virtual const tokenauth::session_key& key() const noexcept = 0;
+    /// The scopes that token records and principals name by index.
+    virtual const tokenauth::scope_table& scopes() const noexcept = 0;
+    /// The token's last use known to this process (0: none since start).
+    virtual timestamp last_used(const token_id& id) const noexcept = 0;
+    /// Writes the uses recorded in memory since the last call in one transaction; returns
+    /// the tokens used for the first time.
+    virtual std::vector<token_id> save_uses() = 0;
 
     // --- access tokens ---
-    /// Creates a token for a user; returns its row and the bearer token (shown once).
-    /// storage_error: not_found (no such user), limit_reached (two already).
+    /// Creates a token for a user, restricted to scope when given; returns its row and the
+    /// bearer token (shown once). storage_error: not_found (no such user), limit_reached
+    /// (two already).
     virtual std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
-                                                           std::optional<timestamp> expiration, timestamp now) = 0;
+                                                           std::optional<timestamp> expiration, timestamp now,
+                                                           const std::optional<privilege_set>& scope) = 0;
     virtual std::optional<token_row> get_token(const token_id& id) = 0;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
     /// more rows follow.

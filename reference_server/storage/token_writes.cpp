@@ -1,4 +1,5 @@
 // Storage: access tokens: durable writes, then the in-memory index; reads for the API.
+#include "privileges_text.hpp"
 #include "state.hpp"
 
 namespace tokenauth::server {
@@ -12,13 +13,16 @@ token_row state::read_token(statement& s) const {
     t.creation_time = s.int64(4);
     t.expiration_time = s.opt_int64(5);
     t.enabled = s.int64(6) != 0;
+    if (const auto scope = s.opt_text(7)) t.privileges = privileges_from_text(*scope);
+    t.last_used_time = s.opt_int64(8);
     return t;
 }
 
-#define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled"
+#define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
 
 std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::uint64_t creator,
-                                                      std::optional<timestamp> expiration, timestamp now) {
+                                                      std::optional<timestamp> expiration, timestamp now,
+                                                      const std::optional<privilege_set>& scope) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     std::lock_guard lock(db_mu_);
@@ -38,14 +42,17 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
         throw storage_error(storage_error::kind::limit_reached,
                         "user already holds " + std::to_string(max_tokens_per_user) +
                             " access tokens; delete one before creating another");
+    const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    const std::uint32_t scope_index = scope ? scopes_.intern(*scope) : scope_table::unrestricted;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                 "enabled) VALUES (?, ?, ?, ?, ?, ?, 1)")
+                 "enabled, privileges) VALUES (?, ?, ?, ?, ?, ?, 1, ?)")
         .bind_blob(1, token.id.bytes, 16)
         .bind_blob(2, hash.bytes, 32)
         .bind(3, user)
         .bind(4, creator)
         .bind(5, now)
         .bind(6, expiration)
+        .bind(7, scope_text)
         .run();
     tokens_.reserve_for(token.id);  // so the index update after the commit cannot fail
     token_row row;
@@ -56,8 +63,9 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
     row.creation_time = now;
     row.expiration_time = expiration;
     row.enabled = true;
+    row.privileges = scope;
     t.commit();
-    tokens_.upsert(token_record{token.id, hash, user, expiration.value_or(never_expires), true});
+    tokens_.upsert(token_record{token.id, hash, user, expiration.value_or(never_expires), true, scope_index});
     return {row, encode_access_token(token)};
 }
 
@@ -120,6 +128,30 @@ bool state::delete_token(const token_id& id) {
     return deleted;
 }
 
+std::vector<token_id> state::save_uses() {
+    std::vector<std::pair<token_id, timestamp>> uses;
+    tokens_.take_unsaved_uses([&](const token_id& id, timestamp t) { uses.emplace_back(id, t); });
+    std::vector<token_id> first;
+    if (uses.empty()) return first;
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    for (const auto& [id, when] : uses) {
+        db_->prepare("UPDATE access_tokens SET last_used_time = ? WHERE id = ? AND last_used_time IS NULL")
+            .bind(1, when)
+            .bind_blob(2, id.bytes, 16)
+            .run();
+        if (db_->changes() == 1) {
+            first.push_back(id);
+            continue;
+        }
+        db_->prepare("UPDATE access_tokens SET last_used_time = max(last_used_time, ?) WHERE id = ?")
+            .bind(1, when)
+            .bind_blob(2, id.bytes, 16)
+            .run();
+    }
+    t.commit();
+    return first;
+}
 
 #undef TOKEN_COLUMNS
 
