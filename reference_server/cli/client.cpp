@@ -20,7 +20,14 @@ std::string describe(httplib::Error e) {
 
 }  // namespace
 
-connection::connection(const globals& g, bool authenticate) : g_(g), client_(g.host, g.port) {
+namespace {
+const std::string& required_host(const globals& g) {
+    if (g.host.empty()) throw cli_error{"Error: --host is required"};
+    return g.host;
+}
+}  // namespace
+
+connection::connection(const globals& g, bool authenticate) : g_(g), client_(required_host(g), g.port) {
     if (g.ca_cert.empty()) {
         client_.enable_server_certificate_verification(false);
     } else {

@@ -27,6 +27,11 @@ struct cli_error {
     std::string message;
 };
 
+/// Ends the program with this status and no message (scan: 1 when it found tokens).
+struct exit_status {
+    int code;
+};
+
 /// The options before the command name.
 struct globals {
     std::string host;
@@ -91,5 +96,6 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_user_group_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_role_commands(CLI::App& app, const globals& g, action_slot& action);
 void add_identity_commands(CLI::App& app, const globals& g, action_slot& action);
+void add_scan_command(CLI::App& app, const globals& g, action_slot& action);
 
 }  // namespace tokenauth::cli

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
         "Times for --expiration-time: 'Jan 01 2023', '01/01/2023 00:00', '1/20/2024', '2024-01-20 12:00' or\n"
         "RFC 3339; times without a zone are UTC. Identities: NAME, local:NAME, ad:NAME, auth_id:N, uid:N,\n"
         "gid:N, SID:S-1-..., a bare SID, DOMAIN\\NAME.");
-    app.add_option("--host", g.host, "server address")->required();
+    app.add_option("--host", g.host, "server address (required by every command but scan)");
     app.add_option("--port", g.port, "server port")->capture_default_str();
     app.add_option("--credentials-store", g.credentials_store, "credentials file")->capture_default_str();
     app.add_option("--ca-cert", g.ca_cert, "verify the server certificate with this CA file (PEM)");
@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     add_user_group_commands(app, g, action);
     add_role_commands(app, g, action);
     add_identity_commands(app, g, action);
+    add_scan_command(app, g, action);
 
     try {
         app.parse(argc, argv);
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     try {
         if (action) action();
         return 0;
+    } catch (const exit_status& e) {
+        return e.code;
     } catch (const cli_error& e) {
         std::cerr << e.message << "\n";
     } catch (const json::exception& e) {

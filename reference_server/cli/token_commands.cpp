@@ -18,6 +18,9 @@ struct options {
     bool json_output = false;
     bool enable = false;
     bool disable = false;
+    std::string privileges_file;
+    bool show_last_used = false;
+    std::string unused_since;
 };
 
 }  // namespace
@@ -29,6 +32,8 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     create->add_flag("--self", o->self, "create the token for the logged-in user");
     create->add_option("-e,--expiration-time", o->expiration, "when the token expires (UTC)");
     create->add_option("--file", o->file, "write a credentials file holding the token (mode 0600)");
+    create->add_option("--privileges-file", o->privileges_file,
+                       "restrict the token to these privileges (one name per line, as for auth_create_role -p)");
     create->callback([o, &g, &action] {
         action = [o, &g] {
             if (o->self == !o->identity.empty()) throw cli_error{"Error: give an identity or --self (one of them)"};
@@ -36,6 +41,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             json body;
             body["user"] = o->self ? json{{"auth_id", self_auth_id(c)}} : tokenauth::identity_to_json(parse_identity_or_throw(o->identity));
             if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
+            if (!o->privileges_file.empty()) body["privileges"] = read_privileges_file(o->privileges_file);
             json r = c.call("POST", "/v1/auth/access-tokens/", body);
             if (!o->file.empty()) {
                 write_credentials(o->file, r.at("bearer_token").get<std::string>());
@@ -84,6 +90,9 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     auto* user_opt = list->add_option("--user", o->identity, "only the tokens of this user");
     list->add_flag("--self", o->self, "only the logged-in user's tokens")->excludes(user_opt);
     list->add_flag("--json", o->json_output, "print JSON instead of a table");
+    list->add_flag("--show-last-used", o->show_last_used, "add a column with each token's last use");
+    list->add_option("--unused-since", o->unused_since,
+                     "only tokens not used since this time (RFC 3339), including never-used ones created before it");
     list->callback([o, &g, &action] {
         action = [o, &g] {
             connection c(g);
@@ -91,6 +100,9 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             if (o->self) path += "?user=auth_id:" + self_auth_id(c);
             else if (!o->identity.empty())
                 path += "?user=" + text::percent_encode(identity_query(parse_identity_or_throw(o->identity)));
+            if (!o->unused_since.empty())
+                path += std::string(path.find('?') == std::string::npos ? "?" : "&") +
+                        "unused_since=" + text::percent_encode(o->unused_since);
             json entries = json::array();
             for (int pages = 0; !path.empty(); ++pages) {
                 if (pages > 100000) throw cli_error{"Error: the server's paging does not end"};
@@ -103,13 +115,18 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
                 print_json(json{{"entries", entries}});
                 return;
             }
+            const auto text_or_empty = [](const json& e, const char* key) {
+                return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string();
+            };
             std::vector<std::vector<std::string>> rows = {
                 {"id", "user", "creator", "creation time", "expiration time", "enabled"}};
-            for (const auto& e : entries)
+            if (o->show_last_used) rows[0].push_back("last used");
+            for (const auto& e : entries) {
                 rows.push_back({e.at("id").get<std::string>(), display_identity(e.at("user")),
                                 display_identity(e.at("creator")), e.at("creation_time").get<std::string>(),
-                                e.at("expiration_time").is_string() ? e["expiration_time"].get<std::string>() : "",
-                                e.at("enabled").get<bool>() ? "True" : "False"});
+                                text_or_empty(e, "expiration_time"), e.at("enabled").get<bool>() ? "True" : "False"});
+                if (o->show_last_used) rows.back().push_back(text_or_empty(e, "last_used_time"));
+            }
             print_table(rows);
         };
     });

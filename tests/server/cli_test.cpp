@@ -330,3 +330,79 @@ TEST_CASE("CLI qq parity: version, single user/group, group and role changes, id
     CHECK(q.run({"login", "-u", "carol", "-p", "carol-password-1"}, carol).status != 0);
     q.ok({"login", "-u", "carol", "-p", "carol-password-2"}, carol);
 }
+
+TEST_CASE("CLI scoped tokens, last-used column and unused filter", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "svc"});
+    {
+        std::ofstream f(dir.path + "/all.txt");
+        f << "PRIVILEGE_ACCESS_TOKENS_READ\nPRIVILEGE_LOCAL_USER_READ\n";
+        std::ofstream g(dir.path + "/narrow.txt");
+        g << "# only users\nPRIVILEGE_LOCAL_USER_READ\n";
+    }
+    q.ok_json({"auth_create_role", "-r", "Svc", "-d", "svc", "-p", dir.path + "/all.txt"});
+    q.ok({"auth_assign_role", "-r", "Svc", "-t", "svc"});
+    const std::string svc_cred = dir.path + "/svc.cred";
+    const json created = q.ok_json({"auth_create_access_token", "svc", "--privileges-file", dir.path + "/narrow.txt", "--file", svc_cred});
+    const std::string id = created.at("id");
+    CHECK(q.ok_json({"auth_get_access_token", id}).at("privileges") == json{"PRIVILEGE_LOCAL_USER_READ"});
+    CHECK(q.ok_json({"who_am_i"}, svc_cred).at("privileges") == json{"PRIVILEGE_LOCAL_USER_READ"});
+    CHECK(q.run({"auth_list_access_tokens"}, svc_cred).status != 0);  // the scope lacks ACCESS_TOKENS_READ
+
+    // The default table stays qq's; --show-last-used adds the column, filled after the use.
+    const std::string table = q.ok({"auth_list_access_tokens"});
+    CHECK(table.find("last used") == std::string::npos);
+    CHECK(table.rfind("id", 0) == 0);
+    const json listed = q.ok_json({"auth_list_access_tokens", "--json"});
+    REQUIRE(listed.at("entries")[0].at("last_used_time").is_string());
+    const std::string with = q.ok({"auth_list_access_tokens", "--show-last-used"});
+    CHECK(with.find("last used") != std::string::npos);
+    CHECK(with.find(listed.at("entries")[0].at("last_used_time").get<std::string>() + "\n") != std::string::npos);
+    CHECK(q.ok_json({"auth_list_access_tokens", "--json", "--unused-since", "2000-01-01T00:00:00Z"}).at("entries").empty());
+    CHECK(q.ok_json({"auth_list_access_tokens", "--json", "--unused-since", "2200-01-01T00:00:00Z"}).at("entries").size() == 1);
+    CHECK(q.run({"auth_create_access_token", "svc", "--privileges-file", dir.path + "/missing.txt"}).status != 0);
+}
+
+TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can revoke", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "svc"});
+    const std::string cred = dir.path + "/svc.cred";
+    const std::string id = q.ok_json({"auth_create_access_token", "svc", "--file", cred}).at("id");
+    const std::string bearer = json::parse(slurp(cred)).at("bearer_token");
+    std::string corrupt = bearer;
+    corrupt[20] = corrupt[20] == 'A' ? 'B' : 'A';  // checksum no longer matches
+
+    const std::string tree = dir.path + "/tree";
+    ::mkdir(tree.c_str(), 0700);
+    ::mkdir((tree + "/.git").c_str(), 0700);
+    ::mkdir((tree + "/src").c_str(), 0700);
+    {
+        std::ofstream(tree + "/src/config.yaml") << "name: x\n  token: \"" << bearer << "\"\nother: " << corrupt << "\n";
+        std::ofstream(tree + "/.git/packed") << bearer << "\n";
+        std::ofstream bin(tree + "/blob.bin", std::ios::binary);
+        bin << std::string("\0\1\2", 3) << bearer;
+        std::ofstream(tree + "/clean.txt") << "access-v1: nothing here\n";
+    }
+    auto r = q.run({"scan", tree});
+    CHECK(r.status == 1);
+    CHECK(r.out == tree + "/src/config.yaml:2:11: access token " + id + "\n");
+    CHECK(r.out.find(bearer.substr(10)) == std::string::npos);  // never the secret
+    CHECK(q.run({"scan", tree + "/clean.txt"}).status == 0);
+    CHECK(q.run({"scan", tree + "/nope"}).status != 0);
+    // Standard input.
+    const std::string stdin_cmd = std::string(TOKENAUTH_CLI_BIN) + " scan - < " + tree + "/src/config.yaml > " + dir.path + "/o.txt";
+    CHECK(WEXITSTATUS(std::system(stdin_cmd.c_str())) == 1);
+    CHECK(slurp(dir.path + "/o.txt") == "<stdin>:2:11: access token " + id + "\n");
+
+    // --revoke reports it; the token is disabled.
+    r = q.run({"scan", "--revoke", tree});
+    CHECK(r.status == 1);
+    CHECK(r.out.find("reported 1 token(s)") != std::string::npos);
+    CHECK(q.ok_json({"auth_get_access_token", id}).at("enabled") == false);
+}
