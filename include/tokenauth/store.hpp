@@ -191,12 +191,20 @@ public:
         return match ? lookup_result::found : lookup_result::bad_secret;
     }
 
-    /// Called by the validator after it accepted token id at time now, so a store can keep
-    /// last-used times. Must neither block for long, throw nor allocate. The default does
-    /// nothing.
+    /// Keeps now as the last use of token id (the validator accepted it). Must neither block
+    /// for long, throw nor allocate. The default does nothing.
     virtual void record_use(const token_id& id, timestamp now) const noexcept {
         (void)id;
         (void)now;
+    }
+
+    /// verify(), then record_use() when the token was found enabled and unexpired at now:
+    /// what the validator calls. A store may do both in one lookup.
+    [[nodiscard]] virtual lookup_result verify_use(const access_token& t, token_record& out,
+                                                   timestamp now) const noexcept {
+        const lookup_result r = verify(t, out);
+        if (r == lookup_result::found && out.enabled && !is_expired(out.expires_at, now)) record_use(t.id, now);
+        return r;
     }
 };
 
@@ -224,6 +232,29 @@ public:
     /// issued first), so at a million tokens a lookup costs little more than the hash. The
     /// hash is computed for unknown ids too: unknown and wrong-secret take the same time.
     lookup_result verify(const access_token& t, token_record& out) const noexcept override {
+        return verify_and(t, out, [](const slot&) noexcept {});
+    }
+
+    /// verify() and record_use() in one lookup, under one lock.
+    lookup_result verify_use(const access_token& t, token_record& out, timestamp now) const noexcept override {
+        return verify_and(t, out, [now](const slot& e) noexcept {
+            if (e.enabled && !is_expired(e.expires_at, now)) touch(e, now);
+        });
+    }
+
+    /// Keeps now as the token's last use, at most one write a second per token (so threads
+    /// validating one token do not keep passing its cache line back and forth). The use is
+    /// marked unsaved until take_unsaved_uses() collects it.
+    void record_use(const token_id& id, timestamp now) const noexcept override {
+        const std::uint64_t h = id.hash();
+        const shard& s = shard_for(h);
+        std::shared_lock lock(mu_);
+        if (const slot* e = s.lookup(id, h)) touch(*e, now);
+    }
+
+private:
+    template <class OnFound>
+    lookup_result verify_and(const access_token& t, token_record& out, OnFound&& on_found) const noexcept {
         const std::uint64_t h = t.id.hash();
         const shard& s = shard_for(h);
         std::shared_lock lock(mu_);
@@ -237,22 +268,11 @@ public:
         if (e == nullptr) return lookup_result::unknown;
         if (!constant_time_equal(actual.bytes, e->hash.bytes)) return lookup_result::bad_secret;
         e->copy_to(out);
+        on_found(*e);
         return lookup_result::found;
     }
 
-    /// Keeps now as the token's last use, at most one write a second per token (so threads
-    /// validating one token do not keep passing its cache line back and forth). The use is
-    /// marked unsaved until take_unsaved_uses() collects it.
-    void record_use(const token_id& id, timestamp now) const noexcept override {
-        const std::uint64_t h = id.hash();
-        const shard& s = shard_for(h);
-        std::shared_lock lock(mu_);
-        const slot* e = s.lookup(id, h);
-        if (e == nullptr) return;
-        const timestamp seen = __atomic_load_n(&e->last_used, __ATOMIC_RELAXED);
-        if (now - (seen & ~timestamp{1}) < 1000000000) return;
-        __atomic_store_n(&const_cast<slot*>(e)->last_used, (now & ~timestamp{1}) | 1, __ATOMIC_RELAXED);
-    }
+public:
 
     /// The token's last use seen by record_use(), or 0 when none (or unknown).
     timestamp last_used(const token_id& id) const noexcept {
@@ -374,6 +394,13 @@ private:
         }
     };
     static_assert(sizeof(slot) == 80, "the per-token budget counts on an 80-byte slot");
+
+    // Readers hold the shared lock: last_used is the one field they write, atomically.
+    static void touch(const slot& e, timestamp now) noexcept {
+        const timestamp seen = __atomic_load_n(&e.last_used, __ATOMIC_RELAXED);
+        if (now - (seen & ~timestamp{1}) < 1000000000) return;
+        __atomic_store_n(&const_cast<slot&>(e).last_used, (now & ~timestamp{1}) | 1, __ATOMIC_RELAXED);
+    }
 
     // Linear probing over a table whose size need not be a power of two: the home slot is
     // the high half of hash * capacity. Deletion shifts later entries back, so there are no

@@ -107,15 +107,14 @@ private:
         token_record rec;
         // The secret is checked before the token's state, so a caller without the secret
         // learns nothing about whether a token is disabled or expired.
-        switch (store_->verify(*parsed, rec)) {
+        const timestamp now = clock_->now();
+        switch (store_->verify_use(*parsed, rec, now)) {  // records the use if it is accepted
         case lookup_result::unknown: return errc::unknown_token;
         case lookup_result::bad_secret: return errc::bad_secret;
         default: break;
         }
         if (!rec.enabled) return errc::disabled;
-        const timestamp now = clock_->now();
         if (is_expired(rec.expires_at, now)) return errc::expired;
-        store_->record_use(parsed->id, now);
         principal p;
         p.auth_id = rec.user_auth_id;
         p.kind = credential_kind::access_token;
