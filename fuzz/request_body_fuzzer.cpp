@@ -34,5 +34,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(decode_role(body, true));
     check(decode_identity(body));
     check(decode_identity_expand(body));
+    check(decode_revoke(body));
     return 0;
 }
