@@ -10,17 +10,11 @@
 
 using nlohmann::json;
 using test_server::server_process;
+using test_server::read_file;
 using test_server::temp_dir;
 using namespace test_server::api;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 }  // namespace
 

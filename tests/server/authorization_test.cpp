@@ -17,17 +17,11 @@
 
 using nlohmann::json;
 using test_server::server_process;
+using test_server::read_file;
 using test_server::temp_dir;
 using namespace test_server::api;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;
@@ -41,7 +35,7 @@ std::vector<std::string> lines_of(const std::string& text) {
 std::pair<int, std::string> verify_audit(const std::string& dir) {
     const std::string out = dir + "/../verify.txt";
     const int rc = std::system((std::string(TOKENAUTH_SERVER_BIN) + " --verify-audit " + dir + " > " + out + " 2>&1").c_str());
-    return {WEXITSTATUS(rc), slurp(out)};
+    return {WEXITSTATUS(rc), read_file(out)};
 }
 
 /// A user with a password holding one role of the given privileges; returns a session.
@@ -249,7 +243,7 @@ TEST_CASE("last used is current at once on this server and saved at shutdown and
     const std::string admin = s.login();
     CHECK(s.request("GET", "/v1/auth/access-tokens/" + used.id, admin).body.at("last_used_time") == used_at);
     CHECK(s.request("GET", "/v1/auth/access-tokens/" + idle.id, admin).body.at("last_used_time").is_null());
-    const std::string audit = slurp(dir.path + "/data/audit.log");
+    const std::string audit = read_file(dir.path + "/data/audit.log");
     CHECK(audit.find("\"event\":\"token_first_used\"") != std::string::npos);
     CHECK(audit.find(used.id) != std::string::npos);
 }
@@ -304,7 +298,7 @@ TEST_CASE("exposed tokens are revoked by whoever reports them but only when they
     require_error(s.request("POST", "/v1/auth/access-tokens/revoke", "",
                             json{{"credentials", std::vector<std::string>(501, "access-v1:x")}}),
                   400);
-    const std::string audit = slurp(dir.path + "/data/audit.log");
+    const std::string audit = read_file(dir.path + "/data/audit.log");
     CHECK(audit.find("\"event\":\"token_reported_exposed\"") != std::string::npos);
     CHECK(audit.find(leaked.bearer.substr(10)) == std::string::npos);  // never the secret
     // 60 reports an hour per address: 5 were made; the 61st is 429.
@@ -347,7 +341,7 @@ TEST_CASE("the audit trail is a hash chain that finds edits and deletions across
         CHECK(s.request("POST", "/v1/session/login", "", json{{"username", "admin"}, {"password", "wrong"}}).status == 401);
         CHECK(s.stop() == 0);
         CHECK(s.log().find("\"event\":\"audit_chain_head\"") != std::string::npos);
-        const std::string all = slurp(data + "/audit.log") + slurp(data + "/audit.log.1");
+        const std::string all = read_file(data + "/audit.log") + read_file(data + "/audit.log.1");
         CHECK(all.find("secret-password") == std::string::npos);
         CHECK(all.find(t.bearer.substr(10)) == std::string::npos);
         CHECK(all.find("\"server\":\"alpha\"") != std::string::npos);
@@ -364,7 +358,7 @@ TEST_CASE("the audit trail is a hash chain that finds edits and deletions across
 
     // Edit one line in the middle of the rotated file: named as broken.
     const std::string path = data + "/audit.log.1";
-    const std::string original = slurp(path);
+    const std::string original = read_file(path);
     auto lines = lines_of(original);
     REQUIRE(lines.size() >= 3);
     const auto write_lines = [&](const std::vector<std::string>& ls) {
@@ -403,7 +397,7 @@ TEST_CASE("the session key lives in a 0600 key file and moves out of an older da
     struct stat st {};
     REQUIRE(::stat((data + "/session.key").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
-    key_hex = slurp(data + "/session.key");
+    key_hex = read_file(data + "/session.key");
     REQUIRE(key_hex.size() == 65);
     // Make it an older database: the key in meta, no file.
     sqlite3* db = nullptr;
@@ -425,7 +419,7 @@ TEST_CASE("the session key lives in a 0600 key file and moves out of an older da
         server_process s(data);
         CHECK(s.request("GET", "/v1/session/who-am-i", session).status == 200);  // the same key
     }
-    CHECK(slurp(data + "/session.key") == key_hex);
+    CHECK(read_file(data + "/session.key") == key_hex);
     REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
     CHECK(count_keys() == 0);
     sqlite3_close(db);

@@ -15,6 +15,7 @@
 
 using nlohmann::json;
 using test_server::server_process;
+using test_server::read_file;
 using test_server::temp_dir;
 
 namespace {
@@ -31,13 +32,6 @@ std::string quote(const std::string& s) {
     return q + "'";
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 /// Runs tokenauth-cli with --host/--port of the server and the given credentials file.
 struct cli {
     const server_process& server;
@@ -50,7 +44,7 @@ struct cli {
         for (const auto& a : args) cmd += " " + quote(a);
         cmd += " > " + dir + "/out.txt 2> " + dir + "/err.txt < /dev/null";
         const int rc = std::system(cmd.c_str());
-        return {WEXITSTATUS(rc), slurp(dir + "/out.txt"), slurp(dir + "/err.txt")};
+        return {WEXITSTATUS(rc), read_file(dir + "/out.txt"), read_file(dir + "/err.txt")};
     }
     /// Runs and requires success; returns stdout.
     std::string ok(const std::vector<std::string>& args, const std::string& store = "") const {
@@ -76,7 +70,7 @@ TEST_CASE("CLI walkthrough: service account, token lifecycle, rotation", "[cli]"
     struct stat st {};
     REQUIRE(::stat(q.creds.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
-    const json cred = json::parse(slurp(q.creds));
+    const json cred = json::parse(read_file(q.creds));
     CHECK(cred.at("version") == 1);
     CHECK(cred.at("bearer_token").get<std::string>().rfind("session-v1:", 0) == 0);
     CHECK(q.ok_json({"who_am_i"}).at("name") == "admin");
@@ -260,7 +254,7 @@ TEST_CASE("CLI identity forms, long table cells and bad input", "[cli]") {
     const std::string no_server = std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port 1 --credentials-store " +
                                   dir.path + "/none who_am_i 2> " + dir.path + "/err.txt";
     CHECK(WEXITSTATUS(std::system(no_server.c_str())) == 1);
-    CHECK(slurp(dir.path + "/err.txt") == "Error: cannot connect to the server (127.0.0.1:1)\n");
+    CHECK(read_file(dir.path + "/err.txt") == "Error: cannot connect to the server (127.0.0.1:1)\n");
     CHECK(q.run({"auth_create_access_token", "--help"}).out.find("--expiration-time") != std::string::npos);
 }
 
@@ -374,7 +368,7 @@ TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can r
     q.ok_json({"auth_add_user", "--name", "svc"});
     const std::string cred = dir.path + "/svc.cred";
     const std::string id = q.ok_json({"auth_create_access_token", "svc", "--file", cred}).at("id");
-    const std::string bearer = json::parse(slurp(cred)).at("bearer_token");
+    const std::string bearer = json::parse(read_file(cred)).at("bearer_token");
     std::string corrupt = bearer;
     corrupt[20] = corrupt[20] == 'A' ? 'B' : 'A';  // checksum no longer matches
 
@@ -398,7 +392,7 @@ TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can r
     // Standard input.
     const std::string stdin_cmd = std::string(TOKENAUTH_CLI_BIN) + " scan - < " + tree + "/src/config.yaml > " + dir.path + "/o.txt";
     CHECK(WEXITSTATUS(std::system(stdin_cmd.c_str())) == 1);
-    CHECK(slurp(dir.path + "/o.txt") == "<stdin>:2:11: access token " + id + "\n");
+    CHECK(read_file(dir.path + "/o.txt") == "<stdin>:2:11: access token " + id + "\n");
 
     // --revoke reports it; the token is disabled.
     r = q.run({"scan", "--revoke", tree});

@@ -12,9 +12,11 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,6 +29,14 @@
 namespace test_server {
 
 inline const char* admin_password = "admin-password-for-tests";
+
+/// A file's whole content ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
 
 /// A temporary directory removed on destruction.
 struct temp_dir {
