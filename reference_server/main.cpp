@@ -197,6 +197,7 @@ int main(int argc, char** argv) {
         register_users_and_groups(routes);
         register_roles(routes);
         register_identity(routes);
+        register_ui(routes);
 
         const int port = http->open(cfg->host, cfg->port);
         if (port <= 0) {

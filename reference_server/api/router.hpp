@@ -159,5 +159,6 @@ void register_access_tokens(router& r);
 void register_users_and_groups(router& r);
 void register_roles(router& r);
 void register_identity(router& r);
+void register_ui(router& r);
 
 }  // namespace tokenauth::server

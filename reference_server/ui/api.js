@@ -1,0 +1,100 @@
+// The REST API, with the session token held in sessionStorage (never localStorage, never a
+// cookie): it ends with the tab. A 401 calls the handler given to onUnauthorized.
+
+const KEY = 'tokenauth.session';
+let unauthorized = () => {};
+
+export class ApiError extends Error {
+    constructor(status, body) {
+        super(body && body.description ? body.description : `the server answered ${status}`);
+        this.status = status;
+        this.body = body;
+    }
+}
+
+export const session = {
+    get: () => sessionStorage.getItem(KEY),
+    set: (token) => sessionStorage.setItem(KEY, token),
+    clear: () => sessionStorage.removeItem(KEY),
+};
+
+export function onUnauthorized(handler) { unauthorized = handler; }
+
+/** One request; resolves to the parsed JSON (null for an empty body), rejects with ApiError. */
+export async function call(method, path, body) {
+    const headers = {};
+    const token = session.get();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+                                   credentials: 'omit', cache: 'no-store'});
+    const text = await res.text();
+    let json = null;
+    if (text) {
+        try { json = JSON.parse(text); } catch { json = null; }
+    }
+    if (!res.ok) {
+        const error = new ApiError(res.status, json);
+        if (res.status === 401 && token) unauthorized(error);
+        throw error;
+    }
+    return json;
+}
+
+export const get = (path) => call('GET', path);
+export const post = (path, body) => call('POST', path, body ?? {});
+export const put = (path, body) => call('PUT', path, body);
+export const patch = (path, body) => call('PATCH', path, body);
+export const del = (path) => call('DELETE', path);
+
+/** Every page of a paged collection's entries. */
+export async function allEntries(path) {
+    const out = [];
+    for (let next = path, n = 0; next && n < 10000; n++) {
+        const page = await get(next);
+        out.push(...page.entries);
+        next = page.paging && page.paging.next;
+    }
+    return out;
+}
+
+/**
+ * An identity as the API takes it, from the forms qq accepts: local:NAME, ad:NAME,
+ * world:Everyone, auth_id:N, uid:N, gid:N, sid:S-..., a bare SID, or a name.
+ */
+export function identity(text) {
+    const s = text.trim();
+    if (!s) throw new Error('give a user or group: a name, auth_id:N, uid:N, gid:N or a SID');
+    const colon = s.indexOf(':');
+    if (colon > 0) {
+        const prefix = s.slice(0, colon).toLowerCase();
+        const rest = s.slice(colon + 1).trim();
+        switch (prefix) {
+        case 'auth_id': return {auth_id: rest};
+        case 'uid': return {uid: Number(rest)};
+        case 'gid': return {gid: Number(rest)};
+        case 'sid': return {sid: rest};
+        case 'name': return {name: rest};
+        case 'local': return {domain: 'LOCAL', name: rest};
+        case 'ad': return {domain: 'ACTIVE_DIRECTORY', name: rest};
+        case 'world': return {domain: 'WORLD', name: rest};
+        case 'ldap_user': return {domain: 'POSIX_USER', name: rest};
+        case 'ldap_group': return {domain: 'POSIX_GROUP', name: rest};
+        default: break;
+        }
+    }
+    if (/^S-\d+-\d+(-\d+)+$/i.test(s)) return {sid: s.toUpperCase()};
+    return {name: s};
+}
+
+/** A name for an identity object (or auth_id:N). */
+export function display(id) {
+    if (!id) return '';
+    return id.name || (id.auth_id ? `auth_id:${id.auth_id}` : id.sid || '');
+}
+
+/** A datetime-local value (taken as UTC) as RFC 3339; '' stays null. */
+export function utc(localValue) {
+    if (!localValue) return null;
+    return `${localValue.length === 16 ? `${localValue}:00` : localValue}Z`;
+}

@@ -1,0 +1,132 @@
+// The tokenauth web UI: sign-in, the Cluster menu, and one page per section. It talks only
+// to the public REST API with the session token from /v1/session/login.
+import {call, get, onUnauthorized, post, session} from './api.js';
+import {dialog, field, form, h, replace} from './dom.js';
+import {renderRoles} from './roles.js';
+import {renderTokens} from './tokens.js';
+import {renderUsers} from './users.js';
+
+const root = document.getElementById('app');
+const pages = {
+    '#/users': {title: 'Local Users & Groups', render: renderUsers},
+    '#/roles': {title: 'Role Management', render: renderRoles},
+    '#/tokens': {title: 'Access Tokens', render: renderTokens},
+};
+let me = null;
+
+onUnauthorized(() => {
+    session.clear();
+    me = null;
+    signIn('Your session has ended; sign in again.');
+});
+
+function signIn(message) {
+    const user = field('Username', {name: 'username', autocomplete: 'username', required: true});
+    const password = field('Password', {name: 'password', type: 'password', autocomplete: 'current-password', required: true});
+    const error = h('p', {class: 'error', role: 'alert'}, message || '');
+    replace(root, h('main', {class: 'signin'},
+        h('h1', {}, 'tokenauth'),
+        form([h('h2', {}, 'Sign in'), error, user.wrap, password.wrap, h('button', {type: 'submit'}, 'Sign in')],
+             async () => {
+                 error.textContent = '';
+                 const r = await call('POST', '/v1/session/login',
+                                      {username: user.input.value, password: password.input.value});
+                 password.input.value = '';
+                 session.set(r.bearer_token);
+                 await start();
+             },
+             (m) => { error.textContent = m; password.input.value = ''; password.input.focus(); })));
+    user.input.focus();
+}
+
+function changePassword() {
+    dialog('Change password', (body, d) => {
+        const old = field('Current password', {type: 'password', autocomplete: 'current-password'});
+        const pw = field('New password', {type: 'password', autocomplete: 'new-password'});
+        const again = field('Confirm new password', {type: 'password', autocomplete: 'new-password'});
+        body.append(form([old.wrap, pw.wrap, again.wrap,
+                          h('div', {class: 'buttons'}, h('button', {type: 'submit'}, 'Change password'),
+                            h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'))],
+            async () => {
+                if (pw.input.value !== again.input.value) throw new Error('The new passwords do not match.');
+                const r = await post('/v1/session/change-password',
+                                     {old_password: old.input.value, new_password: pw.input.value});
+                session.set(r.bearer_token);  // every other session of this user has ended
+                d.close();
+                notice('Password changed. Your other sessions have ended.');
+            }, d.error));
+    });
+}
+
+let noticeArea = null;
+/** A status message under the header. */
+export function notice(text) { if (noticeArea) noticeArea.textContent = text; }
+let errorArea = null;
+/** An error (an API error's description) under the header. */
+export function showError(text) { if (errorArea) errorArea.textContent = text; }
+
+function menu() {
+    const listId = 'cluster-menu';
+    const button = h('button', {type: 'button', 'aria-haspopup': 'true', 'aria-expanded': 'false',
+                                'aria-controls': listId}, 'Cluster');
+    const items = Object.entries(pages).map(([hash, p]) =>
+        h('li', {role: 'none'}, h('a', {role: 'menuitem', href: hash}, p.title)));
+    const list = h('ul', {id: listId, role: 'menu', hidden: true}, items);
+    const setOpen = (open) => {
+        list.hidden = !open;
+        button.setAttribute('aria-expanded', String(open));
+    };
+    button.addEventListener('click', () => {
+        setOpen(list.hidden);
+        if (!list.hidden) list.querySelector('a').focus();
+    });
+    list.addEventListener('click', () => setOpen(false));
+    list.addEventListener('keydown', (e) => {
+        const links = [...list.querySelectorAll('a')];
+        const i = links.indexOf(document.activeElement);
+        if (e.key === 'Escape') { setOpen(false); button.focus(); }
+        if (e.key === 'ArrowDown') { e.preventDefault(); links[(i + 1) % links.length].focus(); }
+        if (e.key === 'ArrowUp') { e.preventDefault(); links[(i + links.length - 1) % links.length].focus(); }
+    });
+    return h('nav', {class: 'menu', 'aria-label': 'Main'}, button, list);
+}
+
+async function route() {
+    if (!me) return;
+    const page = pages[location.hash] || pages['#/users'];
+    const main = document.getElementById('main');
+    showError('');
+    notice('');
+    document.title = `${page.title} · tokenauth`;
+    replace(main, h('h1', {}, page.title));
+    try {
+        await page.render(main, {me, showError, notice});
+    } catch (e) {
+        showError(e.message);
+    }
+}
+
+async function start() {
+    try {
+        me = await get('/v1/session/who-am-i');
+    } catch (e) {
+        session.clear();
+        signIn(e.status === 401 ? '' : e.message);
+        return;
+    }
+    errorArea = h('p', {class: 'error', role: 'alert'});
+    noticeArea = h('p', {class: 'notice', role: 'status'});
+    replace(root,
+        h('header', {},
+          h('span', {class: 'brand'}, 'tokenauth'),
+          menu(),
+          h('span', {class: 'whoami'}, 'Signed in as ', h('strong', {}, me.name)),
+          h('button', {type: 'button', onclick: changePassword}, 'Change password'),
+          h('button', {type: 'button', onclick: () => { session.clear(); me = null; signIn(); }}, 'Sign out')),
+        errorArea, noticeArea,
+        h('main', {id: 'main'}));
+    await route();
+}
+
+window.addEventListener('hashchange', route);
+if (session.get()) start(); else signIn();

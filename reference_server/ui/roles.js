@@ -1,0 +1,107 @@
+// Cluster > Role Management: roles with their privileges and members.
+import {del, display, get, identity, patch, post} from './api.js';
+import {confirm, dialog, field, form, h, replace, table, uid} from './dom.js';
+
+let privilegeCache = null;
+/** {PRIVILEGE_NAME: description} from the server, once. */
+export async function privileges() {
+    if (!privilegeCache) privilegeCache = await get('/v1/auth/privileges/');
+    return privilegeCache;
+}
+
+/**
+ * One checkbox per privilege, labelled with its name and described by its description, under
+ * a filter box. Returns {element, selected()}.
+ */
+export function privilegeChooser(all, legend, checked = []) {
+    const filter = field('Filter privileges', {type: 'search', autocomplete: 'off'});
+    const items = Object.entries(all).map(([name, description]) => {
+        const id = uid('p');
+        const descId = uid('pd');
+        const box = h('input', {type: 'checkbox', id, value: name, 'aria-describedby': descId,
+                                checked: checked.includes(name)});
+        const row = h('li', {}, box, h('label', {for: id}, name), h('span', {id: descId, class: 'desc'}, description));
+        return {name, description, box, row};
+    });
+    filter.input.addEventListener('input', () => {
+        const q = filter.input.value.trim().toLowerCase();
+        for (const it of items)
+            it.row.hidden = q !== '' && !it.name.toLowerCase().includes(q) && !it.description.toLowerCase().includes(q);
+    });
+    const element = h('fieldset', {class: 'privileges'}, h('legend', {}, legend), filter.wrap,
+                      h('ul', {}, items.map((it) => it.row)));
+    return {element, selected: () => items.filter((it) => it.box.checked).map((it) => it.name)};
+}
+
+function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
+function cancel(d) { return h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'); }
+
+export async function renderRoles(main, ctx) {
+    const section = h('section', {'aria-labelledby': 'roles-heading'});
+    main.append(section);
+    const all = await privileges();
+
+    const refresh = async () => {
+        const roles = Object.values(await get('/v1/auth/roles/'));
+        const members = await Promise.all(roles.map((r) => get(`/v1/auth/roles/${encodeURIComponent(r.name)}/members`)));
+        render(roles, members.map((m) => Object.entries(m.members)));
+    };
+
+    function editRole(role) {
+        dialog(role ? `Edit role ${role.name}` : 'Create role', (body, d) => {
+            const name = field('Name', {autocomplete: 'off', value: role ? role.name : ''});
+            const description = field('Description', {autocomplete: 'off', value: role ? role.description : ''});
+            const chooser = privilegeChooser(all, 'Privileges', role ? role.privileges : []);
+            body.append(form([name.wrap, description.wrap, chooser.element,
+                              buttons(h('button', {type: 'submit'}, 'Save'), cancel(d))],
+                async () => {
+                    const doc = {name: name.input.value, description: description.input.value,
+                                 privileges: chooser.selected()};
+                    if (role) await patch(`/v1/auth/roles/${encodeURIComponent(role.name)}`, doc);
+                    else await post('/v1/auth/roles/', doc);
+                    d.close();
+                    ctx.notice(`Role ${doc.name} saved.`);
+                    await refresh();
+                }, d.error));
+        });
+    }
+
+    function addMember(role) {
+        dialog(`Add Member to ${role.name}`, (body, d) => {
+            const trustee = field('Trustee', {autocomplete: 'off'},
+                                  'A user or group: a name, local:NAME, auth_id:N, uid:N, gid:N or a SID');
+            body.append(form([trustee.wrap, buttons(h('button', {type: 'submit'}, 'Yes, Add Member'), cancel(d))],
+                async () => {
+                    await post(`/v1/auth/roles/${encodeURIComponent(role.name)}/members`, identity(trustee.input.value));
+                    d.close();
+                    await refresh();
+                }, d.error));
+        });
+    }
+
+    function render(roles, members) {
+        const rows = roles.map((r, i) => h('tr', {},
+            h('th', {scope: 'row'}, r.name),
+            h('td', {}, r.description),
+            h('td', {}, h('details', {}, h('summary', {}, `${r.privileges.length} privileges`),
+                          h('ul', {class: 'plain'}, r.privileges.map((p) => h('li', {}, p))))),
+            h('td', {}, h('ul', {class: 'members'}, members[i].map(([id, who]) => h('li', {}, display(who), ' ',
+                h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${display(who)} from ${r.name}`,
+                             onclick: () => confirm('Remove member', `Remove ${display(who)} from ${r.name}?`, 'Remove',
+                                                    async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}/members/${id}`); await refresh(); })},
+                  'Remove'))))),
+            h('td', {class: 'actions'},
+              h('button', {type: 'button', onclick: () => addMember(r)}, 'Add Member'),
+              r.name === 'Administrators' ? null : h('button', {type: 'button', onclick: () => editRole(r)}, 'Edit'),
+              ['Administrators', 'Observers'].includes(r.name) ? null : h('button', {type: 'button', class: 'danger',
+                            onclick: () => confirm('Delete role', `Delete the role ${r.name}?`, 'Delete',
+                                                   async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}`); await refresh(); })},
+                'Delete'))));
+        replace(section,
+                h('h2', {id: 'roles-heading', class: 'visually-hidden'}, 'Roles'),
+                h('button', {type: 'button', onclick: () => editRole(null)}, 'Create Role'),
+                table('Roles', ['Name', 'Description', 'Privileges', 'Members', 'Actions'], rows));
+    }
+
+    await refresh();
+}

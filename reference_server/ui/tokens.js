@@ -1,0 +1,140 @@
+// Cluster > Access Tokens: the table, creating a token (shown once), enabling, disabling,
+// changing the expiration and deleting.
+import {allEntries, del, display, get, identity, patch, post, utc} from './api.js';
+import {confirm, dialog, field, form, h, replace, table, when} from './dom.js';
+import {privilegeChooser, privileges} from './roles.js';
+
+function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
+function cancel(d) { return h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'); }
+const UTC_HINT = 'UTC; leave empty for no expiration';
+
+/** The identity string the API's user= filter takes. */
+function userQuery(text) {
+    const id = identity(text);
+    return id.auth_id ? `auth_id:${id.auth_id}` : id.sid ? id.sid : id.uid !== undefined ? `uid:${id.uid}` : id.name;
+}
+
+/** Shows the new bearer token once: read-only field, Copy, Download, Done. */
+function showOnce(body, d, created) {
+    const token = field('Bearer token', {readonly: true, value: created.bearer_token, class: 'secret'});
+    const status = h('p', {role: 'status'});
+    const copy = async () => {
+        try {
+            await navigator.clipboard.writeText(token.input.value);
+        } catch {
+            token.input.select();
+            document.execCommand('copy');
+        }
+        status.textContent = 'Copied.';
+    };
+    const download = () => {
+        // The credentials file qq --file and tokenauth-cli --file write.
+        const text = `${JSON.stringify({bearer_token: token.input.value, version: 1})}\n`;
+        const url = URL.createObjectURL(new Blob([text], {type: 'application/json'}));
+        const a = h('a', {href: url, download: `access-token-${created.id}.json`});
+        document.body.append(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 1000);
+        status.textContent = 'Downloaded.';
+    };
+    replace(body,
+            h('p', {class: 'warning'}, 'This is the only time the token is shown. Copy it or download the credentials file now; ',
+              'the server keeps only a hash and cannot show it again.'),
+            h('p', {}, 'Token id: ', h('code', {}, created.id)),
+            token.wrap,
+            buttons(h('button', {type: 'button', onclick: copy}, 'Copy'),
+                    h('button', {type: 'button', onclick: download}, 'Download credentials file'),
+                    h('button', {type: 'button', onclick: () => d.close()}, 'Done')),
+            status);
+    d.element.addEventListener('close', () => { token.input.value = ''; });
+}
+
+export async function renderTokens(main, ctx) {
+    const section = h('section', {'aria-labelledby': 'tokens-heading'});
+    main.append(section);
+    let filter = '';
+    const [users, all] = await Promise.all([get('/v1/users/'), privileges()]);
+
+    const refresh = async () => {
+        const path = filter ? `/v1/auth/access-tokens/?user=${encodeURIComponent(userQuery(filter))}` : '/v1/auth/access-tokens/';
+        render(await allEntries(path));
+    };
+
+    function create() {
+        dialog('Create access token', (body, d) => {
+            const listId = 'token-users';
+            const user = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
+            const expires = field('Expiration time', {type: 'datetime-local'}, UTC_HINT);
+            const chooser = privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)');
+            body.append(form([user.wrap, h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name}))),
+                              expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
+                              buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))],
+                async () => {
+                    const doc = {user: identity(user.input.value)};
+                    const when = utc(expires.input.value);
+                    if (when) doc.expiration_time = when;
+                    const scope = chooser.selected();
+                    if (scope.length) doc.privileges = scope;
+                    const created = await post('/v1/auth/access-tokens/', doc);
+                    d.error('');
+                    showOnce(body, d, created);
+                    await refresh();
+                }, d.error));
+        });
+    }
+
+    function changeExpiration(t) {
+        dialog('Change expiration', (body, d) => {
+            const expires = field('Expiration time', {type: 'datetime-local',
+                                                      value: t.expiration_time ? t.expiration_time.slice(0, 16) : ''}, UTC_HINT);
+            body.append(form([h('p', {}, `Token ${t.id} of ${display(t.user)}`), expires.wrap,
+                              buttons(h('button', {type: 'submit'}, 'Save'), cancel(d))],
+                async () => {
+                    await patch(`/v1/auth/access-tokens/${t.id}`, {expiration_time: utc(expires.input.value)});
+                    d.close();
+                    await refresh();
+                }, d.error));
+        });
+    }
+
+    const act = (f) => async () => {
+        try {
+            ctx.showError('');
+            await f();
+            await refresh();
+        } catch (e) {
+            ctx.showError(e.message);
+        }
+    };
+
+    function render(tokens) {
+        const rows = tokens.map((t) => h('tr', {},
+            h('th', {scope: 'row', class: 'nowrap'}, h('code', {}, t.id)),
+            h('td', {}, display(t.user)), h('td', {}, display(t.creator)),
+            h('td', {class: 'nowrap'}, when(t.creation_time)), h('td', {class: 'nowrap'}, when(t.expiration_time)),
+            h('td', {}, t.enabled ? 'Yes' : 'No'),
+            h('td', {class: 'nowrap'}, when(t.last_used_time)),
+            h('td', {}, t.privileges ? t.privileges.join(', ') : 'all'),
+            h('td', {class: 'actions'},
+              h('button', {type: 'button', onclick: act(() => patch(`/v1/auth/access-tokens/${t.id}`, {enabled: !t.enabled}))},
+                t.enabled ? 'Disable' : 'Enable'),
+              h('button', {type: 'button', onclick: () => changeExpiration(t)}, 'Change expiration'),
+              h('button', {type: 'button', class: 'danger',
+                            onclick: () => confirm('Delete access token', `Delete the access token ${t.id} of ${display(t.user)}? `
+                                                   + 'Services using it stop working at once.', 'Delete',
+                                                   async () => { await del(`/v1/auth/access-tokens/${t.id}`); await refresh(); })},
+                'Delete'))));
+        const filterField = field('Filter by user', {type: 'search', autocomplete: 'off', value: filter});
+        replace(section,
+                h('h2', {id: 'tokens-heading', class: 'visually-hidden'}, 'Access tokens'),
+                h('div', {class: 'toolbar'},
+                  h('button', {type: 'button', onclick: create}, 'Create Access Token'),
+                  form([filterField.wrap, h('button', {type: 'submit'}, 'Filter')],
+                       async () => { filter = filterField.input.value.trim(); await refresh(); }, ctx.showError)),
+                table('Access tokens', ['ID', 'User', 'Creator', 'Created', 'Expires', 'Enabled', 'Last used', 'Privileges', 'Actions'],
+                      rows));
+    }
+
+    await refresh();
+}

@@ -1,0 +1,133 @@
+// Cluster > Local Users & Groups: users (create, set password, delete) and groups (create,
+// delete, members added and removed).
+import {del, get, identity, post, put} from './api.js';
+import {confirm, dialog, field, form, h, replace, table} from './dom.js';
+
+// The built-in users (admin, guest) and groups (Users, Guests) cannot be deleted.
+const BUILTIN_USERS = ['500', '501'];
+const BUILTIN_GROUPS = ['513', '514'];
+
+function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
+function cancel(d) { return h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'); }
+
+/** Asks for a password twice; submit(password) runs when both match. */
+function passwordFields() {
+    const pw = field('Password', {type: 'password', autocomplete: 'new-password'});
+    const again = field('Confirm password', {type: 'password', autocomplete: 'new-password'});
+    return {
+        wraps: [pw.wrap, again.wrap],
+        value() {
+            if (pw.input.value !== again.input.value) throw new Error('The passwords do not match.');
+            return pw.input.value;
+        },
+    };
+}
+
+export async function renderUsers(main, ctx) {
+    const usersSection = h('section', {'aria-labelledby': 'users-heading'});
+    const groupsSection = h('section', {'aria-labelledby': 'groups-heading'});
+    main.append(usersSection, groupsSection);
+
+    const refresh = async () => {
+        const [users, groups] = await Promise.all([get('/v1/users/'), get('/v1/groups/')]);
+        const members = await Promise.all(groups.map((g) => get(`/v1/groups/${g.id}/members/`)));
+        const groupName = (id) => (groups.find((g) => g.id === id) || {name: id}).name;
+        renderUserList(users, groupName);
+        renderGroupList(users, groups, members);
+    };
+    const run = (action) => async () => { await action(); await refresh(); };
+
+    function createUser() {
+        dialog('Create user', (body, d) => {
+            const name = field('User name', {autocomplete: 'off'});
+            const pw = passwordFields();
+            body.append(form([name.wrap, ...pw.wraps, buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))],
+                async () => {
+                    const password = pw.value();
+                    await post('/v1/users/', {name: name.input.value, primary_group: '0', uid: '',
+                                              home_directory: null, password: password || null});
+                    d.close();
+                    ctx.notice(`User ${name.input.value} created.`);
+                    await refresh();
+                }, d.error));
+        });
+    }
+
+    function setPassword(u) {
+        dialog(`Set password for ${u.name}`, (body, d) => {
+            const pw = passwordFields();
+            body.append(form([...pw.wraps, buttons(h('button', {type: 'submit'}, 'Set password'), cancel(d))],
+                async () => {
+                    await post(`/v1/users/${u.id}/setpassword`, {new_password: pw.value()});
+                    d.close();
+                    ctx.notice(`Password of ${u.name} set; their sessions have ended.`);
+                }, d.error));
+        });
+    }
+
+    function renderUserList(users, groupName) {
+        const rows = users.map((u) => h('tr', {},
+            h('th', {scope: 'row'}, u.name), h('td', {}, u.id), h('td', {}, groupName(u.primary_group)),
+            h('td', {}, u.uid),
+            h('td', {class: 'actions'},
+              u.can_change_password ? h('button', {type: 'button', onclick: () => setPassword(u)}, 'Set password') : null,
+              BUILTIN_USERS.includes(u.id) ? null : h('button', {type: 'button', class: 'danger',
+                            onclick: () => confirm('Delete user', `Delete the user ${u.name}? Their access tokens are deleted too.`,
+                                                   'Delete', run(() => del(`/v1/users/${u.id}`)))},
+                'Delete'))));
+        replace(usersSection,
+                h('h2', {id: 'users-heading'}, 'Users'),
+                h('button', {type: 'button', onclick: createUser}, 'Create'),
+                table('Local users', ['Name', 'ID', 'Primary group', 'UID', 'Actions'], rows));
+    }
+
+    function createGroup() {
+        dialog('Create group', (body, d) => {
+            const name = field('Group name', {autocomplete: 'off'});
+            body.append(form([name.wrap, buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))], async () => {
+                await post('/v1/groups/', {name: name.input.value, gid: ''});
+                d.close();
+                await refresh();
+            }, d.error));
+        });
+    }
+
+    function addMember(g, users) {
+        dialog(`Add member to ${g.name}`, (body, d) => {
+            const listId = 'users-for-group';
+            const who = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
+            const options = h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name})));
+            body.append(form([who.wrap, options, buttons(h('button', {type: 'submit'}, 'Add'), cancel(d))], async () => {
+                const id = identity(who.input.value);
+                const found = await post('/v1/identity/find', id);
+                await post(`/v1/groups/${g.id}/members/`, {member_id: found.auth_id});
+                d.close();
+                await refresh();
+            }, d.error));
+        });
+    }
+
+    function renderGroupList(users, groups, members) {
+        const rows = groups.map((g, i) => h('tr', {},
+            h('th', {scope: 'row'}, g.name), h('td', {}, g.id),
+            h('td', {}, h('ul', {class: 'members'}, members[i].map((m) => h('li', {}, m.name, ' ',
+                // Members by primary group leave by changing it, not here.
+                m.primary_group === g.id ? h('small', {}, '(primary group)')
+                    : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${m.name} from ${g.name}`,
+                                   onclick: () => run(() => del(`/v1/groups/${g.id}/members/${m.id}`))()
+                                       .catch((e) => ctx.showError(e.message))},
+                        'Remove'))))),
+            h('td', {class: 'actions'},
+              h('button', {type: 'button', onclick: () => addMember(g, users)}, 'Add member'),
+              BUILTIN_GROUPS.includes(g.id) ? null : h('button', {type: 'button', class: 'danger',
+                            onclick: () => confirm('Delete group', `Delete the group ${g.name}?`, 'Delete',
+                                                   run(() => del(`/v1/groups/${g.id}`)))},
+                'Delete'))));
+        replace(groupsSection,
+                h('h2', {id: 'groups-heading'}, 'Groups'),
+                h('button', {type: 'button', onclick: createGroup}, 'Create'),
+                table('Local groups and their members', ['Name', 'ID', 'Members', 'Actions'], rows));
+    }
+
+    await refresh();
+}
