@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages tokenauth needs, only those missing. Idempotent; prints
-# nothing when everything is already there.
+# Installs the Debian packages tokenauth needs, only those missing (with --test, also those
+# of the browser tests). Idempotent; prints nothing when everything is already there.
 set -euo pipefail
 
 packages=(
@@ -10,6 +10,13 @@ packages=(
     clang libclang-rt-14-dev
     openssl curl wrk valgrind
 )
+# --test: also what the browser tests need: Chromium, and Node.js with npm for their driver
+# (playwright-core); a machine that has node and npm already keeps its own.
+if [[ "${1:-}" == "--test" ]]; then
+    packages+=(chromium)
+    command -v node >/dev/null 2>&1 || packages+=(nodejs)
+    command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

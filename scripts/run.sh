@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_BROWSER_TESTS=OFF >/dev/null
 cmake --build build -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tokenauth-cli
 exec ./build/reference_server/tokenauth-server "$@"

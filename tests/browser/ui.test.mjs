@@ -1,0 +1,263 @@
+// End-to-end tests of the web UI: the real tokenauth-server binary on a free port with a
+// temporary data dir, Debian's Chromium (headless) driven by playwright-core, and the
+// documentation's words as the accessible names. Run by ctest (browser.ui):
+//   TOKENAUTH_SERVER_BIN=build/reference_server/tokenauth-server node --test tests/browser/ui.test.mjs
+import {after, before, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {ADMIN_PASSWORD, launchChromium, startServer} from './harness.mjs';
+
+let server;
+let browser;
+let api;
+const pageErrors = [];
+
+async function adminSession() {
+    const r = await api('POST', '/v1/session/login', {body: {username: 'admin', password: ADMIN_PASSWORD}});
+    assert.equal(r.status, 200);
+    return r.body.bearer_token;
+}
+
+async function newPage() {
+    const context = await browser.newContext({ignoreHTTPSErrors: true, baseURL: server.base});
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('dialog', (d) => { pageErrors.push(`unexpected browser dialog: ${d.message()}`); d.dismiss(); });
+    return page;
+}
+
+async function signIn(page, user = 'admin', password = ADMIN_PASSWORD) {
+    await page.goto('/');
+    await page.getByLabel('Username').fill(user);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByRole('button', {name: 'Sign out'}).waitFor();
+}
+
+async function open(page, item) {
+    await page.getByRole('button', {name: 'Cluster'}).click();
+    await page.getByRole('menuitem', {name: item}).click();
+    await page.getByRole('heading', {level: 1, name: item}).waitFor();
+}
+
+before(async () => {
+    server = await startServer();
+    api = server.api;
+    browser = await launchChromium();
+});
+
+after(async () => {
+    if (browser) await browser.close();
+    if (server) server.stop();
+});
+
+test('the documentation\'s service-account steps end with a working access token', async () => {
+    const page = await newPage();
+    await signIn(page);
+    // Cluster > Local Users & Groups > Users > Create > "Create user".
+    await open(page, 'Local Users & Groups');
+    const users = page.getByRole('region', {name: 'Users'});
+    await users.getByRole('button', {name: 'Create', exact: true}).click();
+    const createUser = page.getByRole('dialog', {name: 'Create user'});
+    await createUser.getByLabel('User name').fill('svc-backup');
+    await createUser.getByLabel('Password', {exact: true}).fill('svc-backup-password-1');
+    await createUser.getByLabel('Confirm password').fill('svc-backup-password-1');
+    await createUser.getByRole('button', {name: 'Create', exact: true}).click();
+    await users.getByRole('rowheader', {name: 'svc-backup', exact: true}).waitFor();
+
+    // Cluster > Role Management > Create Role: Name, Description, two privileges, Save.
+    await open(page, 'Role Management');
+    await page.getByRole('button', {name: 'Create Role'}).click();
+    const createRole = page.getByRole('dialog', {name: 'Create role'});
+    await createRole.getByLabel('Name', {exact: true}).fill('BackupRole');
+    await createRole.getByLabel('Description').fill('backup service');
+    await createRole.getByLabel('Filter privileges').fill('access_tokens');
+    await createRole.getByLabel('PRIVILEGE_ACCESS_TOKENS_READ', {exact: true}).check();
+    await createRole.getByLabel('Filter privileges').fill('');
+    await createRole.getByLabel('PRIVILEGE_LOCAL_USER_READ', {exact: true}).check();
+    await createRole.getByRole('button', {name: 'Save'}).click();
+    const roleRow = page.getByRole('row').filter({has: page.getByRole('rowheader', {name: 'BackupRole', exact: true})});
+    await roleRow.waitFor();
+    // Add Member > "Add Member to BackupRole": Trustee, "Yes, Add Member".
+    await roleRow.getByRole('button', {name: 'Add Member'}).click();
+    const addMember = page.getByRole('dialog', {name: 'Add Member to BackupRole'});
+    await addMember.getByLabel('Trustee').fill('svc-backup');
+    await addMember.getByRole('button', {name: 'Yes, Add Member'}).click();
+    await roleRow.getByText('svc-backup').waitFor();
+    const role = await api('GET', '/v1/auth/roles/BackupRole', {bearer: await adminSession()});
+    assert.deepEqual(role.body.privileges.sort(), ['PRIVILEGE_ACCESS_TOKENS_READ', 'PRIVILEGE_LOCAL_USER_READ']);
+
+    // Cluster > Access Tokens > Create Access Token > "Create access token".
+    await open(page, 'Access Tokens');
+    await page.getByRole('button', {name: 'Create Access Token'}).click();
+    const create = page.getByRole('dialog', {name: 'Create access token'});
+    await create.getByLabel('User', {exact: true}).fill('svc-backup');
+    await create.getByLabel('Expiration time').fill('2099-01-01T00:00');
+    await create.getByRole('button', {name: 'Create', exact: true}).click();
+    const field = create.getByLabel('Bearer token');
+    await field.waitFor();
+    assert.equal(await field.getAttribute('readonly'), '');
+    await create.getByText('only time the token is shown').waitFor();
+    await create.getByRole('button', {name: 'Copy'}).waitFor();
+    await create.getByRole('button', {name: 'Download credentials file'}).waitFor();
+    const bearer = await field.inputValue();
+    assert.match(bearer, /^access-v1:[A-Za-z0-9+/]{71}=$/);
+    let who = await api('GET', '/v1/session/who-am-i', {bearer});
+    assert.equal(who.status, 200);
+    assert.equal(who.body.name, 'svc-backup');
+    // The download is the credentials file qq --file writes.
+    const [download] = await Promise.all([page.waitForEvent('download'),
+                                          create.getByRole('button', {name: 'Download credentials file'}).click()]);
+    const chunks = [];
+    for await (const c of await download.createReadStream()) chunks.push(c);
+    assert.deepEqual(JSON.parse(Buffer.concat(chunks).toString()), {bearer_token: bearer, version: 1});
+    await create.getByRole('button', {name: 'Done'}).click();
+    await create.waitFor({state: 'detached'});
+    assert.equal(await page.getByText(bearer.slice(10, 40)).count(), 0);  // the token has left the page
+    assert.ok(!(await page.content()).includes(bearer.slice(10)));
+
+    // The table shows it; Disable -> 401, Enable -> 200, Delete -> 401.
+    const tokenId = who.body.access_token_id;
+    const row = page.getByRole('row').filter({has: page.getByRole('rowheader', {name: tokenId})});
+    await row.waitFor();
+    assert.match(await row.textContent(), /2099-01-01 00:00:00 UTC/);
+    await row.getByRole('button', {name: 'Disable'}).click();
+    await row.getByRole('button', {name: 'Enable'}).waitFor();
+    who = await api('GET', '/v1/session/who-am-i', {bearer});
+    assert.equal(who.status, 401);
+    assert.equal(who.body.error_class, 'access_token_disabled_error');
+    await row.getByRole('button', {name: 'Enable'}).click();
+    await row.getByRole('button', {name: 'Disable'}).waitFor();
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer})).status, 200);
+    // Change the expiration.
+    await row.getByRole('button', {name: 'Change expiration'}).click();
+    const change = page.getByRole('dialog', {name: 'Change expiration'});
+    await change.getByLabel('Expiration time').fill('2098-06-30T12:00');
+    await change.getByRole('button', {name: 'Save'}).click();
+    await change.waitFor({state: 'detached'});
+    const t = await api('GET', `/v1/auth/access-tokens/${tokenId}`, {bearer: await adminSession()});
+    assert.equal(t.body.expiration_time.slice(0, 19), '2098-06-30T12:00:00');
+    // Delete, confirmed in a dialog.
+    await row.getByRole('button', {name: 'Delete'}).click();
+    await page.getByRole('dialog', {name: 'Delete access token'}).getByRole('button', {name: 'Yes, Delete'}).click();
+    await row.waitFor({state: 'detached'});
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer})).status, 401);
+    await page.close();
+});
+
+test('a user named with markup shows up literally and runs nothing', async () => {
+    const evil = '<img src=x onerror="window.__pwned=1">';
+    const r = await api('POST', '/v1/users/', {bearer: await adminSession(),
+        body: {name: evil, primary_group: '0', uid: '', home_directory: null, password: null}});
+    assert.equal(r.status, 200);
+    const page = await newPage();
+    await signIn(page);
+    await open(page, 'Local Users & Groups');
+    await page.getByRole('rowheader', {name: evil, exact: true}).waitFor();
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.equal(await page.locator('img').count(), 0);
+    await open(page, 'Access Tokens');
+    await page.getByRole('button', {name: 'Create Access Token'}).click();
+    const create = page.getByRole('dialog', {name: 'Create access token'});
+    await create.getByLabel('User', {exact: true}).fill(evil);
+    await create.getByRole('button', {name: 'Create', exact: true}).click();
+    await create.getByLabel('Bearer token').waitFor();
+    await create.getByRole('button', {name: 'Done'}).click();
+    await page.getByRole('cell', {name: evil, exact: true}).first().waitFor();
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    await page.close();
+});
+
+test('mismatched passwords show a message in the dialog and create nothing', async () => {
+    const page = await newPage();
+    await signIn(page);
+    await open(page, 'Local Users & Groups');
+    await page.getByRole('region', {name: 'Users'}).getByRole('button', {name: 'Create', exact: true}).click();
+    const dlg = page.getByRole('dialog', {name: 'Create user'});
+    await dlg.getByLabel('User name').fill('mismatch-user');
+    await dlg.getByLabel('Password', {exact: true}).fill('one-password-1');
+    await dlg.getByLabel('Confirm password').fill('another-password-2');
+    await dlg.getByRole('button', {name: 'Create', exact: true}).click();
+    await dlg.getByRole('alert').filter({hasText: 'match'}).waitFor();
+    assert.ok(await dlg.isVisible());
+    const list = await api('GET', '/v1/users/', {bearer: await adminSession()});
+    assert.ok(!list.body.some((u) => u.name === 'mismatch-user'));
+    // An API error is shown with its description: the name is taken.
+    await dlg.getByLabel('User name').fill('admin');
+    await dlg.getByLabel('Confirm password').fill('one-password-1');
+    await dlg.getByRole('button', {name: 'Create', exact: true}).click();
+    await dlg.getByRole('alert').filter({hasText: /admin/}).waitFor();
+    await page.close();
+});
+
+test('every UI response carries the security headers', async () => {
+    for (const path of ['/', '/ui/app.js', '/ui/app.css', '/ui/dom.js']) {
+        const r = await api('GET', path);
+        assert.equal(r.status, 200, path);
+        const csp = r.headers['content-security-policy'];
+        assert.ok(csp, `${path}: no CSP`);
+        assert.match(csp, /frame-ancestors 'none'/);
+        assert.match(csp, /script-src 'self'(;|$)/);
+        assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+        assert.equal(r.headers['x-content-type-options'], 'nosniff');
+        assert.equal(r.headers['referrer-policy'], 'no-referrer');
+    }
+    assert.equal((await api('GET', '/ui/nope.js')).status, 404);
+    assert.match((await api('GET', '/')).headers['content-type'], /^text\/html/);
+    assert.match((await api('GET', '/ui/app.js')).headers['content-type'], /^text\/javascript/);
+});
+
+test('sign-in: a wrong password stays on the form; the session lives in sessionStorage; sign-out', async () => {
+    const page = await newPage();
+    await page.goto('/');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByRole('alert').filter({hasText: 'invalid username or password'}).waitFor();
+    await page.getByRole('button', {name: 'Sign in'}).waitFor();
+
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', {name: 'Sign in'}).click();
+    await page.getByText('Signed in as admin').waitFor();
+    const storage = await page.evaluate(() => ({
+        local: localStorage.length, cookie: document.cookie, session: sessionStorage.getItem('tokenauth.session'),
+    }));
+    assert.equal(storage.local, 0);
+    assert.equal(storage.cookie, '');
+    assert.match(storage.session, /^session-v1:/);
+    // A reload keeps the tab's session; sign-out ends it, and a reload then shows the form.
+    await page.reload();
+    await page.getByRole('button', {name: 'Sign out'}).click();
+    await page.getByRole('button', {name: 'Sign in'}).waitFor();
+    await page.reload();
+    await page.getByRole('button', {name: 'Sign in'}).waitFor();
+    assert.equal(await page.getByRole('button', {name: 'Sign out'}).count(), 0);
+    await page.close();
+});
+
+test('a 401 returns to the sign-in form; the user can change their own password', async () => {
+    const admin = await adminSession();
+    await api('POST', '/v1/users/', {bearer: admin, body: {name: 'ops', primary_group: '0', uid: '',
+                                                             home_directory: null, password: 'ops-password-1'}});
+    const page = await newPage();
+    await signIn(page, 'ops', 'ops-password-1');
+    await page.getByRole('button', {name: 'Change password'}).click();
+    const dlg = page.getByRole('dialog', {name: 'Change password'});
+    await dlg.getByLabel('Current password').fill('ops-password-1');
+    await dlg.getByLabel('New password', {exact: true}).fill('ops-password-2');
+    await dlg.getByLabel('Confirm new password').fill('ops-password-2');
+    await dlg.getByRole('button', {name: 'Change password'}).click();
+    await dlg.waitFor({state: 'detached'});
+    assert.equal((await api('POST', '/v1/session/login', {body: {username: 'ops', password: 'ops-password-2'}})).status, 200);
+    // The page kept working with the fresh session; an admin ending it sends it to sign-in.
+    const ops = (await api('GET', '/v1/users/', {bearer: admin})).body.find((u) => u.name === 'ops');
+    await api('POST', `/v1/users/${ops.id}/setpassword`, {bearer: admin, body: {new_password: 'ops-password-3'}});
+    await page.getByRole('button', {name: 'Cluster'}).click();
+    await page.getByRole('menuitem', {name: 'Access Tokens'}).click();
+    await page.getByRole('button', {name: 'Sign in'}).waitFor();
+    await page.getByText('Your session has ended').waitFor();
+    await page.close();
+});
+
+test('no uncaught errors in any page', () => {
+    assert.deepEqual(pageErrors, []);
+});
