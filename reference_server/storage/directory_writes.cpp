@@ -24,6 +24,15 @@ std::string name_taken(const std::string& name) { return "a user or group named 
 std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
 }  // namespace
 
+std::uint64_t state::next_auth_id_value() {
+    std::lock_guard lock(db_mu_);
+    auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'next_auth_id'");
+    if (!s.step()) throw std::runtime_error("database has no auth id counter");
+    const auto next = static_cast<std::uint64_t>(s.int64(0));
+    s.reset();
+    return next;
+}
+
 template <class F>
 std::shared_ptr<const directory> state::write_directory(F&& body, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);

@@ -1,7 +1,5 @@
 // Storage: the first start of an empty data dir: built-in users, groups, roles, the machine
 // SID and the session key.
-#include <sodium.h>
-
 #include "privileges_text.hpp"
 #include "state.hpp"
 
@@ -13,24 +11,12 @@ void state::seed(const options& opts) {
         s.step();
         if (s.int64(0) != 0) return;
     }
-    std::string password;
-    if (opts.admin_password && !opts.admin_password->empty()) {
-        password = *opts.admin_password;
-    } else {
-        std::uint8_t raw[18];
-        random_bytes(raw, sizeof raw);
-        char b64[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-        sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        password = b64;
-        generated_admin_password = password;
-    }
-    const std::string admin_hash = hash_password(password);
-    wipe(password.data(), password.size());
-
-    std::uint32_t sub[3];
-    random_bytes(sub, sizeof sub);
-    const std::string machine_sid = "S-1-5-21-" + std::to_string(sub[0]) + "-" + std::to_string(sub[1]) + "-" +
-                                    std::to_string(sub[2]);
+    const first_start f = prepare_first_start(opts.admin_password);
+    generated_admin_password = f.generated_password;
+    const std::string& machine_sid = f.machine_sid;
+    const std::string& admin_hash = f.admin_hash;
+    const auto& admin_binding = f.admin_binding;
+    const auto& guest_binding = f.guest_binding;
 
     transaction t(*db_);
     db_->prepare("INSERT INTO meta (key, value) VALUES ('machine_sid', ?)").bind(1, machine_sid).run();
@@ -42,8 +28,6 @@ void state::seed(const options& opts) {
         .run();
     const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
                            "VALUES (?, 'user', ?, ?, ?, ?)";
-    const auto admin_binding = session_binding::generate();
-    const auto guest_binding = session_binding::generate();
     db_->prepare(add_user)
         .bind(1, admin_auth_id)
         .bind(2, "admin")

@@ -30,7 +30,7 @@ state::state(const options& opts) {
     if (::mkdir(opts.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
         throw std::runtime_error("cannot create data dir " + opts.data_dir + ": " + std::strerror(errno));
     ::chmod(opts.data_dir.c_str(), 0700);
-    const std::string path = opts.data_dir + "/tokenauth.db";
+    const std::string path = opts.database_path.empty() ? opts.data_dir + "/tokenauth.db" : opts.database_path;
     db_ = std::make_unique<connection>(path);
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
@@ -47,44 +47,6 @@ state::state(const options& opts) {
 
 state::~state() = default;
 
-namespace {
-
-bool read_key_file(const std::string& path, session_key& key) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return false;
-        throw std::runtime_error("cannot read session key file " + path + ": " + std::strerror(errno));
-    }
-    char text[66] = {};
-    const ssize_t n = ::read(fd, text, sizeof text);
-    ::close(fd);
-    std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) --len;
-    std::size_t bin_len = 0;
-    const bool ok = len == 64 && sodium_hex2bin(key.bytes, sizeof key.bytes, text, len, nullptr, &bin_len, nullptr) == 0 &&
-                    bin_len == sizeof key.bytes;
-    sodium_memzero(text, sizeof text);
-    if (!ok) throw std::runtime_error("session key file " + path + " must hold 64 hex digits (32 bytes)");
-    return true;
-}
-
-void write_key_file(const std::string& path, const session_key& key) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw std::runtime_error("cannot create session key file " + path + ": " + std::strerror(errno));
-    char text[65];
-    sodium_bin2hex(text, sizeof text, key.bytes, sizeof key.bytes);
-    text[64] = '\n';
-    const bool ok = ::write(fd, text, sizeof text) == static_cast<ssize_t>(sizeof text) && ::fsync(fd) == 0;
-    sodium_memzero(text, sizeof text);
-    ::close(fd);
-    if (!ok) {
-        ::unlink(path.c_str());
-        throw std::runtime_error("cannot write session key file " + path);
-    }
-}
-
-}  // namespace
-
 void state::load_session_key(const std::string& path) {
     // A database written before v3 holds the key in meta: move it into the file (written
     // and synced first), then delete it from the database.
@@ -93,11 +55,11 @@ void state::load_session_key(const std::string& path) {
     if (in_db) old.blob_into(0, key_.bytes, "the session key");
     old.reset();
     session_key from_file;
-    if (read_key_file(path, from_file)) {
+    if (read_session_key_file(path, from_file)) {
         key_ = from_file;
     } else {
         if (!in_db) key_ = session_key::generate();
-        write_key_file(path, key_);
+        write_session_key_file(path, key_);
     }
     if (in_db) {
         // Overwritten, not only unlinked from the b-tree, and checkpointed out of the WAL.
@@ -109,13 +71,6 @@ void state::load_session_key(const std::string& path) {
 }
 
 void state::reload_directory() { publish_directory(load_directory()); }
-
-void state::publish_directory(std::shared_ptr<directory> d) noexcept {
-    std::unique_lock lock(snap_mu_);
-    d->version = snap_version_.load(std::memory_order_relaxed) + 1;
-    snap_ = std::move(d);
-    snap_version_.fetch_add(1, std::memory_order_release);
-}
 
 std::shared_ptr<directory> state::load_directory() {
     auto d = std::make_shared<directory>();
@@ -157,41 +112,13 @@ std::shared_ptr<directory> state::load_directory() {
 void state::load_tokens() {
     auto& s = db_->prepare("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens");
     while (s.step()) {
-        token_record rec;
-        s.blob_into(0, rec.id.bytes, "an access token id");
-        s.blob_into(1, rec.hash.bytes, "an access token hash");
-        rec.user_auth_id = static_cast<std::uint64_t>(s.int64(2));
-        rec.expires_at = s.is_null(3) ? never_expires : s.int64(3);
-        rec.enabled = s.int64(4) != 0;
-        if (const auto scope = s.opt_text(5)) rec.scope = scopes_.intern(privileges_from_text(*scope));
-        tokens_.upsert(rec);
+        token_id id;
+        secret_hash hash;
+        s.blob_into(0, id.bytes, "an access token id");
+        s.blob_into(1, hash.bytes, "an access token hash");
+        tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(s.int64(2)), s.opt_int64(3), s.int64(4) != 0,
+                                 s.opt_text(5)));
     }
-}
-
-std::shared_ptr<const directory> state::snapshot() const {
-    struct cache {
-        const state* owner = nullptr;
-        std::uint64_t version = 0;
-        std::shared_ptr<const std::shared_ptr<const directory>> holder;  // this thread's own count
-    };
-    thread_local cache c;
-    if (c.owner != this || c.version != snap_version_.load(std::memory_order_acquire)) {
-        std::shared_lock lock(snap_mu_);
-        c.holder = std::make_shared<const std::shared_ptr<const directory>>(snap_);
-        c.version = snap_version_.load(std::memory_order_relaxed);
-        c.owner = this;
-    }
-    // Aliasing: shares ownership with this thread's holder, points at the directory.
-    return std::shared_ptr<const directory>(c.holder, c.holder->get());
-}
-
-bool state::session_user_of(std::uint64_t auth_id, session_user& out) const noexcept {
-    std::shared_lock lock(snap_mu_);
-    const user_row* u = snap_->user(auth_id);
-    if (u == nullptr) return false;
-    out.generation = u->generation;
-    out.binding = u->binding;
-    return true;
 }
 
 }  // namespace tokenauth::server

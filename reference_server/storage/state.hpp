@@ -9,19 +9,20 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "published.hpp"
 #include "sqlite.hpp"
-#include "store.hpp"
 
 namespace tokenauth::server {
 
 /// Opens the data directory's database, seeds it on first start, and serves all reads and
 /// writes. Thread-safe.
-class state final : public store {
+class state final : public published_store {
 public:
     struct options {
         std::string data_dir;
         std::optional<std::string> admin_password;  ///< TOKENAUTH_ADMIN_PASSWORD
         std::string session_key_file;               ///< "": <data_dir>/session.key
+        std::string database_path;                  ///< "": <data_dir>/tokenauth.db
     };
 
     /// Opens or creates the state. Throws std::runtime_error / db_error on failure. When it
@@ -29,18 +30,9 @@ public:
     explicit state(const options& opts);
     ~state() override;
 
-    std::optional<std::string> generated_admin_password;
-
-    /// The current directory. Each thread keeps its own reference to the current version,
-    /// so taking a snapshot touches no memory that other threads write (one shared
-    /// reference count would bounce between cores on every request).
-    std::shared_ptr<const directory> snapshot() const override;
-    const tokenauth::memory_token_store& tokens() const noexcept override { return tokens_; }
-    const tokenauth::session_key& key() const noexcept override { return key_; }
-    const tokenauth::scope_table& scopes() const noexcept override { return scopes_; }
-    timestamp last_used(const token_id& id) const noexcept override { return tokens_.last_used(id); }
     std::vector<token_id> save_uses() override;
-    bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override;
+    /// The auth id the next user or group will get (for the migration to PostgreSQL).
+    std::uint64_t next_auth_id_value();
 
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).
@@ -85,19 +77,12 @@ private:
     void seed(const options& opts);
     void reload_directory();                               // caller holds db_mu_
     std::shared_ptr<directory> load_directory();           // reads; caller holds db_mu_
-    void publish_directory(std::shared_ptr<directory> d) noexcept;
     void load_tokens();
     void load_session_key(const std::string& path);
     token_row read_token(statement& s) const;
 
     mutable std::mutex db_mu_;  // one connection, one writer
     std::unique_ptr<connection> db_;
-    mutable std::shared_mutex snap_mu_;
-    std::shared_ptr<const directory> snap_;
-    std::atomic<std::uint64_t> snap_version_{0};  ///< bumped with every new snap_
-    tokenauth::scope_table scopes_;  // before tokens_: records name its entries
-    tokenauth::memory_token_store tokens_;
-    tokenauth::session_key key_;
 };
 
 }  // namespace tokenauth::server

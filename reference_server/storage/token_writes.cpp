@@ -43,7 +43,6 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
                         "user already holds " + std::to_string(max_tokens_per_user) +
                             " access tokens; delete one before creating another");
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
-    const std::uint32_t scope_index = scope ? scopes_.intern(*scope) : scope_table::unrestricted;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
                  "enabled, privileges) VALUES (?, ?, ?, ?, ?, ?, 1, ?)")
         .bind_blob(1, token.id.bytes, 16)
@@ -54,7 +53,10 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
         .bind(6, expiration)
         .bind(7, scope_text)
         .run();
-    tokens_.reserve_for(token.id);  // so the index update after the commit cannot fail
+    // Everything that can fail (the scope's entry, room in the index) before the commit, so
+    // the index update after it cannot fail.
+    const token_record rec = record_of(token.id, hash, user, expiration, true, scope_text);
+    tokens_.reserve_for(token.id);
     token_row row;
     row.id = token.id;
     row.seq = db_->last_insert_rowid();
@@ -65,7 +67,7 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
     row.enabled = true;
     row.privileges = scope;
     t.commit();
-    tokens_.upsert(token_record{token.id, hash, user, expiration.value_or(never_expires), true, scope_index});
+    tokens_.upsert(rec);
     return {row, encode_access_token(token)};
 }
 

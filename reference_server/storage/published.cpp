@@ -1,0 +1,120 @@
+// The in-memory side every backend shares: publishing the directory, what readers see,
+// the session key file and what a first start writes.
+#include "published.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "privileges_text.hpp"
+
+namespace tokenauth::server {
+
+void published_store::publish_directory(std::shared_ptr<directory> d) noexcept {
+    std::unique_lock lock(snap_mu_);
+    d->version = snap_version_.load(std::memory_order_relaxed) + 1;
+    snap_ = std::move(d);
+    snap_version_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const directory> published_store::snapshot() const {
+    struct cache {
+        const published_store* owner = nullptr;
+        std::uint64_t version = 0;
+        std::shared_ptr<const std::shared_ptr<const directory>> holder;  // this thread's own count
+    };
+    thread_local cache c;
+    if (c.owner != this || c.version != snap_version_.load(std::memory_order_acquire)) {
+        std::shared_lock lock(snap_mu_);
+        c.holder = std::make_shared<const std::shared_ptr<const directory>>(snap_);
+        c.version = snap_version_.load(std::memory_order_relaxed);
+        c.owner = this;
+    }
+    // Aliasing: shares ownership with this thread's holder, points at the directory.
+    return std::shared_ptr<const directory>(c.holder, c.holder->get());
+}
+
+bool published_store::session_user_of(std::uint64_t auth_id, session_user& out) const noexcept {
+    std::shared_lock lock(snap_mu_);
+    const user_row* u = snap_->user(auth_id);
+    if (u == nullptr) return false;
+    out.generation = u->generation;
+    out.binding = u->binding;
+    return true;
+}
+
+token_record published_store::record_of(const token_id& id, const secret_hash& hash, std::uint64_t user,
+                                        std::optional<timestamp> expiration, bool enabled,
+                                        const std::optional<std::string>& privileges_text) {
+    token_record rec;
+    rec.id = id;
+    rec.hash = hash;
+    rec.user_auth_id = user;
+    rec.expires_at = expiration.value_or(never_expires);
+    rec.enabled = enabled;
+    if (privileges_text) rec.scope = scopes_.intern(privileges_from_text(*privileges_text));
+    return rec;
+}
+
+bool read_session_key_file(const std::string& path, session_key& key) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return false;
+        throw std::runtime_error("cannot read session key file " + path + ": " + std::strerror(errno));
+    }
+    char text[66] = {};
+    const ssize_t n = ::read(fd, text, sizeof text);
+    ::close(fd);
+    std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) --len;
+    std::size_t bin_len = 0;
+    const bool ok = len == 64 && sodium_hex2bin(key.bytes, sizeof key.bytes, text, len, nullptr, &bin_len, nullptr) == 0 &&
+                    bin_len == sizeof key.bytes;
+    sodium_memzero(text, sizeof text);
+    if (!ok) throw std::runtime_error("session key file " + path + " must hold 64 hex digits (32 bytes)");
+    return true;
+}
+
+void write_session_key_file(const std::string& path, const session_key& key) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create session key file " + path + ": " + std::strerror(errno));
+    char text[65];
+    sodium_bin2hex(text, sizeof text, key.bytes, sizeof key.bytes);
+    text[64] = '\n';
+    const bool ok = ::write(fd, text, sizeof text) == static_cast<ssize_t>(sizeof text) && ::fsync(fd) == 0;
+    sodium_memzero(text, sizeof text);
+    ::close(fd);
+    if (!ok) {
+        ::unlink(path.c_str());
+        throw std::runtime_error("cannot write session key file " + path);
+    }
+}
+
+first_start prepare_first_start(const std::optional<std::string>& admin_password) {
+    first_start f;
+    std::string password;
+    if (admin_password && !admin_password->empty()) {
+        password = *admin_password;
+    } else {
+        std::uint8_t raw[18];
+        random_bytes(raw, sizeof raw);
+        char b64[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+        sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        password = b64;
+        f.generated_password = password;
+    }
+    f.admin_hash = hash_password(password);
+    wipe(password.data(), password.size());
+    std::uint32_t sub[3];
+    random_bytes(sub, sizeof sub);
+    f.machine_sid = "S-1-5-21-" + std::to_string(sub[0]) + "-" + std::to_string(sub[1]) + "-" + std::to_string(sub[2]);
+    f.admin_binding = session_binding::generate();
+    f.guest_binding = session_binding::generate();
+    return f;
+}
+
+}  // namespace tokenauth::server

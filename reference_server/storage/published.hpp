@@ -1,0 +1,64 @@
+// What every storage backend keeps in memory and publishes to readers: the directory
+// snapshot, the token index, the scopes, the session key. The backends (state.hpp: SQLite;
+// pg_state.hpp: PostgreSQL) derive from it and differ only in how they write and load.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+
+#include "store.hpp"
+
+namespace tokenauth::server {
+
+class published_store : public store {
+public:
+    /// The current directory. Each thread keeps its own reference to the current version,
+    /// so taking a snapshot touches no memory that other threads write (one shared
+    /// reference count would bounce between cores on every request).
+    std::shared_ptr<const directory> snapshot() const override;
+    const tokenauth::memory_token_store& tokens() const noexcept override { return tokens_; }
+    const tokenauth::session_key& key() const noexcept override { return key_; }
+    const tokenauth::scope_table& scopes() const noexcept override { return scopes_; }
+    timestamp last_used(const token_id& id) const noexcept override { return tokens_.last_used(id); }
+    bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override;
+
+    /// Set when the first start generated the admin password (printed once).
+    std::optional<std::string> generated_admin_password;
+
+protected:
+    void publish_directory(std::shared_ptr<directory> d) noexcept;
+    /// The record the index keeps for a stored token row.
+    token_record record_of(const token_id& id, const secret_hash& hash, std::uint64_t user,
+                           std::optional<timestamp> expiration, bool enabled,
+                           const std::optional<std::string>& privileges_text);
+
+    tokenauth::scope_table scopes_;  // before tokens_: records name its entries
+    tokenauth::memory_token_store tokens_;
+    tokenauth::session_key key_;
+
+private:
+    mutable std::shared_mutex snap_mu_;
+    std::shared_ptr<const directory> snap_;
+    std::atomic<std::uint64_t> snap_version_{0};  ///< bumped with every new snap_
+};
+
+/// Reads a session key file (64 hex digits and a newline); false when it does not exist.
+/// Throws std::runtime_error when it cannot be read or is malformed.
+bool read_session_key_file(const std::string& path, session_key& key);
+/// Creates a session key file (0600, exclusive, synced). Throws std::runtime_error.
+void write_session_key_file(const std::string& path, const session_key& key);
+
+/// What a first start writes, whatever the backend.
+struct first_start {
+    std::string admin_hash;  ///< Argon2id of the admin password
+    std::optional<std::string> generated_password;
+    std::string machine_sid;
+    session_binding admin_binding, guest_binding;
+};
+/// The admin password (given, or generated and reported), a machine SID and bindings.
+first_start prepare_first_start(const std::optional<std::string>& admin_password);
+
+}  // namespace tokenauth::server
