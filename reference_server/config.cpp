@@ -28,6 +28,10 @@ std::optional<std::int64_t> parse_duration_seconds(const std::string& text) {
     return n;
 }
 
+bool is_postgresql(const std::string& database) {
+    return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
+}
+
 bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
@@ -124,6 +128,18 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     app.add_option("--server-name", c.server_name, "this server's name in audit events (default: the host name)");
     app.add_option("--verify-audit", c.verify_audit,
                    "check the hash chain of DATA_DIR's audit log, name the first broken line, and exit (0: intact)");
+    app.add_option("--database", c.database,
+                   "sqlite:PATH (default: sqlite:DATA_DIR/tokenauth.db) or a libpq URI postgresql://... that several "
+                   "servers share (then --session-key-file is required)")
+        ->envname("TOKENAUTH_DATABASE");
+    double staleness = 5;
+    app.add_option("--max-staleness", staleness,
+                   "PostgreSQL: seconds without reaching the database after which authenticated requests get 503 "
+                   "(revocations made elsewhere could be missed); it recovers by itself")
+        ->check(CLI::Range(0.5, 3600.0))
+        ->capture_default_str();
+    app.add_option("--migrate-from", c.migrate_from,
+                   "sqlite:PATH: copy that SQLite store into the (empty) PostgreSQL --database, then exit");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -131,6 +147,23 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
         return std::nullopt;
     }
     c.delegation_qumulo = delegation == "qumulo";
+    c.max_staleness_ms = static_cast<int>(staleness * 1000);
+    if (c.database.empty()) c.database = "sqlite:" + c.data_dir + "/tokenauth.db";
+    if (c.database.rfind("sqlite:", 0) != 0 && !is_postgresql(c.database)) {
+        std::cerr << "tokenauth-server: --database must be sqlite:PATH or postgresql://...\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (is_postgresql(c.database) && c.session_key_file.empty()) {
+        std::cerr << "tokenauth-server: a PostgreSQL --database needs --session-key-file (the same file on every server)\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
+    if (!c.migrate_from.empty() && (c.migrate_from.rfind("sqlite:", 0) != 0 || !is_postgresql(c.database))) {
+        std::cerr << "tokenauth-server: --migrate-from sqlite:PATH copies into a --database postgresql://...\n";
+        exit_code = 2;
+        return std::nullopt;
+    }
     if (!lifetime.empty()) {
         const auto seconds = parse_duration_seconds(lifetime);
         if (!seconds) {

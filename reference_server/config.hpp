@@ -34,7 +34,13 @@ struct config {
     std::int64_t audit_max_bytes = 64 << 20;    ///< audit.log rotates beyond this size
     std::string server_name;                    ///< names this server in audit events (default: host name)
     std::string verify_audit;                   ///< --verify-audit DATA_DIR: check and exit
+    std::string database;                       ///< sqlite:PATH (default) or postgresql://...
+    int max_staleness_ms = 5000;                ///< PostgreSQL: 503 after this long without the database
+    std::string migrate_from;                   ///< --migrate-from sqlite:PATH: copy into --database, exit
 };
+
+/// True for a libpq URI (postgresql:// or postgres://).
+bool is_postgresql(const std::string& database);
 
 /// "365d", "12h", "30m", "45s" or plain seconds; nullopt when malformed or not positive.
 std::optional<std::int64_t> parse_duration_seconds(const std::string& text);

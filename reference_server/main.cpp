@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "audit/audit_log.hpp"
 #include "config.hpp"
 #include "http/transport.hpp"
+#include "storage/pg_state.hpp"
 #include "storage/state.hpp"
 #include "tls/certificate.hpp"
 
@@ -122,6 +125,39 @@ private:
     std::thread thread_;
 };
 
+/// The store --database names: SQLite (embedded, the default) or PostgreSQL (shared).
+std::unique_ptr<published_store> open_store(const config& c) {
+    if (is_postgresql(c.database)) {
+        pg_state::options o;
+        o.conninfo = c.database;
+        o.admin_password = c.admin_password;
+        o.session_key_file = c.session_key_file;
+        o.max_staleness = std::chrono::milliseconds(c.max_staleness_ms);
+        return std::make_unique<pg_state>(o);
+    }
+    state::options o{c.data_dir, c.admin_password, c.session_key_file, c.database.substr(std::strlen("sqlite:"))};
+    return std::make_unique<state>(o);
+}
+
+/// --migrate-from sqlite:PATH --database postgresql://...: copies, reports, exits.
+int migrate(const config& c, event_log& log) {
+    const std::string path = c.migrate_from.substr(std::strlen("sqlite:"));
+    const auto slash = path.rfind('/');
+    state::options from{slash == std::string::npos ? std::string(".") : path.substr(0, slash), std::nullopt,
+                        c.session_key_file, path};
+    state source(from);
+    pg_state::options to;
+    to.conninfo = c.database;
+    to.session_key_file = c.session_key_file;
+    to.follow = false;
+    pg_state target(to);
+    target.import_from(source);
+    const auto d = source.snapshot();
+    log.write("migrated", {{"from", path}, {"users", d->users.size()}, {"groups", d->groups.size()},
+                           {"roles", d->roles.size()}, {"tokens", source.tokens().size()}});
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,8 +177,12 @@ int main(int argc, char** argv) {
 
     event_log log;
     try {
-        state::options opts{cfg->data_dir, cfg->admin_password, cfg->session_key_file};
-        state db(opts);
+        if (!cfg->migrate_from.empty()) return migrate(*cfg, log);
+        // The data dir holds the TLS files, the audit log and (SQLite) the database.
+        if (::mkdir(cfg->data_dir.c_str(), 0700) != 0 && errno != EEXIST)
+            throw std::runtime_error("cannot create data dir " + cfg->data_dir + ": " + std::strerror(errno));
+        const std::unique_ptr<published_store> store = open_store(*cfg);
+        published_store& db = *store;
         if (db.generated_admin_password) {
             std::cerr << "tokenauth-server: first start: user 'admin' has the generated password: "
                       << *db.generated_admin_password

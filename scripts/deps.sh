@@ -5,15 +5,16 @@ set -euo pipefail
 
 packages=(
     g++ cmake make pkg-config git
-    libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libcli11-dev
+    libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libpq-dev libcli11-dev
     catch2 libbenchmark-dev
     clang libclang-rt-14-dev
     openssl curl wrk valgrind
 )
-# --test: also what the browser tests need: Chromium, and Node.js with npm for their driver
-# (playwright-core); a machine that has node and npm already keeps its own.
+# --test: also what the browser and PostgreSQL tests need: Chromium, PostgreSQL 15, and
+# Node.js with npm for the browser driver (playwright-core); a machine that has node and npm
+# already keeps its own.
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium)
+    packages+=(chromium postgresql-15)
     command -v node >/dev/null 2>&1 || packages+=(nodejs)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -2,7 +2,8 @@
 # Runs every test, as CI does:
 #   1. installs missing Debian packages (scripts/deps.sh)
 #   2. RelWithDebInfo build (-j2) + ctest: unit, server, CLI, README, consumer, corpus replays,
-#      and the web UI in Chromium (npm ci in tests/browser first)
+#      the web UI in Chromium (npm ci in tests/browser first), and PostgreSQL (a throwaway
+#      instance per test process)
 #   3. ASan + UBSan build of the whole suite + ctest
 #   4. each libFuzzer target for TOKENAUTH_FUZZ_SECONDS (default 30) with clang
 # Any failure or sanitizer finding fails the run. The last line sums up: "N passed, M failed".
@@ -40,15 +41,16 @@ ctest_in() {
 summary() { echo "summary: $passed passed, $failed failed"; }
 trap summary EXIT
 
-echo "== build and test (RelWithDebInfo; with the browser tests)"
+echo "== build and test (RelWithDebInfo; with the browser and PostgreSQL tests)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)  # playwright-core, pinned by package-lock.json
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_WERROR=ON -DTOKENAUTH_BROWSER_TESTS=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_WERROR=ON -DTOKENAUTH_BROWSER_TESTS=ON \
+    -DTOKENAUTH_POSTGRES_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest_in build
 
 echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTOKENAUTH_BUILD_BENCHMARKS=OFF -DTOKENAUTH_WERROR=OFF \
-    -DTOKENAUTH_BROWSER_TESTS=OFF \
+    -DTOKENAUTH_BROWSER_TESTS=OFF -DTOKENAUTH_POSTGRES_TESTS=OFF \
     "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1" >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest_in build-asan

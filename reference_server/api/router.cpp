@@ -127,6 +127,7 @@ api_error to_api_error(const storage_error& e) {
     case storage_error::kind::conflict: return {409, "name_conflict_error", e.what()};
     case storage_error::kind::limit_reached: return {409, "access_token_limit_error", e.what()};
     case storage_error::kind::in_use: return {409, "group_in_use_error", e.what()};
+    case storage_error::kind::unavailable: return {503, "storage_unavailable_error", e.what(), 1};
     }
     return {500, "internal_error", "the server could not complete the request"};
 }
@@ -188,7 +189,13 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
         request_context ctx(svc_, req, res);
         try {
             ctx.client = client_address(req, svc_.abuse.trusted_proxies);
-            if (a == auth::required) authenticate(ctx);
+            if (a == auth::required) {
+                // A server that may have missed revocations elsewhere fails closed.
+                if (svc_.db.stale())
+                    throw api_error{503, "storage_unavailable_error",
+                                    "this server has lost touch with the shared database; try again shortly", 1};
+                authenticate(ctx);
+            }
             ctx.dir = svc_.db.snapshot();
             h(ctx);
         } catch (const api_error& e) {

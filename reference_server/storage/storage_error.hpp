@@ -14,6 +14,7 @@ public:
         conflict,       ///< a unique name is taken
         limit_reached,  ///< a per-user limit (access tokens) is reached
         in_use,         ///< still referenced (a group that is someone's primary group)
+        unavailable,    ///< the database cannot be reached now
     };
     storage_error(kind k, const std::string& message) : std::runtime_error(message), kind_(k) {}
     kind which() const noexcept { return kind_; }

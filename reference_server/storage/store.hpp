@@ -112,6 +112,9 @@ public:
     /// Writes the uses recorded in memory since the last call in one transaction; returns
     /// the tokens used for the first time.
     virtual std::vector<token_id> save_uses() = 0;
+    /// True when this server may have missed changes made elsewhere (a shared database it has
+    /// not reached for too long): authenticated requests must not be served.
+    virtual bool stale() const noexcept { return false; }
 
     // --- access tokens ---
     /// Creates a token for a user, restricted to scope when given; returns its row and the

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "postgres.hpp"
+
 #ifndef TOKENAUTH_SERVER_BIN
 #error "TOKENAUTH_SERVER_BIN must name the server binary"
 #endif
@@ -71,6 +73,9 @@ public:
             args.push_back("4");
         }
         for (auto& a : extra) args.push_back(std::move(a));
+        const bool chose_database = std::find(args.begin(), args.end(), "--database") != args.end();
+        if (!chose_database)
+            for (auto& a : backend_flags(data_dir)) args.push_back(std::move(a));
         http_ = std::find(args.begin(), args.end(), "--http") != args.end();
         int fds[2];
         if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
@@ -128,6 +133,15 @@ public:
     std::string log() const {
         std::lock_guard lock(mu_);
         return log_;
+    }
+
+    /// SIGKILL: the process ends at once, as in a crash.
+    void kill_hard() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+        if (reader_.joinable()) reader_.join();
     }
 
     /// SIGTERM, then wait for exit; returns the exit status (or -1 if already stopped).

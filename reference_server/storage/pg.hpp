@@ -1,0 +1,160 @@
+// A thin RAII layer over libpq: connections, parameterised statements (text format), results
+// and transactions. Internal to the PostgreSQL backend (pg_state.cpp).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tokenauth::server::pg {
+
+/// A failed statement or connection; sqlstate is PostgreSQL's five-character code ("" when
+/// the connection itself failed).
+class error : public std::runtime_error {
+public:
+    error(const std::string& what, std::string sqlstate) : std::runtime_error(what), sqlstate_(std::move(sqlstate)) {}
+    const std::string& sqlstate() const noexcept { return sqlstate_; }
+    bool unique_violation() const noexcept { return sqlstate_ == "23505"; }
+    bool foreign_key_violation() const noexcept { return sqlstate_ == "23503"; }
+    bool connection_lost() const noexcept { return sqlstate_.empty() || sqlstate_.rfind("08", 0) == 0 || sqlstate_.rfind("57P", 0) == 0; }
+
+private:
+    std::string sqlstate_;
+};
+
+/// A statement parameter: text, or SQL NULL.
+using param = std::optional<std::string>;
+inline param text(const std::string& s) { return s; }
+inline param number(std::int64_t v) { return std::to_string(v); }
+inline param number(std::uint64_t v) { return std::to_string(static_cast<std::int64_t>(v)); }
+inline param number(const std::optional<std::int64_t>& v) { return v ? param(std::to_string(*v)) : std::nullopt; }
+inline param boolean(bool v) { return std::string(v ? "true" : "false"); }
+/// A bytea parameter in hex form.
+inline param bytes(const std::uint8_t* p, std::size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out = "\\x";
+    for (std::size_t i = 0; i < n; ++i) {
+        out += digits[p[i] >> 4];
+        out += digits[p[i] & 15];
+    }
+    return out;
+}
+
+class result {
+public:
+    explicit result(PGresult* r) noexcept : r_(r) {}
+    result(result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+    result(const result&) = delete;
+    result& operator=(const result&) = delete;
+    ~result() { PQclear(r_); }
+
+    PGresult* get() const noexcept { return r_; }
+    int rows() const noexcept { return PQntuples(r_); }
+    bool null(int row, int col) const noexcept { return PQgetisnull(r_, row, col) != 0; }
+    std::string str(int row, int col) const { return PQgetvalue(r_, row, col); }
+    std::optional<std::string> opt_str(int row, int col) const {
+        return null(row, col) ? std::nullopt : std::optional<std::string>(str(row, col));
+    }
+    std::int64_t int64(int row, int col) const { return std::stoll(PQgetvalue(r_, row, col)); }
+    std::optional<std::int64_t> opt_int64(int row, int col) const {
+        return null(row, col) ? std::nullopt : std::optional<std::int64_t>(int64(row, col));
+    }
+    bool boolean(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+    /// A bytea column (hex output) into exactly n bytes; throws when its size differs.
+    void bytes(int row, int col, std::uint8_t* out, std::size_t n, const char* what) const {
+        const char* v = PQgetvalue(r_, row, col);
+        if (std::strncmp(v, "\\x", 2) != 0 || std::strlen(v) != 2 + 2 * n)
+            throw std::runtime_error(std::string("corrupt database: ") + what);
+        auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+        for (std::size_t i = 0; i < n; ++i)
+            out[i] = static_cast<std::uint8_t>(nibble(v[2 + 2 * i]) << 4 | nibble(v[3 + 2 * i]));
+    }
+    /// Rows an INSERT, UPDATE or DELETE touched.
+    std::int64_t affected() const { return std::atoll(PQcmdTuples(r_)); }
+
+private:
+    PGresult* r_;
+};
+
+class connection {
+public:
+    /// Connects (a libpq URI or key=value string). Throws error.
+    explicit connection(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {
+        if (c_ == nullptr || PQstatus(c_) != CONNECTION_OK) {
+            const std::string msg = c_ ? PQerrorMessage(c_) : "out of memory";
+            PQfinish(c_);
+            c_ = nullptr;
+            throw error("cannot connect to PostgreSQL: " + trim(msg), "");
+        }
+        exec("SET client_min_messages = warning");
+    }
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() { PQfinish(c_); }
+
+    PGconn* raw() const noexcept { return c_; }
+    bool ok() const noexcept { return PQstatus(c_) == CONNECTION_OK; }
+
+    /// Runs a statement with parameters ($1, $2, ...). Throws error.
+    result exec(const std::string& sql, const std::vector<param>& params = {}) {
+        std::vector<const char*> values;
+        values.reserve(params.size());
+        for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+        result r(PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                              nullptr, 0));
+        const ExecStatusType st = PQresultStatus(r.get());
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+            throw error("PostgreSQL: " + trim(PQerrorMessage(c_)), state ? state : "");
+        }
+        return r;
+    }
+
+    /// Runs several statements without parameters (a migration). Throws error.
+    void exec_script(const std::string& sql) {
+        result r(PQexec(c_, sql.c_str()));
+        const ExecStatusType st = PQresultStatus(r.get());
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+            throw error("PostgreSQL: " + trim(PQerrorMessage(c_)), state ? state : "");
+        }
+    }
+
+private:
+    static std::string trim(std::string s) {
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+    PGconn* c_;
+};
+
+/// BEGIN on construction; ROLLBACK on destruction unless commit() ran.
+class transaction {
+public:
+    explicit transaction(connection& c) : c_(c) { c_.exec("BEGIN"); }
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    void commit() {
+        c_.exec("COMMIT");
+        done_ = true;
+    }
+    ~transaction() {
+        if (!done_) {
+            try {
+                c_.exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+    }
+
+private:
+    connection& c_;
+    bool done_ = false;
+};
+
+}  // namespace tokenauth::server::pg

@@ -1,0 +1,703 @@
+// The PostgreSQL backend (see pg_state.hpp for the design).
+#include "pg_state.hpp"
+
+#include <poll.h>
+
+#include "../text.hpp"
+#include "privileges_text.hpp"
+#include "state.hpp"
+
+namespace tokenauth::server {
+
+namespace {
+
+constexpr std::int64_t migration_lock = 0x746f6b656e61;  // "tokena": migrations and seeding
+constexpr std::int64_t writer_lock = 0x746f6b656e62;     // every write: commit order = change order
+constexpr const char* channel = "tokenauth_changes";
+
+const char* const migrations[] = {
+    // v1: the SQLite schema's v3, in PostgreSQL's types, plus the change log.
+    R"sql(
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE principals (
+        auth_id         BIGINT  PRIMARY KEY,
+        kind            TEXT    NOT NULL CHECK (kind IN ('user', 'group')),
+        name            TEXT    NOT NULL,
+        primary_group   BIGINT,
+        uid             TEXT    NOT NULL DEFAULT '',
+        home_directory  TEXT,
+        password_hash   TEXT,
+        generation      BIGINT  NOT NULL DEFAULT 0,
+        gid             TEXT    NOT NULL DEFAULT '',
+        session_binding BYTEA
+    );
+    CREATE UNIQUE INDEX principals_name ON principals (lower(name));
+    CREATE TABLE group_members (
+        group_id  BIGINT NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        member_id BIGINT NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, member_id)
+    );
+    CREATE TABLE roles (name TEXT PRIMARY KEY, description TEXT NOT NULL, privileges TEXT NOT NULL);
+    CREATE UNIQUE INDEX roles_name ON roles (lower(name));
+    CREATE TABLE role_members (
+        role    TEXT   NOT NULL REFERENCES roles(name) ON DELETE CASCADE ON UPDATE CASCADE,
+        auth_id BIGINT NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        PRIMARY KEY (role, auth_id)
+    );
+    CREATE TABLE access_tokens (
+        seq             BIGSERIAL PRIMARY KEY,
+        id              BYTEA   NOT NULL UNIQUE,
+        secret_hash     BYTEA   NOT NULL,
+        user_id         BIGINT  NOT NULL REFERENCES principals(auth_id) ON DELETE CASCADE,
+        creator_id      BIGINT  NOT NULL,
+        creation_time   BIGINT  NOT NULL,
+        expiration_time BIGINT,
+        enabled         BOOLEAN NOT NULL,
+        privileges      TEXT,
+        last_used_time  BIGINT
+    );
+    CREATE INDEX access_tokens_by_user ON access_tokens(user_id, seq);
+    CREATE TABLE changes (seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, token_id BYTEA);
+    )sql",
+};
+
+#define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
+
+std::int64_t steady_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+pg::param id_param(const token_id& id) { return pg::bytes(id.bytes, sizeof id.bytes); }
+
+std::uint64_t next_auth_id(pg::connection& c) {
+    const auto r = c.exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'next_auth_id' "
+                          "RETURNING value::bigint - 1");
+    if (r.rows() != 1) throw std::runtime_error("database has no auth id counter");
+    return static_cast<std::uint64_t>(r.int64(0, 0));
+}
+
+std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
+std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
+
+}  // namespace
+
+pg_state::pg_state(const options& opts) : conninfo_(opts.conninfo), max_staleness_(opts.max_staleness) {
+    ensure_sodium_init();
+    if (opts.session_key_file.empty())
+        throw std::runtime_error("a PostgreSQL database needs --session-key-file: every server shares one key file");
+    if (!read_session_key_file(opts.session_key_file, key_)) {
+        key_ = session_key::generate();
+        write_session_key_file(opts.session_key_file, key_);
+    }
+    db_ = std::make_unique<pg::connection>(conninfo_);
+    migrate(*db_);
+    seed(*db_, opts);
+    {
+        std::lock_guard lock(apply_mu_);
+        // The sequence first: changes after it are applied on top of what is loaded now.
+        const auto r = db_->exec("SELECT coalesce(max(seq), 0) FROM changes");
+        applied_seq_ = r.int64(0, 0);
+        publish_directory(load_directory(*db_));
+        load_tokens(*db_);
+        synced_at_.store(steady_ns(), std::memory_order_release);
+    }
+    if (opts.follow) follower_ = std::thread([this] { follow(); });
+}
+
+pg_state::~pg_state() {
+    {
+        std::lock_guard lock(stop_mu_);
+        stop_ = true;
+    }
+    stop_cv_.notify_all();
+    if (follower_.joinable()) follower_.join();
+}
+
+bool pg_state::stale() const noexcept {
+    return steady_ns() - synced_at_.load(std::memory_order_acquire) >
+           std::chrono::duration_cast<std::chrono::nanoseconds>(max_staleness_).count();
+}
+
+void pg_state::migrate(pg::connection& c) {
+    c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
+    try {
+        c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        auto r = c.exec("SELECT version FROM schema_version");
+        std::int64_t version = r.rows() == 0 ? 0 : r.int64(0, 0);
+        const auto latest = static_cast<std::int64_t>(std::size(migrations));
+        if (version > latest) throw std::runtime_error("database schema is newer than this server");
+        for (; version < latest; ++version) {
+            pg::transaction t(c);
+            c.exec_script(migrations[version]);
+            c.exec("DELETE FROM schema_version");
+            c.exec("INSERT INTO schema_version VALUES ($1)", {pg::number(version + 1)});
+            t.commit();
+        }
+    } catch (...) {
+        c.exec("SELECT pg_advisory_unlock($1)", {pg::number(migration_lock)});
+        throw;
+    }
+    c.exec("SELECT pg_advisory_unlock($1)", {pg::number(migration_lock)});
+}
+
+void pg_state::seed(pg::connection& c, const options& opts) {
+    c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
+    struct unlock {
+        pg::connection& c;
+        ~unlock() {
+            try {
+                c.exec("SELECT pg_advisory_unlock($1)", {pg::number(migration_lock)});
+            } catch (...) {
+            }
+        }
+    } guard{c};
+    if (c.exec("SELECT 1 FROM meta WHERE key = 'seeded'").rows() != 0) return;
+    const first_start f = prepare_first_start(opts.admin_password);
+    generated_admin_password = f.generated_password;
+    pg::transaction t(c);
+    c.exec("INSERT INTO meta (key, value) VALUES ('machine_sid', $1), ('next_auth_id', '1001')", {pg::text(f.machine_sid)});
+    c.exec("INSERT INTO principals (auth_id, kind, name) VALUES ($1, 'group', 'Users'), ($2, 'group', 'Guests')",
+           {pg::number(users_group_id), pg::number(guests_group_id)});
+    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
+                           "VALUES ($1, 'user', $2, $3, $4, $5)";
+    c.exec(add_user, {pg::number(admin_auth_id), pg::text("admin"), pg::number(users_group_id), pg::text(f.admin_hash),
+                      pg::bytes(f.admin_binding.bytes, sizeof f.admin_binding.bytes)});
+    c.exec(add_user, {pg::number(guest_auth_id), pg::text("guest"), pg::number(guests_group_id), std::nullopt,
+                      pg::bytes(f.guest_binding.bytes, sizeof f.guest_binding.bytes)});
+    const char* add_role = "INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)";
+    c.exec(add_role, {pg::text("Administrators"), pg::text("Can manage every part of the system"),
+                      pg::text(privileges_to_text(privilege_set::all()))});
+    c.exec(add_role, {pg::text("Observers"), pg::text("Can read every part of the system but change nothing"),
+                      pg::text(privileges_to_text(read_privileges()))});
+    c.exec("INSERT INTO role_members (role, auth_id) VALUES ('Administrators', $1)", {pg::number(admin_auth_id)});
+    c.exec("INSERT INTO meta (key, value) VALUES ('seeded', '1')");
+    t.commit();
+}
+
+std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
+    auto d = std::make_shared<directory>();
+    if (const auto r = c.exec("SELECT value FROM meta WHERE key = 'machine_sid'"); r.rows() == 1) d->machine_sid = r.str(0, 0);
+    const auto p = c.exec("SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, "
+                          "session_binding FROM principals");
+    for (int i = 0; i < p.rows(); ++i) {
+        const auto id = static_cast<std::uint64_t>(p.int64(i, 0));
+        if (p.str(i, 1) == "user") {
+            user_row u;
+            u.auth_id = id;
+            u.name = p.str(i, 2);
+            u.primary_group = static_cast<std::uint64_t>(p.int64(i, 3));
+            u.uid = p.str(i, 4);
+            u.home_directory = p.opt_str(i, 5);
+            u.password_hash = p.opt_str(i, 6);
+            u.generation = static_cast<std::uint64_t>(p.int64(i, 7));
+            p.bytes(i, 9, u.binding.bytes, sizeof u.binding.bytes, "a user's session binding");
+            d->users.emplace(id, std::move(u));
+        } else {
+            d->groups.emplace(id, group_row{id, p.str(i, 2), p.str(i, 8)});
+        }
+    }
+    const auto m = c.exec("SELECT group_id, member_id FROM group_members ORDER BY group_id, member_id");
+    for (int i = 0; i < m.rows(); ++i)
+        d->group_members[static_cast<std::uint64_t>(m.int64(i, 0))].push_back(static_cast<std::uint64_t>(m.int64(i, 1)));
+    const auto r = c.exec("SELECT name, description, privileges FROM roles ORDER BY lower(name)");
+    for (int i = 0; i < r.rows(); ++i) d->roles.push_back({r.str(i, 0), r.str(i, 1), privileges_from_text(r.str(i, 2)), {}});
+    const auto rm = c.exec("SELECT role, auth_id FROM role_members");
+    for (int i = 0; i < rm.rows(); ++i)
+        for (auto& role : d->roles)
+            if (role.name == rm.str(i, 0)) role.add_member(static_cast<std::uint64_t>(rm.int64(i, 1)));
+    return d;
+}
+
+void pg_state::load_tokens(pg::connection& c) {
+    const auto r = c.exec("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens");
+    for (int i = 0; i < r.rows(); ++i) {
+        token_id id;
+        secret_hash hash;
+        r.bytes(i, 0, id.bytes, sizeof id.bytes, "an access token id");
+        r.bytes(i, 1, hash.bytes, sizeof hash.bytes, "an access token hash");
+        tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(r.int64(i, 2)), r.opt_int64(i, 3), r.boolean(i, 4),
+                                 r.opt_str(i, 5)));
+    }
+}
+
+void pg_state::catch_up(pg::connection& c) {
+    std::lock_guard lock(apply_mu_);
+    const auto r = c.exec("SELECT seq, kind, token_id FROM changes WHERE seq > $1 ORDER BY seq", {pg::number(applied_seq_)});
+    bool directory_changed = false;
+    for (int i = 0; i < r.rows(); ++i) {
+        if (r.str(i, 1) == "directory") {
+            directory_changed = true;
+        } else if (!r.null(i, 2)) {
+            token_id id;
+            r.bytes(i, 2, id.bytes, sizeof id.bytes, "a change's token id");
+            const auto t = c.exec("SELECT secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens "
+                                  "WHERE id = $1",
+                                  {id_param(id)});
+            if (t.rows() == 0) {
+                tokens_.erase(id);
+            } else {
+                secret_hash hash;
+                t.bytes(0, 0, hash.bytes, sizeof hash.bytes, "an access token hash");
+                tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(t.int64(0, 1)), t.opt_int64(0, 2),
+                                         t.boolean(0, 3), t.opt_str(0, 4)));
+            }
+        }
+        applied_seq_ = r.int64(i, 0);
+    }
+    // (A deleted user's tokens have change rows of their own: delete_user writes them.)
+    if (directory_changed) publish_directory(load_directory(c));
+    synced_at_.store(steady_ns(), std::memory_order_release);
+}
+
+void pg_state::follow() {
+    std::unique_ptr<pg::connection> c;
+    for (;;) {
+        {
+            std::unique_lock lock(stop_mu_);
+            if (stop_) return;
+        }
+        try {
+            if (!c || !c->ok()) {
+                c.reset();
+                c = std::make_unique<pg::connection>(conninfo_);
+                c->exec(std::string("LISTEN ") + channel);
+            }
+            catch_up(*c);  // at once after (re)connecting, then on each notification or second
+            pollfd p{PQsocket(c->raw()), POLLIN, 0};
+            if (::poll(&p, 1, 1000) > 0) {
+                if (PQconsumeInput(c->raw()) == 0) {
+                    c.reset();
+                    continue;
+                }
+                while (PGnotify* n = PQnotifies(c->raw())) PQfreemem(n);
+            }
+        } catch (const std::exception&) {
+            c.reset();
+            std::unique_lock lock(stop_mu_);
+            stop_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; });
+        }
+    }
+}
+
+pg::connection& pg_state::writer() {
+    if (!db_ || !db_->ok()) {
+        try {
+            db_ = std::make_unique<pg::connection>(conninfo_);
+        } catch (const pg::error&) {
+            throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        }
+    }
+    return *db_;
+}
+
+pg::connection& pg_state::begin() {
+    // A connection the database closed (a restart) is only noticed when used: BEGIN changes
+    // nothing, so it is safe to reconnect and try once more.
+    for (int attempt = 0;; ++attempt) {
+        pg::connection& c = writer();
+        try {
+            c.exec("BEGIN");
+            return c;
+        } catch (const pg::error& e) {
+            if (!e.connection_lost() && c.ok()) throw;
+            db_.reset();
+            if (attempt == 1) throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        }
+    }
+}
+
+pg::result pg_state::query(const std::string& sql, const std::vector<pg::param>& params) {
+    for (int attempt = 0;; ++attempt) {
+        pg::connection& c = writer();
+        try {
+            return c.exec(sql, params);
+        } catch (const pg::error& e) {
+            if (!e.connection_lost() && c.ok()) throw;
+            db_.reset();
+            if (attempt == 1) throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        }
+    }
+}
+
+template <class F>
+void pg_state::write(F&& body, change kind, const token_id* token, const std::string& conflict_message) {
+    std::lock_guard lock(db_mu_);
+    pg::connection& c = begin();
+    try {
+        c.exec("SELECT pg_advisory_xact_lock($1)", {pg::number(writer_lock)});
+        body(c);
+        c.exec("INSERT INTO changes (kind, token_id) VALUES ($1, $2)",
+               {pg::text(kind == change::directory ? "directory" : "token"),
+                token ? id_param(*token) : std::nullopt});
+        c.exec(std::string("NOTIFY ") + channel);
+        c.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (c.ok()) c.exec("ROLLBACK");
+        } catch (...) {
+        }
+        translate_failure(conflict_message);
+    }
+    catch_up(c);  // this write and any other server's before it, so the caller reads its own write
+}
+
+void pg_state::translate_failure(const std::string& conflict_message) {
+    try {
+        throw;
+    } catch (const pg::error& e) {
+        if (e.unique_violation() && !conflict_message.empty())
+            throw storage_error(storage_error::kind::conflict, conflict_message);
+        if (e.foreign_key_violation())
+            throw storage_error(storage_error::kind::not_found, "the user, group or role named in the request no longer exists");
+        if (e.connection_lost())
+            throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        throw;
+    }
+}
+
+token_row pg_state::read_token(const pg::result& r, int i) const {
+    token_row t;
+    r.bytes(i, 0, t.id.bytes, sizeof t.id.bytes, "an access token id");
+    t.seq = r.int64(i, 1);
+    t.user = static_cast<std::uint64_t>(r.int64(i, 2));
+    t.creator = static_cast<std::uint64_t>(r.int64(i, 3));
+    t.creation_time = r.int64(i, 4);
+    t.expiration_time = r.opt_int64(i, 5);
+    t.enabled = r.boolean(i, 6);
+    if (const auto scope = r.opt_str(i, 7)) t.privileges = privileges_from_text(*scope);
+    t.last_used_time = r.opt_int64(i, 8);
+    return t;
+}
+
+// --- access tokens ---
+
+std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std::uint64_t creator,
+                                                         std::optional<timestamp> expiration, timestamp now,
+                                                         const std::optional<privilege_set>& scope) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    token_row row;
+    write(
+        [&](pg::connection& c) {
+            if (c.exec("SELECT 1 FROM principals WHERE auth_id = $1 AND kind = 'user'", {pg::number(user)}).rows() == 0)
+                throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
+            // Under the writers' lock: no other server counts or inserts at the same time.
+            const auto held = c.exec("SELECT count(*) FROM access_tokens WHERE user_id = $1", {pg::number(user)}).int64(0, 0);
+            if (held >= max_tokens_per_user)
+                throw storage_error(storage_error::kind::limit_reached,
+                                    "user already holds " + std::to_string(max_tokens_per_user) +
+                                        " access tokens; delete one before creating another");
+            const auto r = c.exec(
+                "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
+                "enabled, privileges) VALUES ($1, $2, $3, $4, $5, $6, true, $7) RETURNING seq",
+                {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user), pg::number(creator),
+                 pg::number(now), pg::number(expiration), scope_text});
+            row.seq = r.int64(0, 0);
+        },
+        change::token, &token.id);
+    row.id = token.id;
+    row.user = user;
+    row.creator = creator;
+    row.creation_time = now;
+    row.expiration_time = expiration;
+    row.enabled = true;
+    row.privileges = scope;
+    return {row, encode_access_token(token)};
+}
+
+std::optional<token_row> pg_state::get_token(const token_id& id) {
+    std::lock_guard lock(db_mu_);
+    const auto r = query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE id = $1", {id_param(id)});
+    if (r.rows() == 0) return std::nullopt;
+    return read_token(r, 0);
+}
+
+std::vector<token_row> pg_state::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+                                             bool& more) {
+    std::lock_guard lock(db_mu_);
+    std::vector<token_row> out;
+    const pg::param lim = limit == 0 ? std::nullopt : pg::number(static_cast<std::int64_t>(limit + 1));
+    const auto r = user ? query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE user_id = $1 AND seq > $2 "
+                                "ORDER BY seq LIMIT $3",
+                                {pg::number(*user), pg::number(after), lim})
+                        : query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                {pg::number(after), lim});
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
+    more = limit != 0 && out.size() > limit;
+    if (more) out.resize(limit);
+    return out;
+}
+
+std::optional<token_row> pg_state::modify_token(const token_id& id,
+                                                const std::optional<std::optional<timestamp>>& expiration,
+                                                std::optional<bool> enabled) {
+    bool found = false;
+    write(
+        [&](pg::connection& c) {
+            const auto r = c.exec("UPDATE access_tokens SET expiration_time = CASE WHEN $2::boolean THEN $3::bigint ELSE expiration_time END, "
+                                  "enabled = coalesce($4::boolean, enabled) WHERE id = $1",
+                                  {id_param(id), pg::boolean(expiration.has_value()),
+                                   pg::number(expiration ? *expiration : std::nullopt),
+                                   enabled ? pg::boolean(*enabled) : std::nullopt});
+            found = r.affected() == 1;
+        },
+        change::token, &id);
+    if (!found) return std::nullopt;
+    return get_token(id);
+}
+
+bool pg_state::delete_token(const token_id& id) {
+    bool deleted = false;
+    write([&](pg::connection& c) { deleted = c.exec("DELETE FROM access_tokens WHERE id = $1", {id_param(id)}).affected() == 1; },
+          change::token, &id);
+    return deleted;
+}
+
+std::vector<token_id> pg_state::save_uses() {
+    std::vector<std::pair<token_id, timestamp>> uses;
+    tokens_.take_unsaved_uses([&](const token_id& id, timestamp t) { uses.emplace_back(id, t); });
+    std::vector<token_id> first;
+    if (uses.empty()) return first;
+    std::lock_guard lock(db_mu_);
+    pg::connection& c = begin();
+    struct rollback_unless_done {
+        pg::connection& c;
+        bool done = false;
+        ~rollback_unless_done() {
+            if (done) return;
+            try {
+                if (c.ok()) c.exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+    } t{c};
+    for (const auto& [id, when] : uses) {
+        if (c.exec("UPDATE access_tokens SET last_used_time = $1 WHERE id = $2 AND last_used_time IS NULL",
+                   {pg::number(when), id_param(id)})
+                .affected() == 1) {
+            first.push_back(id);
+            continue;
+        }
+        c.exec("UPDATE access_tokens SET last_used_time = greatest(last_used_time, $1) WHERE id = $2",
+               {pg::number(when), id_param(id)});
+    }
+    c.exec("COMMIT");
+    t.done = true;
+    return first;
+}
+
+// --- users, groups, roles ---
+
+user_row pg_state::create_user(user_row u) {
+    write(
+        [&](pg::connection& c) {
+            u.auth_id = next_auth_id(c);
+            u.binding = session_binding::generate();
+            c.exec("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
+                   "session_binding) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7)",
+                   {pg::number(u.auth_id), pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
+                    u.password_hash, pg::bytes(u.binding.bytes, sizeof u.binding.bytes)});
+        },
+        change::directory, nullptr, name_taken(u.name));
+    return u;
+}
+
+user_row pg_state::update_user(const user_row& u, bool password_changed) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("UPDATE principals SET name = $1, primary_group = $2, uid = $3, home_directory = $4, password_hash = $5, "
+                   "generation = generation + $6 WHERE auth_id = $7 AND kind = 'user'",
+                   {pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory, u.password_hash,
+                    pg::number(std::int64_t{password_changed ? 1 : 0}), pg::number(u.auth_id)});
+        },
+        change::directory, nullptr, name_taken(u.name));
+    const auto d = snapshot();
+    const user_row* now = d->user(u.auth_id);
+    if (now == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(u.auth_id));
+    return *now;
+}
+
+void pg_state::delete_user(std::uint64_t id) {
+    std::vector<token_id> doomed;
+    write(
+        [&](pg::connection& c) {
+            const auto r = c.exec("SELECT id FROM access_tokens WHERE user_id = $1", {pg::number(id)});
+            for (int i = 0; i < r.rows(); ++i) {
+                token_id tid;
+                r.bytes(i, 0, tid.bytes, sizeof tid.bytes, "an access token id");
+                doomed.push_back(tid);
+                // Each token's removal is a change of its own, so every server drops it.
+                c.exec("INSERT INTO changes (kind, token_id) VALUES ('token', $1)", {id_param(tid)});
+            }
+            c.exec("DELETE FROM principals WHERE auth_id = $1 AND kind = 'user'", {pg::number(id)});
+        },
+        change::directory);
+    for (const auto& tid : doomed) tokens_.erase(tid);
+}
+
+user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("UPDATE principals SET password_hash = $1, generation = generation + 1 WHERE auth_id = $2 AND kind = 'user'",
+                   {pg::text(hash), pg::number(id)});
+        },
+        change::directory);
+    const auto d = snapshot();
+    const user_row* u = d->user(id);
+    if (u == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(id));
+    return *u;
+}
+
+group_row pg_state::create_group(group_row g) {
+    write(
+        [&](pg::connection& c) {
+            g.auth_id = next_auth_id(c);
+            c.exec("INSERT INTO principals (auth_id, kind, name, gid) VALUES ($1, 'group', $2, $3)",
+                   {pg::number(g.auth_id), pg::text(g.name), pg::text(g.gid)});
+        },
+        change::directory, nullptr, name_taken(g.name));
+    return g;
+}
+
+group_row pg_state::update_group(const group_row& g) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("UPDATE principals SET name = $1, gid = $2 WHERE auth_id = $3 AND kind = 'group'",
+                   {pg::text(g.name), pg::text(g.gid), pg::number(g.auth_id)});
+        },
+        change::directory, nullptr, name_taken(g.name));
+    return g;
+}
+
+void pg_state::delete_group(std::uint64_t id) {
+    write(
+        [&](pg::connection& c) {
+            const auto primaries =
+                c.exec("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = $1", {pg::number(id)}).int64(0, 0);
+            if (primaries > 0)
+                throw storage_error(storage_error::kind::in_use, "the group is the primary group of " +
+                                                                     std::to_string(primaries) +
+                                                                     " user(s); change their primary group first");
+            c.exec("DELETE FROM principals WHERE auth_id = $1 AND kind = 'group'", {pg::number(id)});
+        },
+        change::directory);
+}
+
+void pg_state::add_group_member(std::uint64_t group, std::uint64_t member) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   {pg::number(group), pg::number(member)});
+        },
+        change::directory);
+}
+
+void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2", {pg::number(group), pg::number(member)});
+        },
+        change::directory);
+}
+
+void pg_state::create_role(const tokenauth::role& r) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)",
+                   {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges))});
+        },
+        change::directory, nullptr, role_taken(r.name));
+}
+
+void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("UPDATE roles SET name = $1, description = $2, privileges = $3 WHERE lower(name) = lower($4)",
+                   {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)), pg::text(name)});
+        },
+        change::directory, nullptr, role_taken(r.name));
+}
+
+void pg_state::delete_role(const std::string& name) {
+    write([&](pg::connection& c) { c.exec("DELETE FROM roles WHERE lower(name) = lower($1)", {pg::text(name)}); },
+          change::directory);
+}
+
+void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("INSERT INTO role_members (role, auth_id) SELECT name, $2 FROM roles WHERE lower(name) = lower($1) "
+                   "ON CONFLICT DO NOTHING",
+                   {pg::text(role), pg::number(member)});
+        },
+        change::directory);
+}
+
+void pg_state::remove_role_member(const std::string& role, std::uint64_t member) {
+    write(
+        [&](pg::connection& c) {
+            c.exec("DELETE FROM role_members WHERE lower(role) = lower($1) AND auth_id = $2", {pg::text(role), pg::number(member)});
+        },
+        change::directory);
+}
+
+// --- migration from SQLite ---
+
+void pg_state::import_from(state& source) {
+    const auto d = source.snapshot();
+    std::lock_guard lock(db_mu_);
+    pg::connection& c = writer();
+    {
+        const auto r = c.exec("SELECT (SELECT count(*) FROM principals WHERE auth_id NOT IN ($1, $2, $3, $4)) + "
+                              "(SELECT count(*) FROM access_tokens) + (SELECT count(*) FROM roles WHERE name NOT IN "
+                              "('Administrators', 'Observers'))",
+                              {pg::number(admin_auth_id), pg::number(guest_auth_id), pg::number(users_group_id),
+                               pg::number(guests_group_id)});
+        if (r.int64(0, 0) != 0) throw std::runtime_error("the PostgreSQL database is not empty; migrate into a new one");
+    }
+    pg::transaction t(c);
+    c.exec("SELECT pg_advisory_xact_lock($1)", {pg::number(writer_lock)});
+    // The seeded rows are replaced by the source's, so ids, SIDs, hashes and bindings carry over.
+    c.exec("DELETE FROM role_members");
+    c.exec("DELETE FROM roles");
+    c.exec("DELETE FROM group_members");
+    c.exec("DELETE FROM principals");
+    c.exec("UPDATE meta SET value = $1 WHERE key = 'machine_sid'", {pg::text(d->machine_sid)});
+    c.exec("UPDATE meta SET value = $1 WHERE key = 'next_auth_id'", {pg::number(source.next_auth_id_value())});
+    for (const auto& [id, g] : d->groups)
+        c.exec("INSERT INTO principals (auth_id, kind, name, gid) VALUES ($1, 'group', $2, $3)",
+               {pg::number(id), pg::text(g.name), pg::text(g.gid)});
+    for (const auto& [id, u] : d->users)
+        c.exec("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, "
+               "session_binding) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8)",
+               {pg::number(id), pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
+                u.password_hash, pg::number(u.generation), pg::bytes(u.binding.bytes, sizeof u.binding.bytes)});
+    for (const auto& [g, members] : d->group_members)
+        for (std::uint64_t m : members)
+            c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2)", {pg::number(g), pg::number(m)});
+    for (const auto& role : d->roles) {
+        c.exec("INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)",
+               {pg::text(role.name), pg::text(role.description), pg::text(privileges_to_text(role.privileges))});
+        for (std::uint64_t m : role.members)
+            c.exec("INSERT INTO role_members (role, auth_id) VALUES ($1, $2)", {pg::text(role.name), pg::number(m)});
+    }
+    bool more = false;
+    for (const token_row& row : source.list_tokens(std::nullopt, 0, 0, more)) {
+        token_record rec;
+        if (!source.tokens().find(row.id, rec)) continue;
+        c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, "
+               "privileges, last_used_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+               {id_param(row.id), pg::bytes(rec.hash.bytes, sizeof rec.hash.bytes), pg::number(row.user),
+                pg::number(row.creator), pg::number(row.creation_time), pg::number(row.expiration_time),
+                pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
+                pg::number(row.last_used_time)});
+    }
+    c.exec("INSERT INTO changes (kind) VALUES ('directory')");
+    t.commit();
+}
+
+#undef PG_TOKEN_COLUMNS
+
+}  // namespace tokenauth::server

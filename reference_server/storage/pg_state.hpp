@@ -1,0 +1,109 @@
+// The PostgreSQL backend: several servers share one database. Each server keeps its own
+// in-memory token index and directory snapshot (validation never touches the database) and
+// follows the others' writes through a change log: every write appends a row with a
+// monotonic sequence in the same transaction and NOTIFYs; a follower thread LISTENs, and on
+// each notification (or every second without one) applies every change after the last
+// sequence it saw. Writers take one advisory lock, so sequences are assigned in commit order
+// and the per-user token limit holds across servers. A server that has not heard from the
+// database for longer than max_staleness reports stale() (the API answers 503) until it
+// has caught up again.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "pg.hpp"
+#include "published.hpp"
+
+namespace tokenauth::server {
+
+class state;
+
+class pg_state final : public published_store {
+public:
+    struct options {
+        std::string conninfo;                        ///< libpq URI (postgresql://...)
+        std::optional<std::string> admin_password;   ///< for the first start of an empty database
+        std::string session_key_file;                ///< required: shared by every server
+        std::chrono::milliseconds max_staleness{5000};
+        bool follow = true;                          ///< false: no follower thread (the migration tool)
+    };
+
+    /// Connects, migrates (under an advisory lock, so servers may start together), seeds an
+    /// empty database, loads, and starts following. Throws std::runtime_error / pg::error.
+    explicit pg_state(const options& opts);
+    ~pg_state() override;
+
+    bool stale() const noexcept override;
+    std::vector<token_id> save_uses() override;
+
+    std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
+                                                   std::optional<timestamp> expiration, timestamp now,
+                                                   const std::optional<privilege_set>& scope) override;
+    std::optional<token_row> get_token(const token_id& id) override;
+    std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+                                       bool& more) override;
+    std::optional<token_row> modify_token(const token_id& id, const std::optional<std::optional<timestamp>>& expiration,
+                                          std::optional<bool> enabled) override;
+    bool delete_token(const token_id& id) override;
+
+    user_row create_user(user_row u) override;
+    user_row update_user(const user_row& u, bool password_changed) override;
+    void delete_user(std::uint64_t id) override;
+    user_row set_password(std::uint64_t id, const std::string& hash) override;
+    group_row create_group(group_row g) override;
+    group_row update_group(const group_row& g) override;
+    void delete_group(std::uint64_t id) override;
+    void add_group_member(std::uint64_t group, std::uint64_t member) override;
+    void remove_group_member(std::uint64_t group, std::uint64_t member) override;
+
+    void create_role(const tokenauth::role& r) override;
+    void update_role(const std::string& name, const tokenauth::role& r) override;
+    void delete_role(const std::string& name) override;
+    void add_role_member(const std::string& role, std::uint64_t member) override;
+    void remove_role_member(const std::string& role, std::uint64_t member) override;
+
+    /// Copies a SQLite store (users, groups, roles, members, token hashes and metadata, the
+    /// machine SID and the auth-id counter) into this database, which must hold nothing but
+    /// what its first start seeded. Throws std::runtime_error.
+    void import_from(state& source);
+
+private:
+    enum class change { directory, token };
+    /// Runs body(connection&) in one transaction under the writers' advisory lock, appends a
+    /// change row, NOTIFYs, commits, then applies every change not yet applied (its own
+    /// included). Unique violations become conflict (with conflict_message), foreign-key
+    /// violations not_found, a lost connection unavailable.
+    template <class F>
+    void write(F&& body, change kind, const token_id* token = nullptr, const std::string& conflict_message = "");
+    void migrate(pg::connection& c);
+    void seed(pg::connection& c, const options& opts);
+    std::shared_ptr<directory> load_directory(pg::connection& c);
+    void load_tokens(pg::connection& c);
+    /// Applies the change log after applied_seq_; true when it reached the database.
+    void catch_up(pg::connection& c);
+    void follow();
+    token_row read_token(const pg::result& r, int row) const;
+    pg::connection& writer();  // caller holds db_mu_; reconnects a lost connection
+    pg::connection& begin();   // caller holds db_mu_; BEGIN, reconnecting once if the connection was lost
+    pg::result query(const std::string& sql, const std::vector<pg::param>& params);  // a read, retried once
+    [[noreturn]] static void translate_failure(const std::string& conflict_message);  // rethrows as storage_error
+
+    std::string conninfo_;
+    std::chrono::milliseconds max_staleness_;
+    std::mutex db_mu_;  // the writer connection
+    std::unique_ptr<pg::connection> db_;
+    std::mutex apply_mu_;  // applying changes (writer and follower)
+    std::int64_t applied_seq_ = 0;
+    std::atomic<std::int64_t> synced_at_{0};  ///< steady-clock ns of the last successful catch-up
+    std::mutex stop_mu_;
+    std::condition_variable stop_cv_;
+    bool stop_ = false;
+    std::thread follower_;
+};
+
+}  // namespace tokenauth::server

@@ -1,0 +1,215 @@
+// Several servers over one PostgreSQL: two real server processes on one throwaway database.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "api_helpers.hpp"
+
+using nlohmann::json;
+using test_server::pg_instance;
+using test_server::server_process;
+using test_server::temp_dir;
+using namespace test_server::api;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The flags that put a server on a database with the shared key file.
+std::vector<std::string> on(const std::string& database, const std::string& key_file, std::vector<std::string> more = {}) {
+    std::vector<std::string> flags = {"--database", database, "--session-key-file", key_file};
+    for (auto& m : more) flags.push_back(std::move(m));
+    return flags;
+}
+
+/// Polls until the request's status is `want`; returns how long that took (or -1 ms).
+std::chrono::milliseconds until_status(const server_process& s, const std::string& path, const std::string& bearer,
+                                       int want, std::chrono::milliseconds bound) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < bound) {
+        if (s.request("GET", path, bearer).status == want)
+            return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        std::this_thread::sleep_for(2ms);
+    }
+    return -1ms;
+}
+
+}  // namespace
+
+TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "[postgres]") {
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    const std::string key = dir.path + "/session.key";
+    server_process a(dir.path + "/a", on(db, key));
+    server_process b(dir.path + "/b", on(db, key));
+    const std::string admin_a = a.login();
+
+    // Created on A, used on B.
+    create_user(a, admin_a, "svc");
+    const auto t = create_token(a, admin_a, user_identity("svc"));
+    CHECK(until_status(b, "/v1/session/who-am-i", t.bearer, 200, 5s) >= 0ms);
+    // A session from A works on B (one key file, user state in the database).
+    CHECK(b.request("GET", "/v1/session/who-am-i", admin_a).status == 200);
+
+    // Disabled on B: refused on A. Deleted on B: refused on A.
+    const std::string admin_b = b.login();
+    REQUIRE(b.request("PATCH", "/v1/auth/access-tokens/" + t.id, admin_b, json{{"enabled", false}}).status == 200);
+    const auto disabled = until_status(a, "/v1/session/who-am-i", t.bearer, 401, 5s);
+    CHECK(disabled >= 0ms);
+    std::printf("revocation latency B->A (disable): %lld ms\n", static_cast<long long>(disabled.count()));
+    REQUIRE(b.request("PATCH", "/v1/auth/access-tokens/" + t.id, admin_b, json{{"enabled", true}}).status == 200);
+    CHECK(until_status(a, "/v1/session/who-am-i", t.bearer, 200, 5s) >= 0ms);
+    REQUIRE(b.request("DELETE", "/v1/auth/access-tokens/" + t.id, admin_b).status == 200);
+    const auto deleted = until_status(a, "/v1/session/who-am-i", t.bearer, 401, 5s);
+    CHECK(deleted >= 0ms);
+    std::printf("revocation latency B->A (delete): %lld ms\n", static_cast<long long>(deleted.count()));
+
+    // A password change on B ends the user's sessions on A.
+    create_user(a, admin_a, "jane", std::string("jane-password-1"));
+    const std::string jane_on_a = a.login("jane", "jane-password-1");
+    const std::string jane_on_b = b.login("jane", "jane-password-1");
+    REQUIRE(b.request("POST", "/v1/session/change-password", jane_on_b,
+                      json{{"old_password", "jane-password-1"}, {"new_password", "jane-password-2"}})
+                .status == 200);
+    CHECK(until_status(a, "/v1/session/who-am-i", jane_on_a, 401, 5s) >= 0ms);
+    // Directory changes travel too: a user deleted on A cannot log in on B.
+    const std::string jane_id = a.request("GET", "/v1/session/who-am-i", a.login("jane", "jane-password-2")).body.at("id");
+    REQUIRE(a.request("DELETE", "/v1/users/" + jane_id, admin_a).status == 200);
+    bool refused = false;
+    for (int i = 0; i < 500 && !refused; ++i) {
+        refused = b.request("POST", "/v1/session/login", "", json{{"username", "jane"}, {"password", "jane-password-2"}}).status == 401;
+        if (!refused) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(refused);
+}
+
+TEST_CASE("the two-token limit holds for 20 concurrent creates over two servers", "[postgres]") {
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    const std::string key = dir.path + "/session.key";
+    server_process a(dir.path + "/a", on(db, key));
+    server_process b(dir.path + "/b", on(db, key));
+    const std::string admin = a.login();
+    create_user(a, admin, "svc");
+    std::atomic<int> ok{0}, conflict{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 20; ++i)
+        threads.emplace_back([&, i] {
+            const server_process& s = i % 2 == 0 ? a : b;
+            const int status = s.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", {{"name", "svc"}}}}).status;
+            (status == 200 ? ok : status == 409 ? conflict : other)++;
+        });
+    for (auto& t : threads) t.join();
+    CHECK(ok == 2);
+    CHECK(conflict == 18);
+    CHECK(other == 0);
+    const auto listed = b.request("GET", "/v1/auth/access-tokens/", admin);
+    CHECK(listed.body.at("entries").size() == 2);
+}
+
+TEST_CASE("kill -9 during writes loses no acknowledged write", "[postgres]") {
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    const std::string key = dir.path + "/session.key";
+    std::vector<std::string> acknowledged;
+    {
+        server_process a(dir.path + "/a", on(db, key));
+        const std::string admin = a.login();
+        std::atomic<bool> stop{false};
+        std::thread writer([&] {
+            for (int i = 0; !stop; ++i) {
+                const std::string name = "crash" + std::to_string(i);
+                try {
+                    const auto r = a.request("POST", "/v1/users/", admin,
+                                             json{{"name", name}, {"primary_group", "0"}, {"uid", ""},
+                                                  {"home_directory", nullptr}, {"password", nullptr}});
+                    if (r.status == 200) acknowledged.push_back(name);
+                } catch (const std::exception&) {
+                    break;  // the server is gone
+                }
+            }
+        });
+        std::this_thread::sleep_for(1500ms);
+        a.kill_hard();
+        stop = true;
+        writer.join();
+    }
+    REQUIRE(!acknowledged.empty());
+    server_process b(dir.path + "/b", on(db, key));
+    const auto users = b.request("GET", "/v1/users/", b.login());
+    std::set<std::string> names;
+    for (const auto& u : users.body) names.insert(u.at("name").get<std::string>());
+    for (const auto& n : acknowledged) CHECK(names.count(n) == 1);
+    std::printf("acknowledged before kill -9: %zu users, all present after restart\n", acknowledged.size());
+}
+
+TEST_CASE("without the database a server fails closed after --max-staleness and recovers by itself", "[postgres]") {
+    pg_instance pg;  // its own instance: this test stops it
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    server_process a(dir.path + "/a", on(db, dir.path + "/session.key", {"--max-staleness", "3"}));
+    const std::string admin = a.login();
+    create_user(a, admin, "svc");
+    const auto t = create_token(a, admin, user_identity("svc"));
+    REQUIRE(a.request("GET", "/v1/session/who-am-i", t.bearer).status == 200);
+    pg.stop();
+    const auto failed_closed = until_status(a, "/v1/session/who-am-i", t.bearer, 503, 30s);
+    CHECK(failed_closed >= 2s);  // not before the bound (3 s, less the last sync's age)
+    const auto r = a.request("GET", "/v1/session/who-am-i", t.bearer);
+    require_error(r, 503, "storage_unavailable_error");
+    CHECK(a.request("GET", "/v1/version").status == 200);  // unauthenticated: still answers
+    pg.start();
+    CHECK(until_status(a, "/v1/session/who-am-i", t.bearer, 200, 30s) >= 0ms);
+    // Writes work again on the same server, without a restart.
+    CHECK(a.request("PATCH", "/v1/auth/access-tokens/" + t.id, admin, json{{"enabled", false}}).status == 200);
+}
+
+TEST_CASE("--migrate-from copies a SQLite store: tokens and sessions keep working", "[postgres]") {
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string sqlite_dir = dir.path + "/sqlite";
+    created_token token, scoped;
+    std::string session;
+    std::string svc_id;
+    {
+        server_process s(sqlite_dir, {"--database", "sqlite:" + sqlite_dir + "/tokenauth.db"});
+        const std::string admin = s.login();
+        svc_id = create_user(s, admin, "svc");
+        grant(s, admin, "SvcRole", {"PRIVILEGE_LOCAL_USER_READ", "PRIVILEGE_ACCESS_TOKENS_READ"}, json{{"name", "svc"}});
+        token = create_token(s, admin, user_identity("svc"), "2099-01-01T00:00:00Z");
+        const auto r = s.request("POST", "/v1/auth/access-tokens/", admin,
+                                 json{{"user", {{"name", "svc"}}}, {"privileges", {"PRIVILEGE_LOCAL_USER_READ"}}});
+        REQUIRE(r.status == 200);
+        scoped = {r.body.at("id"), r.body.at("bearer_token")};
+        REQUIRE(s.request("POST", "/v1/groups/", admin, json{{"name", "Ops"}, {"gid", "7"}}).status == 200);
+        session = s.login();
+        CHECK(s.stop() == 0);
+    }
+    const std::string db = pg.create_database();
+    const std::string cmd = std::string(TOKENAUTH_SERVER_BIN) + " --migrate-from sqlite:" + sqlite_dir +
+                            "/tokenauth.db --database '" + db + "' --session-key-file " + sqlite_dir + "/session.key > " +
+                            dir.path + "/migrate.log 2>&1";
+    REQUIRE(WEXITSTATUS(std::system(cmd.c_str())) == 0);
+    // A second migration into the same database is refused.
+    CHECK(WEXITSTATUS(std::system(cmd.c_str())) != 0);
+
+    server_process p(dir.path + "/pg", on(db, sqlite_dir + "/session.key"));
+    auto who = p.request("GET", "/v1/session/who-am-i", token.bearer);
+    REQUIRE(who.status == 200);
+    CHECK(who.body.at("id") == svc_id);
+    CHECK(p.request("GET", "/v1/session/who-am-i", session).status == 200);  // the same key file
+    CHECK(p.request("GET", "/v1/users/", scoped.bearer).status == 200);
+    CHECK(p.request("GET", "/v1/auth/access-tokens/", scoped.bearer).status == 403);  // the scope came along
+    const std::string admin = p.login();
+    const auto row = p.request("GET", "/v1/auth/access-tokens/" + token.id, admin);
+    CHECK(row.body.at("expiration_time").get<std::string>().rfind("2099-01-01T00:00:00", 0) == 0);
+    CHECK(p.request("GET", "/v1/auth/roles/SvcRole/members", admin).body.at("members").contains(svc_id));
+    // New ids continue after the old ones (no reuse).
+    const std::string next = create_user(p, admin, "after-migration");
+    CHECK(std::stoull(next) > std::stoull(svc_id) + 1);
+}
