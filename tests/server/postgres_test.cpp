@@ -36,15 +36,20 @@ std::chrono::milliseconds until_status(const server_process& s, const std::strin
     return -1ms;
 }
 
+/// Two servers on a fresh database of the shared instance, with one key file.
+struct two_servers {
+    temp_dir dir;
+    std::string db = pg_instance::shared().create_database();
+    server_process a{dir.path + "/a", on(db, dir.path + "/session.key")};
+    server_process b{dir.path + "/b", on(db, dir.path + "/session.key")};
+};
+
 }  // namespace
 
 TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "[postgres]") {
-    auto& pg = pg_instance::shared();
-    temp_dir dir;
-    const std::string db = pg.create_database();
-    const std::string key = dir.path + "/session.key";
-    server_process a(dir.path + "/a", on(db, key));
-    server_process b(dir.path + "/b", on(db, key));
+    two_servers pair;
+    server_process& a = pair.a;
+    server_process& b = pair.b;
     const std::string admin_a = a.login();
 
     // Created on A, used on B.
@@ -87,12 +92,9 @@ TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "
 }
 
 TEST_CASE("the two-token limit holds for 20 concurrent creates over two servers", "[postgres]") {
-    auto& pg = pg_instance::shared();
-    temp_dir dir;
-    const std::string db = pg.create_database();
-    const std::string key = dir.path + "/session.key";
-    server_process a(dir.path + "/a", on(db, key));
-    server_process b(dir.path + "/b", on(db, key));
+    two_servers pair;
+    server_process& a = pair.a;
+    server_process& b = pair.b;
     const std::string admin = a.login();
     create_user(a, admin, "svc");
     std::atomic<int> ok{0}, conflict{0}, other{0};
