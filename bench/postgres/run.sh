@@ -30,16 +30,19 @@ trap cleanup EXIT
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w -o "-k $work -c listen_addresses=''" start >/dev/null
 db="postgresql:///postgres?host=$work&user=tokenauth"
 
-start_server() {  # name -> prints the port
-    local log=$work/$1.log
+start_server() {  # name: starts it in the background (its port: port_of name)
     TOKENAUTH_ADMIN_PASSWORD=bench-admin "$server_bin" --http --listen 127.0.0.1:0 --data-dir "$work/$1" \
-        --database "$db" --session-key-file "$work/session.key" 2>"$log" &
+        --database "$db" --session-key-file "$work/session.key" >/dev/null 2>"$work/$1.log" &
     pids+=($!)
-    (set +o pipefail; timeout 60 tail -n +1 -f "$log" | grep -m1 -q '"event":"listening"')
-    grep -m1 '"event":"listening"' "$log" | sed -E 's/.*"port":([0-9]+).*/\1/'
 }
-a=$(start_server a)
-b=$(start_server b)
+port_of() {
+    (set +o pipefail; timeout 60 tail -n +1 -f "$work/$1.log" | grep -m1 -q '"event":"listening"')
+    grep -m1 '"event":"listening"' "$work/$1.log" | sed -E 's/.*"port":([0-9]+).*/\1/'
+}
+start_server a
+a=$(port_of a)
+start_server b
+b=$(port_of b)
 
 json_field() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"; }
 admin=$(curl -sf "http://127.0.0.1:$a/v1/session/login" -d '{"username":"admin","password":"bench-admin"}' | json_field bearer_token)
@@ -54,12 +57,21 @@ echo "create+del   $(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.l
 python3 - "$a" "$b" "$admin" "$rounds" <<'PY'
 import http.client, json, sys, time
 a, b, admin, rounds = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-ca, cb = http.client.HTTPConnection("127.0.0.1", a), http.client.HTTPConnection("127.0.0.1", b)
-def call(c, method, path, bearer, body=None):
-    c.request(method, path, body=json.dumps(body) if body is not None else None,
-              headers={"Authorization": "Bearer " + bearer, "Content-Type": "application/json"})
-    r = c.getresponse()
-    return r.status, r.read()
+conns = {a: http.client.HTTPConnection("127.0.0.1", a), b: http.client.HTTPConnection("127.0.0.1", b)}
+ca, cb = a, b
+def call(port, method, path, bearer, body=None):
+    for attempt in (0, 1):  # the server may have closed an idle keep-alive connection
+        try:
+            c = conns[port]
+            c.request(method, path, body=json.dumps(body) if body is not None else None,
+                      headers={"Authorization": "Bearer " + bearer, "Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, r.read()
+        except (http.client.HTTPException, OSError):
+            conns[port].close()
+            conns[port] = http.client.HTTPConnection("127.0.0.1", port)
+            if attempt:
+                raise
 call(ca, "POST", "/v1/users/", admin, {"name": "rev", "primary_group": "0", "uid": "", "home_directory": None, "password": None})
 latencies = []
 for _ in range(rounds):

@@ -223,7 +223,11 @@ void pg_state::load_tokens(pg::connection& c) {
 
 void pg_state::catch_up(pg::connection& c) {
     std::lock_guard lock(apply_mu_);
-    const auto r = c.exec("SELECT seq, kind, token_id FROM changes WHERE seq > $1 ORDER BY seq", {pg::number(applied_seq_)});
+    // Each change with its token's current row (none when deleted), in one round trip.
+    const auto r = c.exec("SELECT c.seq, c.kind, c.token_id, t.secret_hash, t.user_id, t.expiration_time, t.enabled, "
+                          "t.privileges FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
+                          "WHERE c.seq > $1 ORDER BY c.seq",
+                          {pg::number(applied_seq_)});
     bool directory_changed = false;
     for (int i = 0; i < r.rows(); ++i) {
         if (r.str(i, 1) == "directory") {
@@ -231,16 +235,13 @@ void pg_state::catch_up(pg::connection& c) {
         } else if (!r.null(i, 2)) {
             token_id id;
             r.bytes(i, 2, id.bytes, sizeof id.bytes, "a change's token id");
-            const auto t = c.exec("SELECT secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens "
-                                  "WHERE id = $1",
-                                  {id_param(id)});
-            if (t.rows() == 0) {
+            if (r.null(i, 3)) {
                 tokens_.erase(id);
             } else {
                 secret_hash hash;
-                t.bytes(0, 0, hash.bytes, sizeof hash.bytes, "an access token hash");
-                tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(t.int64(0, 1)), t.opt_int64(0, 2),
-                                         t.boolean(0, 3), t.opt_str(0, 4)));
+                r.bytes(i, 3, hash.bytes, sizeof hash.bytes, "an access token hash");
+                tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(r.int64(i, 4)), r.opt_int64(i, 5),
+                                         r.boolean(i, 6), r.opt_str(i, 7)));
             }
         }
         applied_seq_ = r.int64(i, 0);
@@ -297,7 +298,8 @@ pg::connection& pg_state::begin() {
     for (int attempt = 0;; ++attempt) {
         pg::connection& c = writer();
         try {
-            c.exec("BEGIN");
+            // One round trip: the transaction and the writers' lock (commit order = change order).
+            c.exec_script("BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(writer_lock) + ")");
             return c;
         } catch (const pg::error& e) {
             if (!e.connection_lost() && c.ok()) throw;
@@ -325,12 +327,11 @@ void pg_state::write(F&& body, change kind, const token_id* token, const std::st
     std::lock_guard lock(db_mu_);
     pg::connection& c = begin();
     try {
-        c.exec("SELECT pg_advisory_xact_lock($1)", {pg::number(writer_lock)});
         body(c);
-        c.exec("INSERT INTO changes (kind, token_id) VALUES ($1, $2)",
-               {pg::text(kind == change::directory ? "directory" : "token"),
-                token ? id_param(*token) : std::nullopt});
-        c.exec(std::string("NOTIFY ") + channel);
+        c.exec("WITH logged AS (INSERT INTO changes (kind, token_id) VALUES ($1, $2) RETURNING seq) "
+               "SELECT pg_notify($3, '') FROM logged",
+               {pg::text(kind == change::directory ? "directory" : "token"), token ? id_param(*token) : std::nullopt,
+                pg::text(channel)});
         c.exec("COMMIT");
     } catch (...) {
         try {
@@ -381,10 +382,13 @@ std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std
     token_row row;
     write(
         [&](pg::connection& c) {
-            if (c.exec("SELECT 1 FROM principals WHERE auth_id = $1 AND kind = 'user'", {pg::number(user)}).rows() == 0)
-                throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
             // Under the writers' lock: no other server counts or inserts at the same time.
-            const auto held = c.exec("SELECT count(*) FROM access_tokens WHERE user_id = $1", {pg::number(user)}).int64(0, 0);
+            const auto check = c.exec("SELECT (SELECT count(*) FROM principals WHERE auth_id = $1 AND kind = 'user'), "
+                                      "(SELECT count(*) FROM access_tokens WHERE user_id = $1)",
+                                      {pg::number(user)});
+            if (check.int64(0, 0) == 0)
+                throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
+            const auto held = check.int64(0, 1);
             if (held >= max_tokens_per_user)
                 throw storage_error(storage_error::kind::limit_reached,
                                     "user already holds " + std::to_string(max_tokens_per_user) +
