@@ -51,7 +51,7 @@ for u in bench-0 bench-1; do
         -d "{\"name\":\"$u\",\"primary_group\":\"0\",\"uid\":\"\",\"home_directory\":null,\"password\":null}" >/dev/null
 done
 echo "two servers on one PostgreSQL 15 (fsync on); wrk 2 threads x 1 connection, ${duration}s"
-echo "create+del   $(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
+echo "create+del   $(wrk -t${TOKENAUTH_BENCH_CLIENTS:-2} -c${TOKENAUTH_BENCH_CLIENTS:-2} -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
                       "http://127.0.0.1:$a" | grep '^created')"
 
 python3 - "$a" "$b" "$admin" "$rounds" <<'PY'

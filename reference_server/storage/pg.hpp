@@ -3,12 +3,14 @@
 #pragma once
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace tokenauth::server::pg {
@@ -102,11 +104,54 @@ public:
 
     /// Runs a statement with parameters ($1, $2, ...). Throws error.
     result exec(const std::string& sql, const std::vector<param>& params = {}) {
+        const auto values = pointers(params);
+        return checked(PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                                    nullptr, 0));
+    }
+
+    /// Runs a statement that is parsed and planned once per connection (the first call with
+    /// this name prepares sql). Throws error.
+    result exec_prepared(const char* name, const char* sql, const std::vector<param>& params) {
+        if (prepared_.count(name) == 0) {
+            checked(PQprepare(c_, name, sql, 0, nullptr));
+            prepared_.insert(name);
+        }
+        const auto values = pointers(params);
+        return checked(PQexecPrepared(c_, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
+    }
+
+    /// False when the server has closed this idle connection (a restart, say), found without
+    /// a round trip: a statement sent after alive() returned true was not sent to a
+    /// connection already known dead, so when it fails the connection died under it.
+    bool alive() {
+        // A closing server sends an error message, then end of file: read until nothing is
+        // pending (a few reads at most), letting libpq parse what came.
+        for (int reads = 0; reads < 8; ++reads) {
+            if (PQstatus(c_) != CONNECTION_OK) return false;
+            pollfd p{PQsocket(c_), POLLIN, 0};
+            if (::poll(&p, 1, 0) <= 0) return true;  // nothing pending: open as far as we can know
+            if (PQconsumeInput(c_) == 0) return false;
+            (void)PQisBusy(c_);
+        }
+        return PQstatus(c_) == CONNECTION_OK;
+    }
+
+    /// Runs several statements without parameters (a migration). Throws error.
+    void exec_script(const std::string& sql) { checked(PQexec(c_, sql.c_str())); }
+
+private:
+    static std::string trim(std::string s) {
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+    static std::vector<const char*> pointers(const std::vector<param>& params) {
         std::vector<const char*> values;
         values.reserve(params.size());
         for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-        result r(PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                              nullptr, 0));
+        return values;
+    }
+    result checked(PGresult* raw) {
+        result r(raw);
         const ExecStatusType st = PQresultStatus(r.get());
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
             const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
@@ -114,23 +159,8 @@ public:
         }
         return r;
     }
-
-    /// Runs several statements without parameters (a migration). Throws error.
-    void exec_script(const std::string& sql) {
-        result r(PQexec(c_, sql.c_str()));
-        const ExecStatusType st = PQresultStatus(r.get());
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-            throw error("PostgreSQL: " + trim(PQerrorMessage(c_)), state ? state : "");
-        }
-    }
-
-private:
-    static std::string trim(std::string s) {
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        return s;
-    }
     PGconn* c_;
+    std::unordered_set<std::string> prepared_;
 };
 
 /// BEGIN on construction; ROLLBACK on destruction unless commit() ran.

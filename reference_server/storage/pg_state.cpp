@@ -11,9 +11,18 @@ namespace tokenauth::server {
 
 namespace {
 
+// The writers' lock is also named inside the token functions of migration v2, so its
+// number is spelled once, here, for both.
+#define TOKENAUTH_PG_WRITER_LOCK 128021892001378  // 0x746f6b656e62, "tokenb"
+#define TOKENAUTH_PG_STR2(x) #x
+#define TOKENAUTH_PG_STR(x) TOKENAUTH_PG_STR2(x)
 constexpr std::int64_t migration_lock = 0x746f6b656e61;  // "tokena": migrations and seeding
-constexpr std::int64_t writer_lock = 0x746f6b656e62;     // every write: commit order = change order
-constexpr const char* channel = "tokenauth_changes";
+constexpr std::int64_t writer_lock = TOKENAUTH_PG_WRITER_LOCK;  // every write: commit order = change order
+#define TOKENAUTH_PG_CHANNEL "tokenauth_changes"
+constexpr const char* channel = TOKENAUTH_PG_CHANNEL;
+// SQLSTATEs the token functions raise (class "TA": ours).
+#define TOKENAUTH_PG_NO_SUCH_USER "TA404"
+#define TOKENAUTH_PG_TOKEN_LIMIT "TA409"
 
 const char* const migrations[] = {
     // v1: the SQLite schema's v3, in PostgreSQL's types, plus the change log.
@@ -59,6 +68,56 @@ const char* const migrations[] = {
     CREATE INDEX access_tokens_by_user ON access_tokens(user_id, seq);
     CREATE TABLE changes (seq BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, token_id BYTEA);
     )sql",
+    // v2: the token writes as functions, so each is one statement and one round trip (its
+    // own transaction: lock, checks, row, change log, NOTIFY, commit). Each takes the
+    // writers' lock first, as every other write does.
+    "CREATE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT, p_now BIGINT,\n"
+    "    p_expiration BIGINT, p_privileges TEXT, p_max_tokens BIGINT, OUT o_seq BIGINT, OUT o_change BIGINT)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
+    "    IF NOT EXISTS (SELECT 1 FROM principals WHERE auth_id = p_user AND kind = 'user') THEN\n"
+    "        RAISE EXCEPTION 'no such user' USING ERRCODE = '" TOKENAUTH_PG_NO_SUCH_USER "';\n"
+    "    END IF;\n"
+    "    IF (SELECT count(*) FROM access_tokens WHERE user_id = p_user) >= p_max_tokens THEN\n"
+    "        RAISE EXCEPTION 'token limit reached' USING ERRCODE = '" TOKENAUTH_PG_TOKEN_LIMIT "';\n"
+    "    END IF;\n"
+    "    INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled,\n"
+    "        privileges) VALUES (p_id, p_hash, p_user, p_creator, p_now, p_expiration, true, p_privileges)\n"
+    "        RETURNING seq INTO o_seq;\n"
+    "    INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
+    "    PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
+    "END $$;\n"
+    // The row after the change (o_change NULL and no change logged when there is none).
+    "CREATE FUNCTION tokenauth_modify_token(p_id BYTEA, p_set_expiration BOOLEAN, p_expiration BIGINT,\n"
+    "    p_enabled BOOLEAN, OUT o_id BYTEA, OUT o_seq BIGINT, OUT o_user BIGINT, OUT o_creator BIGINT,\n"
+    "    OUT o_creation BIGINT, OUT o_expiration BIGINT, OUT o_enabled BOOLEAN, OUT o_privileges TEXT,\n"
+    "    OUT o_last_used BIGINT, OUT o_change BIGINT)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
+    "    UPDATE access_tokens SET\n"
+    "        expiration_time = CASE WHEN p_set_expiration THEN p_expiration ELSE expiration_time END,\n"
+    "        enabled = coalesce(p_enabled, enabled)\n"
+    "        WHERE id = p_id\n"
+    "        RETURNING id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges,\n"
+    "            last_used_time\n"
+    "        INTO o_id, o_seq, o_user, o_creator, o_creation, o_expiration, o_enabled, o_privileges, o_last_used;\n"
+    "    IF FOUND THEN\n"
+    "        INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
+    "        PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
+    "    END IF;\n"
+    "END $$;\n"
+    "CREATE FUNCTION tokenauth_delete_token(p_id BYTEA, OUT o_change BIGINT)\n"
+    "LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
+    "    DELETE FROM access_tokens WHERE id = p_id;\n"
+    "    IF FOUND THEN\n"
+    "        INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
+    "        PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
+    "    END IF;\n"
+    "END $$;\n",
 };
 
 #define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
@@ -221,15 +280,45 @@ void pg_state::load_tokens(pg::connection& c) {
     }
 }
 
-void pg_state::catch_up(pg::connection& c) {
-    std::lock_guard lock(apply_mu_);
+pg::result pg_state::read_changes(pg::connection& c, std::int64_t after) {
     // Each change with its token's current row (none when deleted), in one round trip.
-    const auto r = c.exec("SELECT c.seq, c.kind, c.token_id, t.secret_hash, t.user_id, t.expiration_time, t.enabled, "
-                          "t.privileges FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
-                          "WHERE c.seq > $1 ORDER BY c.seq",
-                          {pg::number(applied_seq_)});
+    return c.exec_prepared("read_changes",
+                           "SELECT c.seq, c.kind, c.token_id, t.secret_hash, t.user_id, t.expiration_time, t.enabled, "
+                           "t.privileges FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
+                           "WHERE c.seq > $1 ORDER BY c.seq",
+                           {pg::number(after)});
+}
+
+void pg_state::catch_up(pg::connection& c) {
+    // The round trip outside the lock, so this server's own writes can apply themselves
+    // meanwhile; rows they applied are skipped below, and every later row was read after
+    // their commits (a change is logged only once every earlier one has committed or
+    // rolled back: the writers' lock).
+    const pg::result r = read_changes(c, applied_seq_.load(std::memory_order_acquire));
+    std::lock_guard lock(apply_mu_);
+    apply_changes(c, r);
+}
+
+void pg_state::catch_up_locked(pg::connection& c) { apply_changes(c, read_changes(c, applied_seq_)); }
+
+template <class Apply>
+void pg_state::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply) {
+    std::lock_guard lock(apply_mu_);
+    if (change_seq == applied_seq_ + 1) {
+        // Nothing else was written since what this server last applied: its own change is
+        // the next, and it knows what it wrote, so it applies that without reading it back.
+        apply();
+        applied_seq_ = change_seq;
+        synced_at_.store(steady_ns(), std::memory_order_release);
+    } else if (change_seq > applied_seq_) {
+        catch_up_locked(c);  // another server wrote meanwhile: read everything, in order
+    }  // else the follower has applied it already
+}
+
+void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
     bool directory_changed = false;
     for (int i = 0; i < r.rows(); ++i) {
+        if (r.int64(i, 0) <= applied_seq_) continue;  // applied by its own writer meanwhile
         if (r.str(i, 1) == "directory") {
             directory_changed = true;
         } else if (!r.null(i, 2)) {
@@ -253,6 +342,7 @@ void pg_state::catch_up(pg::connection& c) {
 
 void pg_state::follow() {
     std::unique_ptr<pg::connection> c;
+    bool read_log = true;
     for (;;) {
         {
             std::unique_lock lock(stop_mu_);
@@ -263,15 +353,30 @@ void pg_state::follow() {
                 c.reset();
                 c = std::make_unique<pg::connection>(conninfo_);
                 c->exec(std::string("LISTEN ") + channel);
+                read_log = true;
             }
-            catch_up(*c);  // at once after (re)connecting, then on each notification or second
+            // At once after (re)connecting, then on news of a change not yet applied, or
+            // after a second without news (a lost notification costs at most that).
+            if (read_log) catch_up(*c);
+            read_log = true;
             pollfd p{PQsocket(c->raw()), POLLIN, 0};
             if (::poll(&p, 1, 1000) > 0) {
                 if (PQconsumeInput(c->raw()) == 0) {
                     c.reset();
                     continue;
                 }
-                while (PGnotify* n = PQnotifies(c->raw())) PQfreemem(n);
+                // Each notification names its change: those this server applied already
+                // (its own writes) need no read, only the proof that the database is there.
+                read_log = false;
+                while (PGnotify* n = PQnotifies(c->raw())) {
+                    const std::int64_t seq = std::atoll(n->extra);
+                    if (seq <= 0 || seq > applied_seq_.load(std::memory_order_acquire)) read_log = true;
+                    PQfreemem(n);
+                }
+                if (!read_log) synced_at_.store(steady_ns(), std::memory_order_release);
+                // Under a burst of writes, one read a millisecond serves the changes that
+                // arrive meanwhile (a revocation waits that much longer, at most).
+                else std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
         } catch (const std::exception&) {
             c.reset();
@@ -282,7 +387,7 @@ void pg_state::follow() {
 }
 
 pg::connection& pg_state::writer() {
-    if (!db_ || !db_->ok()) {
+    if (!db_ || !db_->alive()) {
         try {
             db_ = std::make_unique<pg::connection>(conninfo_);
         } catch (const pg::error&) {
@@ -322,6 +427,18 @@ pg::result pg_state::query(const std::string& sql, const std::vector<pg::param>&
     }
 }
 
+pg::result pg_state::call(const char* name, const char* sql, const std::vector<pg::param>& params) {
+    // writer() has just seen the connection alive, so a failure from here on happened with
+    // the statement on its way: its outcome is unknown and it is not retried (503).
+    pg::connection& c = writer();
+    try {
+        return c.exec_prepared(name, sql, params);
+    } catch (const pg::error& e) {
+        if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER || e.sqlstate() == TOKENAUTH_PG_TOKEN_LIMIT) throw;
+        translate_failure("");
+    }
+}
+
 template <class F>
 void pg_state::write(F&& body, change kind, const token_id* token, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
@@ -329,7 +446,7 @@ void pg_state::write(F&& body, change kind, const token_id* token, const std::st
     try {
         body(c);
         c.exec("WITH logged AS (INSERT INTO changes (kind, token_id) VALUES ($1, $2) RETURNING seq) "
-               "SELECT pg_notify($3, '') FROM logged",
+               "SELECT pg_notify($3, seq::text) FROM logged",
                {pg::text(kind == change::directory ? "directory" : "token"), token ? id_param(*token) : std::nullopt,
                 pg::text(channel)});
         c.exec("COMMIT");
@@ -379,28 +496,27 @@ std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    tokens_.reserve_for(token.id);  // so that applying it after the commit cannot fail
     token_row row;
-    write(
-        [&](pg::connection& c) {
-            // Under the writers' lock: no other server counts or inserts at the same time.
-            const auto check = c.exec("SELECT (SELECT count(*) FROM principals WHERE auth_id = $1 AND kind = 'user'), "
-                                      "(SELECT count(*) FROM access_tokens WHERE user_id = $1)",
-                                      {pg::number(user)});
-            if (check.int64(0, 0) == 0)
-                throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
-            const auto held = check.int64(0, 1);
-            if (held >= max_tokens_per_user)
-                throw storage_error(storage_error::kind::limit_reached,
-                                    "user already holds " + std::to_string(max_tokens_per_user) +
-                                        " access tokens; delete one before creating another");
-            const auto r = c.exec(
-                "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                "enabled, privileges) VALUES ($1, $2, $3, $4, $5, $6, true, $7) RETURNING seq",
-                {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user), pg::number(creator),
-                 pg::number(now), pg::number(expiration), scope_text});
-            row.seq = r.int64(0, 0);
-        },
-        change::token, &token.id);
+    std::lock_guard lock(db_mu_);
+    try {
+        // The function checks the user and the per-user limit under the writers' lock, so
+        // no other server counts or inserts at the same time.
+        const auto r = call("create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8)",
+                            {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
+                             pg::number(creator), pg::number(now), pg::number(expiration), scope_text,
+                             pg::number(std::int64_t{max_tokens_per_user})});
+        row.seq = r.int64(0, 0);
+        apply_own(*db_, r.int64(0, 1),
+                  [&] { tokens_.upsert(record_of(token.id, hash, user, expiration, true, scope_text)); });
+    } catch (const pg::error& e) {
+        if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
+            throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
+        if (e.sqlstate() != TOKENAUTH_PG_TOKEN_LIMIT) throw;
+        throw storage_error(storage_error::kind::limit_reached,
+                            "user already holds " + std::to_string(max_tokens_per_user) +
+                                " access tokens; delete one before creating another");
+    }
     row.id = token.id;
     row.user = user;
     row.creator = creator;
@@ -437,26 +553,24 @@ std::vector<token_row> pg_state::list_tokens(std::optional<std::uint64_t> user, 
 std::optional<token_row> pg_state::modify_token(const token_id& id,
                                                 const std::optional<std::optional<timestamp>>& expiration,
                                                 std::optional<bool> enabled) {
-    bool found = false;
-    write(
-        [&](pg::connection& c) {
-            const auto r = c.exec("UPDATE access_tokens SET expiration_time = CASE WHEN $2::boolean THEN $3::bigint ELSE expiration_time END, "
-                                  "enabled = coalesce($4::boolean, enabled) WHERE id = $1",
-                                  {id_param(id), pg::boolean(expiration.has_value()),
-                                   pg::number(expiration ? *expiration : std::nullopt),
-                                   enabled ? pg::boolean(*enabled) : std::nullopt});
-            found = r.affected() == 1;
-        },
-        change::token, &id);
-    if (!found) return std::nullopt;
-    return get_token(id);
+    std::lock_guard lock(db_mu_);
+    // The row after the change and the change's sequence (NULL: no such token).
+    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4)",
+                        {id_param(id), pg::boolean(expiration.has_value()),
+                         pg::number(expiration ? *expiration : std::nullopt),
+                         enabled ? pg::boolean(*enabled) : std::nullopt});
+    if (r.null(0, 9)) return std::nullopt;
+    const token_row row = read_token(r, 0);
+    apply_own(*db_, r.int64(0, 9), [&] { apply_token_state(row); });
+    return row;
 }
 
 bool pg_state::delete_token(const token_id& id) {
-    bool deleted = false;
-    write([&](pg::connection& c) { deleted = c.exec("DELETE FROM access_tokens WHERE id = $1", {id_param(id)}).affected() == 1; },
-          change::token, &id);
-    return deleted;
+    std::lock_guard lock(db_mu_);
+    const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});
+    if (r.null(0, 0)) return false;
+    apply_own(*db_, r.int64(0, 0), [&] { tokens_.erase(id); });
+    return true;
 }
 
 std::vector<token_id> pg_state::save_uses() {

@@ -84,8 +84,18 @@ private:
     void seed(pg::connection& c, const options& opts);
     std::shared_ptr<directory> load_directory(pg::connection& c);
     void load_tokens(pg::connection& c);
-    /// Applies the change log after applied_seq_; true when it reached the database.
+    /// Applies the change log after applied_seq_ (catch_up_locked: apply_mu_ held).
     void catch_up(pg::connection& c);
+    void catch_up_locked(pg::connection& c);
+    static pg::result read_changes(pg::connection& c, std::int64_t after);
+    void apply_changes(pg::connection& c, const pg::result& changes);  // apply_mu_ held
+    /// After this server's own write logged as change_seq: apply() when that is the next
+    /// change to apply, else catch up from the log.
+    template <class Apply>
+    void apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply);
+    /// One prepared statement of its own transaction on the writer connection (db_mu_ held).
+    /// The custom SQLSTATEs pass as pg::error; other failures become storage_error.
+    pg::result call(const char* name, const char* sql, const std::vector<pg::param>& params);
     void follow();
     token_row read_token(const pg::result& r, int row) const;
     pg::connection& writer();  // caller holds db_mu_; reconnects a lost connection
@@ -98,7 +108,7 @@ private:
     std::mutex db_mu_;  // the writer connection
     std::unique_ptr<pg::connection> db_;
     std::mutex apply_mu_;  // applying changes (writer and follower)
-    std::int64_t applied_seq_ = 0;
+    std::atomic<std::int64_t> applied_seq_{0};  ///< written under apply_mu_; the follower peeks
     std::atomic<std::int64_t> synced_at_{0};  ///< steady-clock ns of the last successful catch-up
     std::mutex stop_mu_;
     std::condition_variable stop_cv_;

@@ -35,6 +35,12 @@ protected:
                            std::optional<timestamp> expiration, bool enabled,
                            const std::optional<std::string>& privileges_text);
 
+    /// The index takes a stored row's expiration and state (after a modify's commit).
+    void apply_token_state(const token_row& row) noexcept {
+        tokens_.set_expiration(row.id, row.expiration_time.value_or(never_expires));
+        tokens_.set_enabled(row.id, row.enabled);
+    }
+
     tokenauth::scope_table scopes_;  // before tokens_: records name its entries
     tokenauth::memory_token_store tokens_;
     tokenauth::session_key key_;

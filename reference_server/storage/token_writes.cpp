@@ -115,8 +115,7 @@ std::optional<token_row> state::modify_token(const token_id& id,
     token_row row = read_token(s);
     s.reset();
     t.commit();
-    tokens_.set_expiration(id, row.expiration_time.value_or(never_expires));
-    tokens_.set_enabled(id, row.enabled);
+    apply_token_state(row);
     return row;
 }
 
