@@ -2,8 +2,8 @@
 # Runs every test, as CI does:
 #   1. installs missing Debian packages (scripts/deps.sh)
 #   2. RelWithDebInfo build (-j2) + ctest: unit, server, CLI, README, consumer, corpus replays,
-#      the web UI in Chromium (npm ci in tests/browser first), and PostgreSQL (a throwaway
-#      instance per test process)
+#      the web UI in Chromium (npm ci in tests/browser first), PostgreSQL (a throwaway
+#      instance per test process), and the aarch64 SHA-256 path under qemu
 #   3. ASan + UBSan build of the whole suite + ctest
 #   4. each libFuzzer target for TOKENAUTH_FUZZ_SECONDS (default 30) with clang
 # Any failure or sanitizer finding fails the run. The last line sums up: "N passed, M failed".
@@ -44,7 +44,7 @@ trap summary EXIT
 echo "== build and test (RelWithDebInfo; with the browser and PostgreSQL tests)"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)  # playwright-core, pinned by package-lock.json
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_WERROR=ON -DTOKENAUTH_BROWSER_TESTS=ON \
-    -DTOKENAUTH_POSTGRES_TESTS=ON >/dev/null
+    -DTOKENAUTH_POSTGRES_TESTS=ON -DTOKENAUTH_ARM64_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest_in build
 

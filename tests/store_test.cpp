@@ -210,3 +210,69 @@ TEST_CASE("after reserve_for, the next upsert into that shard does not grow the 
     CHECK(grew_without_reserve > 0);  // the check above can fail: tables do grow on upsert
     CHECK(store.size() == 20000);
 }
+
+TEST_CASE("a legacy BLAKE2b record validates, is queued once and upgrades to SHA-256", "[store][scheme]") {
+    tokenauth::memory_token_store store;
+    tokenauth::manual_clock clock{1'700'000'000LL * tokenauth::nanos_per_second};
+    tokenauth::validator v(store, clock);
+    const auto t = tokenauth::generate_access_token();
+    auto rec = tokenauth::make_token_record(t, 42);
+    rec.hash = tokenauth::hash_secret_blake2b(t.id.bytes, t.secret);
+    rec.scheme = tokenauth::hash_scheme::blake2b_v1;
+    store.upsert(rec);
+    const std::string header = "Bearer " + tokenauth::encode_access_token(t);
+
+    // A wrong secret is refused and queues nothing.
+    auto wrong = t;
+    wrong.secret[3] ^= 1;
+    CHECK(v.validate("Bearer " + tokenauth::encode_access_token(wrong)).code() == tokenauth::errc::bad_secret);
+    std::size_t queued = 0;
+    store.take_upgrades([&](const tokenauth::token_id&, const tokenauth::secret_hash&) { ++queued; });
+    CHECK(queued == 0);
+
+    // Validating twice queues one upgrade, carrying the current scheme's hash.
+    REQUIRE(v.validate(header));
+    REQUIRE(v.validate(header));
+    std::vector<std::pair<tokenauth::token_id, tokenauth::secret_hash>> upgrades;
+    store.take_upgrades([&](const tokenauth::token_id& id, const tokenauth::secret_hash& h) { upgrades.emplace_back(id, h); });
+    REQUIRE(upgrades.size() == 1);
+    CHECK(upgrades[0].first == t.id);
+    CHECK(tokenauth::constant_time_equal(upgrades[0].second.bytes, tokenauth::hash_access_token(t).bytes));
+    tokenauth::token_record found;
+    REQUIRE(store.find(t.id, found));
+    CHECK(found.scheme == tokenauth::hash_scheme::blake2b_v1);  // until the server has saved it
+
+    CHECK(store.upgrade(t.id, upgrades[0].second));
+    CHECK_FALSE(store.upgrade(t.id, upgrades[0].second));  // already current
+    REQUIRE(store.find(t.id, found));
+    CHECK(found.scheme == tokenauth::hash_scheme::sha256_v2);
+    REQUIRE(v.validate(header));
+    CHECK(v.validate("Bearer " + tokenauth::encode_access_token(wrong)).code() == tokenauth::errc::bad_secret);
+    store.take_upgrades([&](const tokenauth::token_id&, const tokenauth::secret_hash&) { ++queued; });
+    CHECK(queued == 0);
+}
+
+TEST_CASE("a full upgrade queue drops nothing for good: the next use queues again", "[store][scheme]") {
+    tokenauth::memory_token_store store;
+    tokenauth::manual_clock clock{1'700'000'000LL * tokenauth::nanos_per_second};
+    tokenauth::validator v(store, clock);
+    std::vector<std::string> headers;
+    for (int i = 0; i < 300; ++i) {  // more than the queue holds
+        const auto t = tokenauth::generate_access_token();
+        auto rec = tokenauth::make_token_record(t, 1);
+        rec.hash = tokenauth::hash_secret_blake2b(t.id.bytes, t.secret);
+        rec.scheme = tokenauth::hash_scheme::blake2b_v1;
+        store.upsert(rec);
+        headers.push_back("Bearer " + tokenauth::encode_access_token(t));
+    }
+    for (const auto& h : headers) REQUIRE(v.validate(h));
+    std::size_t first = 0;
+    store.take_upgrades([&](const tokenauth::token_id&, const tokenauth::secret_hash&) { ++first; });
+    CHECK(first > 0);
+    CHECK(first < headers.size());
+    for (const auto& h : headers) REQUIRE(v.validate(h));
+    std::size_t second = 0;
+    store.take_upgrades([&](const tokenauth::token_id&, const tokenauth::secret_hash&) { ++second; });
+    // Those not taken the first time are queued now (and those taken, not applied, stay flagged).
+    CHECK(second == headers.size() - first);
+}

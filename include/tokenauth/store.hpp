@@ -11,6 +11,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdlib>
@@ -129,7 +130,10 @@ public:
 private:
     static std::size_t slot() noexcept {
         static std::atomic<std::size_t> next{0};
-        static thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % slots;
+        // Constant-initialised, so reading it is one thread-local load (a dynamically
+        // initialised thread_local costs a call through its init wrapper, twice a lookup).
+        static thread_local std::size_t mine = slots;
+        if (mine == slots) mine = next.fetch_add(1, std::memory_order_relaxed) % slots;
         return mine;
     }
     struct alignas(64) counter {
@@ -150,6 +154,7 @@ struct token_record {
     timestamp expires_at = never_expires;
     bool enabled = true;
     std::uint32_t scope = 0;  ///< a scope_table index; 0: the user's full privileges
+    hash_scheme scheme = current_hash_scheme;  ///< how hash was computed
 };
 
 /// The record to store for a token: its id, the hash of its secret (never the secret
@@ -180,13 +185,15 @@ public:
 
     /// Looks up t.id and checks t.secret against the stored hash in constant time; copies
     /// the record into out when found. The default composes find() and verify_secret(): an
-    /// unknown id is hashed against a dummy hash, so that both paths cost one hash and the
-    /// time of a request does not tell which ids exist. A store may override it (to overlap
-    /// its memory access with the hashing, say) but must keep that property.
+    /// unknown id is hashed (with the current scheme) against a dummy hash, so that it costs
+    /// what a known id of the current scheme costs and the time of a request does not tell
+    /// which ids exist. A store may override it (to overlap its memory access with the
+    /// hashing, say) but must keep that property.
     [[nodiscard]] virtual lookup_result verify(const access_token& t, token_record& out) const noexcept {
         static constexpr secret_hash dummy{};
         const bool known = find(t.id, out);
-        const bool match = verify_secret(t.id.bytes, t.secret, known ? out.hash : dummy);
+        const bool match =
+            verify_secret(t.id.bytes, t.secret, known ? out.hash : dummy, known ? out.scheme : current_hash_scheme);
         if (!known) return lookup_result::unknown;
         return match ? lookup_result::found : lookup_result::bad_secret;
     }
@@ -231,6 +238,8 @@ public:
     /// Hashes the secret while the slot's cache lines are on their way (the prefetch is
     /// issued first), so at a million tokens a lookup costs little more than the hash. The
     /// hash is computed for unknown ids too: unknown and wrong-secret take the same time.
+    /// A record of the legacy scheme costs its hash as well; when it matches, the current
+    /// scheme's hash (already computed) is queued for take_upgrades().
     lookup_result verify(const access_token& t, token_record& out) const noexcept override {
         return verify_and(t, out, [](const slot&) noexcept {});
     }
@@ -265,6 +274,7 @@ private:
         }
         const secret_hash actual = hash_secret(t.id.bytes, t.secret);
         const slot* e = s.lookup(t.id, h);
+        if (e != nullptr && e->scheme != current_hash_scheme) return verify_legacy(t, *e, actual, out, on_found);
         // An unknown id is compared against a dummy too: the two rejections do the same work
         // (counted by tests/ct/equal_cost.cpp).
         static constexpr secret_hash dummy{};
@@ -273,6 +283,29 @@ private:
         if (!match) return lookup_result::bad_secret;
         e->copy_to(out);
         on_found(*e);
+        return lookup_result::found;
+    }
+
+    // A record of an older scheme: its own hash decides; on a match the current hash goes
+    // to the upgrade queue, once per record (its `upgrade` flag), without blocking or
+    // allocating. A full queue leaves the flag clear, so a later use tries again.
+    template <class Slot, class OnFound>
+    lookup_result verify_legacy(const access_token& t, const Slot& e, const secret_hash& current, token_record& out,
+                                OnFound&& on_found) const noexcept {
+        const secret_hash old = hash_secret(t.id.bytes, t.secret, e.scheme);
+        if (!constant_time_equal(old.bytes, e.hash.bytes)) return lookup_result::bad_secret;
+        if (__atomic_exchange_n(&const_cast<Slot&>(e).upgrade, std::uint8_t{1}, __ATOMIC_RELAXED) == 0) {
+            const std::size_t i = upgrade_count_.fetch_add(1, std::memory_order_relaxed);
+            if (i < upgrade_capacity) {
+                upgrades_[i].id = t.id;
+                upgrades_[i].hash = current;
+                upgrades_[i].ready.store(true, std::memory_order_release);
+            } else {
+                __atomic_store_n(&const_cast<Slot&>(e).upgrade, std::uint8_t{0}, __ATOMIC_RELAXED);
+            }
+        }
+        e.copy_to(out);
+        on_found(e);
         return lookup_result::found;
     }
 
@@ -304,6 +337,36 @@ public:
                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
                     f(e.id, v & ~timestamp{1});
             }
+    }
+
+    /// Calls f(id, hash) for every record of an older scheme whose token validated since the
+    /// last call, with the token's hash under the current scheme, and empties the queue. A
+    /// server writes them to its database in its batch of last-used times, then calls
+    /// upgrade(). f must not call back into the store.
+    template <class F>
+    void take_upgrades(F&& f) const {
+        std::unique_lock lock(mu_);  // no reader is between claiming an entry and filling it
+        const std::size_t n = std::min(upgrade_count_.load(std::memory_order_relaxed), upgrade_capacity);
+        for (std::size_t i = 0; i < n; ++i) {
+            pending_upgrade& u = upgrades_[i];
+            if (!u.ready.load(std::memory_order_acquire)) continue;
+            u.ready.store(false, std::memory_order_relaxed);
+            f(u.id, u.hash);
+            wipe(&u.hash, sizeof u.hash);
+        }
+        upgrade_count_.store(0, std::memory_order_relaxed);
+    }
+
+    /// Replaces an older-scheme record's hash with hash, of the current scheme (from
+    /// take_upgrades). False when the token is gone or already current.
+    bool upgrade(const token_id& id, const secret_hash& hash) noexcept {
+        return update(id, [&](slot& e) {
+            if (e.scheme == current_hash_scheme) return false;
+            e.hash = hash;
+            e.scheme = current_hash_scheme;
+            e.upgrade = 0;
+            return true;
+        });
     }
 
     /// Inserts a record, or replaces the record with the same id. Returns true when new.
@@ -340,12 +403,12 @@ public:
 
     /// Enables or disables a token; false when unknown.
     bool set_enabled(const token_id& id, bool enabled) noexcept {
-        return update(id, [&](slot& e) { e.enabled = enabled; });
+        return update(id, [&](slot& e) { e.enabled = enabled; return true; });
     }
 
     /// Sets a token's expiration (never_expires for none); false when unknown.
     bool set_expiration(const token_id& id, timestamp expires_at) noexcept {
-        return update(id, [&](slot& e) { e.expires_at = expires_at; });
+        return update(id, [&](slot& e) { e.expires_at = expires_at; return true; });
     }
 
     /// Number of tokens.
@@ -365,9 +428,9 @@ public:
     }
 
 private:
-    // One table entry: 80 bytes. `used` marks occupied slots. last_used is written by
-    // readers (atomically, under the shared lock); its low bit marks a use not yet taken by
-    // take_unsaved_uses().
+    // One table entry: 80 bytes. `used` marks occupied slots. last_used and upgrade are
+    // written by readers (atomically, under the shared lock); last_used's low bit marks a
+    // use not yet taken by take_unsaved_uses(), upgrade a legacy record already queued.
     struct slot {
         token_id id;
         secret_hash hash;
@@ -377,6 +440,8 @@ private:
         std::uint32_t scope;
         bool enabled;
         bool used;
+        hash_scheme scheme;
+        std::uint8_t upgrade;
 
         void assign(const token_record& r) noexcept {
             id = r.id;
@@ -385,6 +450,8 @@ private:
             expires_at = r.expires_at;
             scope = r.scope;
             enabled = r.enabled;
+            scheme = r.scheme;
+            upgrade = 0;
             if (!used) last_used = 0;
             used = true;
         }
@@ -395,6 +462,7 @@ private:
             out.expires_at = expires_at;
             out.enabled = enabled;
             out.scope = scope;
+            out.scheme = scheme;
         }
     };
     static_assert(sizeof(slot) == 80, "the per-token budget counts on an 80-byte slot");
@@ -479,8 +547,7 @@ private:
         std::unique_lock lock(mu_);
         slot* e = s.lookup(id, h);
         if (e == nullptr) return false;
-        f(*e);
-        return true;
+        return f(*e);
     }
 
     // Shard from the low bits; the home slot from the high bits (ids are random, so the two
@@ -490,6 +557,17 @@ private:
 
     mutable detail::distributed_rwlock mu_;
     std::array<shard, shard_count> shards_;
+
+    // Legacy records whose tokens validated, with their current-scheme hashes: readers
+    // claim an entry with one fetch_add (only on that rare path); take_upgrades() drains.
+    static constexpr std::size_t upgrade_capacity = 256;
+    struct pending_upgrade {
+        token_id id;
+        secret_hash hash;
+        std::atomic<bool> ready{false};
+    };
+    mutable std::array<pending_upgrade, upgrade_capacity> upgrades_;
+    mutable std::atomic<std::size_t> upgrade_count_{0};
 };
 
 }  // namespace tokenauth

@@ -118,7 +118,15 @@ const char* const migrations[] = {
     "        PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
     "    END IF;\n"
     "END $$;\n",
+    // v3: how each secret hash was computed (tokenauth::hash_scheme): the rows before are
+    // BLAKE2b (1); rows written from now on, by tokenauth_create_token too, SHA-256 (2). A
+    // BLAKE2b row is rewritten the first time its token validates.
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN hash_scheme SMALLINT NOT NULL DEFAULT 1;
+    ALTER TABLE access_tokens ALTER COLUMN hash_scheme SET DEFAULT 2;
+    )sql",
 };
+static_assert(static_cast<int>(current_hash_scheme) == 2, "migration v3 makes 2 the scheme of new rows");
 
 #define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
 
@@ -269,14 +277,15 @@ std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
 }
 
 void pg_state::load_tokens(pg::connection& c) {
-    const auto r = c.exec("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges FROM access_tokens");
+    const auto r =
+        c.exec("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges, hash_scheme FROM access_tokens");
     for (int i = 0; i < r.rows(); ++i) {
         token_id id;
         secret_hash hash;
         r.bytes(i, 0, id.bytes, sizeof id.bytes, "an access token id");
         r.bytes(i, 1, hash.bytes, sizeof hash.bytes, "an access token hash");
-        tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(r.int64(i, 2)), r.opt_int64(i, 3), r.boolean(i, 4),
-                                 r.opt_str(i, 5)));
+        tokens_.upsert(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
+                                 r.opt_int64(i, 3), r.boolean(i, 4), r.opt_str(i, 5)));
     }
 }
 
@@ -284,7 +293,7 @@ pg::result pg_state::read_changes(pg::connection& c, std::int64_t after) {
     // Each change with its token's current row (none when deleted), in one round trip.
     return c.exec_prepared("read_changes",
                            "SELECT c.seq, c.kind, c.token_id, t.secret_hash, t.user_id, t.expiration_time, t.enabled, "
-                           "t.privileges FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
+                           "t.privileges, t.hash_scheme FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
                            "WHERE c.seq > $1 ORDER BY c.seq",
                            {pg::number(after)});
 }
@@ -329,8 +338,8 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
             } else {
                 secret_hash hash;
                 r.bytes(i, 3, hash.bytes, sizeof hash.bytes, "an access token hash");
-                tokens_.upsert(record_of(id, hash, static_cast<std::uint64_t>(r.int64(i, 4)), r.opt_int64(i, 5),
-                                         r.boolean(i, 6), r.opt_str(i, 7)));
+                tokens_.upsert(record_of(id, hash, scheme_of(r.int64(i, 8)), static_cast<std::uint64_t>(r.int64(i, 4)),
+                                         r.opt_int64(i, 5), r.boolean(i, 6), r.opt_str(i, 7)));
             }
         }
         applied_seq_ = r.int64(i, 0);
@@ -508,7 +517,7 @@ std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std
                              pg::number(std::int64_t{max_tokens_per_user})});
         row.seq = r.int64(0, 0);
         apply_own(*db_, r.int64(0, 1),
-                  [&] { tokens_.upsert(record_of(token.id, hash, user, expiration, true, scope_text)); });
+                  [&] { tokens_.upsert(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
     } catch (const pg::error& e) {
         if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
             throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
@@ -574,10 +583,9 @@ bool pg_state::delete_token(const token_id& id) {
 }
 
 std::vector<token_id> pg_state::save_uses() {
-    std::vector<std::pair<token_id, timestamp>> uses;
-    tokens_.take_unsaved_uses([&](const token_id& id, timestamp t) { uses.emplace_back(id, t); });
+    const pending_batch batch = take_pending();
     std::vector<token_id> first;
-    if (uses.empty()) return first;
+    if (batch.empty()) return first;
     std::lock_guard lock(db_mu_);
     pg::connection& c = begin();
     struct rollback_unless_done {
@@ -591,7 +599,7 @@ std::vector<token_id> pg_state::save_uses() {
             }
         }
     } t{c};
-    for (const auto& [id, when] : uses) {
+    for (const auto& [id, when] : batch.uses) {
         if (c.exec("UPDATE access_tokens SET last_used_time = $1 WHERE id = $2 AND last_used_time IS NULL",
                    {pg::number(when), id_param(id)})
                 .affected() == 1) {
@@ -601,8 +609,15 @@ std::vector<token_id> pg_state::save_uses() {
         c.exec("UPDATE access_tokens SET last_used_time = greatest(last_used_time, $1) WHERE id = $2",
                {pg::number(when), id_param(id)});
     }
+    // No change is logged: the other servers' legacy records still verify, and each
+    // upgrades its own when the token reaches it.
+    const pg::param current = pg::number(static_cast<std::int64_t>(current_hash_scheme));
+    for (const auto& [id, hash] : batch.upgrades)
+        c.exec("UPDATE access_tokens SET secret_hash = $1, hash_scheme = $2::smallint WHERE id = $3 AND hash_scheme <> $2::smallint",
+               {pg::bytes(hash.bytes, sizeof hash.bytes), current, id_param(id)});
     c.exec("COMMIT");
     t.done = true;
+    applied(batch);
     return first;
 }
 
@@ -806,11 +821,11 @@ void pg_state::import_from(state& source) {
         token_record rec;
         if (!source.tokens().find(row.id, rec)) continue;
         c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, "
-               "privileges, last_used_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+               "privileges, last_used_time, hash_scheme) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                {id_param(row.id), pg::bytes(rec.hash.bytes, sizeof rec.hash.bytes), pg::number(row.user),
                 pg::number(row.creator), pg::number(row.creation_time), pg::number(row.expiration_time),
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
-                pg::number(row.last_used_time)});
+                pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme))});
     }
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");
     t.commit();

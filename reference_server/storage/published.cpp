@@ -47,17 +47,36 @@ bool published_store::session_user_of(std::uint64_t auth_id, session_user& out) 
     return true;
 }
 
-token_record published_store::record_of(const token_id& id, const secret_hash& hash, std::uint64_t user,
-                                        std::optional<timestamp> expiration, bool enabled,
+token_record published_store::record_of(const token_id& id, const secret_hash& hash, hash_scheme scheme,
+                                        std::uint64_t user, std::optional<timestamp> expiration, bool enabled,
                                         const std::optional<std::string>& privileges_text) {
     token_record rec;
     rec.id = id;
     rec.hash = hash;
+    rec.scheme = scheme;
     rec.user_auth_id = user;
     rec.expires_at = expiration.value_or(never_expires);
     rec.enabled = enabled;
     if (privileges_text) rec.scope = scopes_.intern(privileges_from_text(*privileges_text));
     return rec;
+}
+
+hash_scheme published_store::scheme_of(std::int64_t stored) {
+    hash_scheme scheme;
+    if (!hash_scheme_from_number(stored, scheme))
+        throw std::runtime_error("corrupt database: an access token hash of unknown scheme " + std::to_string(stored));
+    return scheme;
+}
+
+published_store::pending_batch published_store::take_pending() {
+    pending_batch b;
+    tokens_.take_unsaved_uses([&](const token_id& id, timestamp t) { b.uses.emplace_back(id, t); });
+    tokens_.take_upgrades([&](const token_id& id, const secret_hash& h) { b.upgrades.emplace_back(id, h); });
+    return b;
+}
+
+void published_store::applied(const pending_batch& batch) noexcept {
+    for (const auto& [id, hash] : batch.upgrades) tokens_.upgrade(id, hash);
 }
 
 bool read_session_key_file(const std::string& path, session_key& key) {

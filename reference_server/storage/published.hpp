@@ -31,9 +31,22 @@ public:
 protected:
     void publish_directory(std::shared_ptr<directory> d) noexcept;
     /// The record the index keeps for a stored token row.
-    token_record record_of(const token_id& id, const secret_hash& hash, std::uint64_t user,
+    token_record record_of(const token_id& id, const secret_hash& hash, hash_scheme scheme, std::uint64_t user,
                            std::optional<timestamp> expiration, bool enabled,
                            const std::optional<std::string>& privileges_text);
+    /// A stored scheme number as a hash_scheme; throws std::runtime_error for any other.
+    static hash_scheme scheme_of(std::int64_t stored);
+
+    /// What the index has for the database since the last batch: last uses, and the
+    /// current-scheme hashes of legacy records whose tokens validated.
+    struct pending_batch {
+        std::vector<std::pair<token_id, timestamp>> uses;
+        std::vector<std::pair<token_id, secret_hash>> upgrades;
+        bool empty() const noexcept { return uses.empty() && upgrades.empty(); }
+    };
+    pending_batch take_pending();
+    /// After the batch's commit: the index takes the upgraded hashes.
+    void applied(const pending_batch& batch) noexcept;
 
     /// The index takes a stored row's expiration and state (after a modify's commit).
     void apply_token_state(const token_row& row) noexcept {

@@ -62,6 +62,12 @@ const char* const migrations[] = {
     ALTER TABLE access_tokens ADD COLUMN privileges TEXT;
     ALTER TABLE access_tokens ADD COLUMN last_used_time INTEGER;
     )sql",
+    // v4: how each secret hash was computed (tokenauth::hash_scheme): the rows before are
+    // BLAKE2b (1); new rows say SHA-256 (2). A BLAKE2b row is rewritten the first time its
+    // token validates.
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN hash_scheme INTEGER NOT NULL DEFAULT 1;
+    )sql",
 };
 
 }  // namespace

@@ -44,7 +44,7 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
                             " access tokens; delete one before creating another");
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                 "enabled, privileges) VALUES (?, ?, ?, ?, ?, ?, 1, ?)")
+                 "enabled, privileges, hash_scheme) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)")
         .bind_blob(1, token.id.bytes, 16)
         .bind_blob(2, hash.bytes, 32)
         .bind(3, user)
@@ -52,10 +52,11 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
         .bind(5, now)
         .bind(6, expiration)
         .bind(7, scope_text)
+        .bind(8, static_cast<std::int64_t>(current_hash_scheme))
         .run();
     // Everything that can fail (the scope's entry, room in the index) before the commit, so
     // the index update after it cannot fail.
-    const token_record rec = record_of(token.id, hash, user, expiration, true, scope_text);
+    const token_record rec = record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text);
     tokens_.reserve_for(token.id);
     token_row row;
     row.id = token.id;
@@ -130,13 +131,12 @@ bool state::delete_token(const token_id& id) {
 }
 
 std::vector<token_id> state::save_uses() {
-    std::vector<std::pair<token_id, timestamp>> uses;
-    tokens_.take_unsaved_uses([&](const token_id& id, timestamp t) { uses.emplace_back(id, t); });
+    const pending_batch batch = take_pending();
     std::vector<token_id> first;
-    if (uses.empty()) return first;
+    if (batch.empty()) return first;
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
-    for (const auto& [id, when] : uses) {
+    for (const auto& [id, when] : batch.uses) {
         db_->prepare("UPDATE access_tokens SET last_used_time = ? WHERE id = ? AND last_used_time IS NULL")
             .bind(1, when)
             .bind_blob(2, id.bytes, 16)
@@ -150,7 +150,15 @@ std::vector<token_id> state::save_uses() {
             .bind_blob(2, id.bytes, 16)
             .run();
     }
+    for (const auto& [id, hash] : batch.upgrades)
+        db_->prepare("UPDATE access_tokens SET secret_hash = ?, hash_scheme = ? WHERE id = ? AND hash_scheme <> ?")
+            .bind_blob(1, hash.bytes, 32)
+            .bind(2, static_cast<std::int64_t>(current_hash_scheme))
+            .bind_blob(3, id.bytes, 16)
+            .bind(4, static_cast<std::int64_t>(current_hash_scheme))
+            .run();
     t.commit();
+    applied(batch);
     return first;
 }
 

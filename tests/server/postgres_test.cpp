@@ -1,5 +1,7 @@
 // Several servers over one PostgreSQL: two real server processes on one throwaway database.
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
+#include <tokenauth/tokenauth.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -7,6 +9,7 @@
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "storage/pg.hpp"
 
 using nlohmann::json;
 using test_server::pg_instance;
@@ -193,6 +196,23 @@ TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions work
         session = s.login();
         CHECK(s.stop() == 0);
     }
+    {
+        // The scoped token's record is of the legacy scheme, as a database from before SHA-256
+        // would have it: the migration keeps its scheme, so it still validates.
+        const auto t = tokenauth::parse_access_token(scoped.bearer).value();
+        const auto legacy = tokenauth::hash_secret_blake2b(t.id.bytes, t.secret);
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((sqlite_dir + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+        sqlite3_stmt* st = nullptr;
+        REQUIRE(sqlite3_prepare_v2(db, "UPDATE access_tokens SET hash_scheme = 1, secret_hash = ? WHERE id = ?", -1, &st,
+                                   nullptr) == SQLITE_OK);
+        sqlite3_bind_blob(st, 1, legacy.bytes, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(st, 2, t.id.bytes, 16, SQLITE_TRANSIENT);
+        CHECK(sqlite3_step(st) == SQLITE_DONE);
+        sqlite3_finalize(st);
+        CHECK(sqlite3_changes(db) == 1);
+        sqlite3_close(db);
+    }
     const std::string db = pg.create_database();
     const std::string cmd = std::string(TOKENAUTH_SERVER_BIN) + " --migrate-from sqlite:" + sqlite_dir +
                             "/tokenauth.db --database '" + db + "' --session-key-file " + sqlite_dir + "/session.key > " +
@@ -215,4 +235,59 @@ TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions work
     // New ids continue after the old ones (no reuse).
     const std::string next = create_user(p, admin, "after-migration");
     CHECK(std::stoull(next) > std::stoull(svc_id) + 1);
+}
+
+namespace {
+std::string hex_bytea(const std::uint8_t* p, std::size_t n) { return *tokenauth::server::pg::bytes(p, n); }
+
+/// Runs one statement on the database; returns the first column of the first row ("" if none).
+std::string sql(const std::string& db, const std::string& statement) {
+    PGconn* c = PQconnectdb(db.c_str());
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    PGresult* r = PQexec(c, statement.c_str());
+    INFO(statement << ": " << PQerrorMessage(c));
+    CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
+    std::string out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("a legacy BLAKE2b token in PostgreSQL validates on every server and is upgraded after its first use", "[postgres][scheme]") {
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    const std::string key = dir.path + "/session.key";
+    created_token t;
+    {
+        server_process a(dir.path + "/a", on(db, key));
+        const std::string admin = a.login();
+        create_user(a, admin, "svc");
+        t = create_token(a, admin, user_identity("svc"));
+        REQUIRE(a.stop() == 0);
+    }
+    const auto token = tokenauth::parse_access_token(t.bearer).value();
+    const auto legacy = tokenauth::hash_secret_blake2b(token.id.bytes, token.secret);
+    const std::string where = " WHERE id = '" + hex_bytea(token.id.bytes, 16) + "'";
+    CHECK(sql(db, "SELECT hash_scheme FROM access_tokens" + where) == "2");
+    sql(db, "UPDATE access_tokens SET hash_scheme = 1, secret_hash = '" + hex_bytea(legacy.bytes, 32) + "'" + where);
+
+    server_process a(dir.path + "/a", on(db, key, {"--last-used-interval", "1"}));
+    server_process b(dir.path + "/b", on(db, key));
+    REQUIRE(a.request("GET", "/v1/session/who-am-i", t.bearer).status == 200);
+    std::string scheme;
+    for (int n = 0; n < 100 && scheme != "2"; ++n) {
+        std::this_thread::sleep_for(100ms);
+        scheme = sql(db, "SELECT hash_scheme FROM access_tokens" + where);
+    }
+    CHECK(scheme == "2");
+    const auto current = tokenauth::hash_access_token(token);
+    CHECK(sql(db, "SELECT secret_hash FROM access_tokens" + where) == hex_bytea(current.bytes, 32));
+    // B loaded the legacy record before the upgrade: it still validates there.
+    CHECK(b.request("GET", "/v1/session/who-am-i", t.bearer).status == 200);
+    auto wrong = token;
+    wrong.secret[5] ^= 1;
+    CHECK(b.request("GET", "/v1/session/who-am-i", tokenauth::encode_access_token(wrong)).status == 401);
+    CHECK(a.request("GET", "/v1/session/who-am-i", tokenauth::encode_access_token(wrong)).status == 401);
 }
