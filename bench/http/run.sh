@@ -73,4 +73,4 @@ report bad_secret
 pairs=$(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" "$api" | grep '^created')
 echo "create+del   $pairs"
 awk -v a="$(median whoami | cut -d' ' -f1)" -v b="$(median version | cut -d' ' -f1)" \
-    'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.90), medians of %d runs each\n", a / b, '"$rounds"' }'
+    'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.95), medians of %d runs each\n", a / b, '"$rounds"' }'
