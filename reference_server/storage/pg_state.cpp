@@ -70,16 +70,22 @@ const char* const migrations[] = {
     )sql",
     // v2: the token writes as functions, so each is one statement and one round trip (its
     // own transaction: lock, checks, row, change log, NOTIFY, commit). Each takes the
-    // writers' lock first, as every other write does.
+    // writers' lock first, as every other write does. A user's token count is kept on its
+    // row: counting the user's tokens would walk every index entry that churn left dead
+    // until vacuum (measured: create + delete pairs fell from 1,290 to 770/s within 15 s).
+    "ALTER TABLE principals ADD COLUMN tokens_held BIGINT NOT NULL DEFAULT 0;\n"
+    "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id);\n"
     "CREATE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT, p_now BIGINT,\n"
     "    p_expiration BIGINT, p_privileges TEXT, p_max_tokens BIGINT, OUT o_seq BIGINT, OUT o_change BIGINT)\n"
     "LANGUAGE plpgsql AS $$\n"
     "BEGIN\n"
     "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
-    "    IF NOT EXISTS (SELECT 1 FROM principals WHERE auth_id = p_user AND kind = 'user') THEN\n"
-    "        RAISE EXCEPTION 'no such user' USING ERRCODE = '" TOKENAUTH_PG_NO_SUCH_USER "';\n"
-    "    END IF;\n"
-    "    IF (SELECT count(*) FROM access_tokens WHERE user_id = p_user) >= p_max_tokens THEN\n"
+    "    UPDATE principals SET tokens_held = tokens_held + 1\n"
+    "        WHERE auth_id = p_user AND kind = 'user' AND tokens_held < p_max_tokens;\n"
+    "    IF NOT FOUND THEN\n"
+    "        IF NOT EXISTS (SELECT 1 FROM principals WHERE auth_id = p_user AND kind = 'user') THEN\n"
+    "            RAISE EXCEPTION 'no such user' USING ERRCODE = '" TOKENAUTH_PG_NO_SUCH_USER "';\n"
+    "        END IF;\n"
     "        RAISE EXCEPTION 'token limit reached' USING ERRCODE = '" TOKENAUTH_PG_TOKEN_LIMIT "';\n"
     "    END IF;\n"
     "    INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled,\n"
@@ -110,10 +116,12 @@ const char* const migrations[] = {
     "END $$;\n"
     "CREATE FUNCTION tokenauth_delete_token(p_id BYTEA, OUT o_change BIGINT)\n"
     "LANGUAGE plpgsql AS $$\n"
+    "DECLARE owner BIGINT;\n"
     "BEGIN\n"
     "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
-    "    DELETE FROM access_tokens WHERE id = p_id;\n"
+    "    DELETE FROM access_tokens WHERE id = p_id RETURNING user_id INTO owner;\n"
     "    IF FOUND THEN\n"
+    "        UPDATE principals SET tokens_held = tokens_held - 1 WHERE auth_id = owner;\n"
     "        INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
     "        PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
     "    END IF;\n"
@@ -827,6 +835,7 @@ void pg_state::import_from(state& source) {
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
                 pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme))});
     }
+    c.exec("UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id)");
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");
     t.commit();
 }

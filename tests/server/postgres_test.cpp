@@ -232,6 +232,8 @@ TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions work
     const auto row = p.request("GET", "/v1/auth/access-tokens/" + token.id, admin);
     CHECK(row.body.at("expiration_time").get<std::string>().rfind("2099-01-01T00:00:00", 0) == 0);
     CHECK(p.request("GET", "/v1/auth/roles/SvcRole/members", admin).body.at("members").contains(svc_id));
+    // The migrated user holds two tokens: the limit counts them.
+    CHECK(p.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", {{"name", "svc"}}}}).status == 409);
     // New ids continue after the old ones (no reuse).
     const std::string next = create_user(p, admin, "after-migration");
     CHECK(std::stoull(next) > std::stoull(svc_id) + 1);
