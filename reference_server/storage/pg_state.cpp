@@ -23,6 +23,9 @@ constexpr const char* channel = TOKENAUTH_PG_CHANNEL;
 // SQLSTATEs the token functions raise (class "TA": ours).
 #define TOKENAUTH_PG_NO_SUCH_USER "TA404"
 #define TOKENAUTH_PG_TOKEN_LIMIT "TA409"
+// Sets every user's token count from its tokens (migration v2, and after --migrate-from).
+#define TOKENAUTH_PG_RECOUNT_TOKENS \
+    "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id)"
 
 const char* const migrations[] = {
     // v1: the SQLite schema's v3, in PostgreSQL's types, plus the change log.
@@ -74,7 +77,7 @@ const char* const migrations[] = {
     // row: counting the user's tokens would walk every index entry that churn left dead
     // until vacuum (measured: create + delete pairs fell from 1,290 to 770/s within 15 s).
     "ALTER TABLE principals ADD COLUMN tokens_held BIGINT NOT NULL DEFAULT 0;\n"
-    "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id);\n"
+    TOKENAUTH_PG_RECOUNT_TOKENS ";\n"
     "CREATE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT, p_now BIGINT,\n"
     "    p_expiration BIGINT, p_privileges TEXT, p_max_tokens BIGINT, OUT o_seq BIGINT, OUT o_change BIGINT)\n"
     "LANGUAGE plpgsql AS $$\n"
@@ -390,10 +393,15 @@ void pg_state::follow() {
                     if (seq <= 0 || seq > applied_seq_.load(std::memory_order_acquire)) read_log = true;
                     PQfreemem(n);
                 }
-                if (!read_log) synced_at_.store(steady_ns(), std::memory_order_release);
-                // Under a burst of writes, one read a millisecond serves the changes that
-                // arrive meanwhile (a revocation waits that much longer, at most).
-                else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                if (!read_log) {
+                    synced_at_.store(steady_ns(), std::memory_order_release);
+                } else {
+                    // Under a burst of writes, one read a millisecond serves the changes that
+                    // arrive meanwhile (a revocation waits that much longer, at most); a
+                    // stop ends the wait at once.
+                    std::unique_lock lock(stop_mu_);
+                    stop_cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return stop_; });
+                }
             }
         } catch (const std::exception&) {
             c.reset();
@@ -835,7 +843,7 @@ void pg_state::import_from(state& source) {
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
                 pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme))});
     }
-    c.exec("UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id)");
+    c.exec(TOKENAUTH_PG_RECOUNT_TOKENS);
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");
     t.commit();
 }
