@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(access_token session validator base64 time identity privilege sha256 request_body framing)
+[[ ${#targets[@]} -gt 0 ]] || targets=(access_token session validator base64 time identity privilege sha256 request_body framing name)
 
 build=build-fuzz
 if [[ -z "${TOKENAUTH_FUZZ_NO_BUILD:-}" ]]; then  # set it to run fuzzers built earlier

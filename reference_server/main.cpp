@@ -188,6 +188,8 @@ int main(int argc, char** argv) {
                       << *db.generated_admin_password
                       << "\n(shown only this once; set TOKENAUTH_ADMIN_PASSWORD before the first start to choose it)\n";
         }
+        // Names stored before uniqueness keys that collide with an older name: kept, reported.
+        for (const std::string& note : db.name_collisions()) log.write("name_collision", {{"detail", note}});
         std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls(nullptr, SSL_CTX_free);
         if (!cfg->http) {
             if (ensure_self_signed_certificate(cfg->tls_cert, cfg->tls_key))

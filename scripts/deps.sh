@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     g++ cmake make pkg-config git
-    libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libpq-dev libcli11-dev
+    libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libpq-dev libcli11-dev libicu-dev
     catch2 libbenchmark-dev
     clang libclang-rt-14-dev
     openssl curl wrk valgrind

@@ -112,31 +112,39 @@ constexpr bool is_sid(std::string_view s) noexcept {
     return parts >= 2;
 }
 
+/// Whether parse_identity trims white space around the whole string and each half.
+enum class identity_whitespace {
+    trim,  ///< what a person typed (a CLI argument)
+    keep,  ///< what a program sent (a query parameter): " admin" names " admin", not "admin"
+};
+
 /// Parses an identity string as clients do: "jane", "local:jane", "ad:jane",
 /// "ldap_user:x", "ldap_group:x", "world:Everyone", "auth_id:1234", "uid:1000",
 /// "gid:1000", "SID:S-1-1-0", "name:x", a bare SID, or "AD\jane". Prefixes are
-/// case-insensitive and split at the first ':'; both halves are trimmed; a prefix holding
-/// '=' makes the whole string a name (an LDAP DN). Fails with bad_identity or too_long.
+/// case-insensitive and split at the first ':'; both halves are trimmed unless ws is keep;
+/// a prefix holding '=' makes the whole string a name (an LDAP DN). Fails with
+/// bad_identity or too_long.
 /**
  * Example:
  * @code
  *   auto id = tokenauth::parse_identity("auth_id:500");   // id->auth_id == "500"
  * @endcode
  */
-inline result<api_identity> parse_identity(std::string_view text) {
+inline result<api_identity> parse_identity(std::string_view text, identity_whitespace ws = identity_whitespace::trim) {
     if (text.size() > max_identity_length) return {errc::too_long, "identity is too long"};
-    const std::string_view whole = detail::trim(text);
+    const auto trim = [ws](std::string_view s) { return ws == identity_whitespace::trim ? detail::trim(s) : s; };
+    const std::string_view whole = trim(text);
     if (whole.empty()) return {errc::bad_identity, "identity is empty"};
     api_identity id;
     const std::size_t colon = whole.find(':');
-    const std::string_view prefix = colon == std::string_view::npos ? "" : detail::trim(whole.substr(0, colon));
+    const std::string_view prefix = colon == std::string_view::npos ? "" : trim(whole.substr(0, colon));
     if (colon == std::string_view::npos || prefix.find('=') != std::string_view::npos) {
         if (whole.size() > max_identity_name_length) return {errc::too_long, "identity name is too long"};
         if (is_sid(whole)) id.sid = std::string(whole);
         else id.name = std::string(whole);
         return id;
     }
-    const std::string_view value = detail::trim(whole.substr(colon + 1));
+    const std::string_view value = trim(whole.substr(colon + 1));
     if (value.empty()) return {errc::bad_identity, "identity has nothing after its prefix"};
     if (value.size() > max_identity_name_length) return {errc::too_long, "identity name is too long"};
     auto named = [&](std::optional<identity_domain> d) -> result<api_identity> {

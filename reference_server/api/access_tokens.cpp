@@ -67,6 +67,18 @@ std::uint64_t resolve_user(const request_context& ctx, const api_identity& id) {
     return r.auth_id;
 }
 
+/// What a modification makes usable again: the token's effective privileges (its scope
+/// within its user's) when it enables a disabled token or moves the expiry later (or
+/// removes it); nothing when it only disables or shortens.
+privilege_set revived_privileges(const request_context& ctx, const token_row& t, const token_modify_body& b) {
+    const bool enables = b.enabled.value_or(false) && !t.enabled;
+    bool extends = false;
+    if (b.expiration && t.expiration_time) extends = !*b.expiration || **b.expiration > *t.expiration_time;
+    if (!enables && !extends) return {};
+    const privilege_set held = ctx.dir->privileges_of(t.user);
+    return t.privileges ? held & *t.privileges : held;
+}
+
 }  // namespace
 
 void register_access_tokens(router& r) {
@@ -90,7 +102,8 @@ void register_access_tokens(router& r) {
             if (!token) continue;
             token_record rec;
             if (ctx.svc.db.tokens().verify(*token, rec) != lookup_result::found) continue;
-            if (rec.enabled) ctx.svc.db.modify_token(token->id, std::nullopt, false);
+            // Disabling takes access away: no privilege is needed (the caller is nobody).
+            if (rec.enabled) ctx.write({"disabling a reported token", {}, {}}).modify_token(token->id, std::nullopt, false);
             ctx.svc.audit.write("token_reported_exposed",
                                 {{"actor", nullptr},
                                  {"target", {{"token_id", to_string(token->id)}, {"user", std::to_string(rec.user_auth_id)}}},
@@ -114,13 +127,13 @@ void register_access_tokens(router& r) {
                 throw bad_request("'privileges' names privileges the user does not hold: " + names);
             }
         }
-        // Acting as the user: the caller must hold what the token could do.
-        ctx.check_acting_as("creating an access token for this user", b.privileges.value_or(held));
         const timestamp now = ctx.svc.clock.now();
         std::optional<timestamp> expiration = b.expiration;
         if (ctx.svc.policy.max_token_lifetime != 0 && !expiration) expiration = now + ctx.svc.policy.max_token_lifetime;
         check_lifetime(ctx, now, expiration);
-        auto [row, bearer] = ctx.svc.db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges);
+        // Acting as the user: the caller must hold what the token could do.
+        store& db = ctx.write({"creating an access token for this user", b.privileges.value_or(held), {}});
+        auto [row, bearer] = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges);
         ctx.audit("token_created", {{"token_id", to_string(row.id)},
                                     {"user", std::to_string(user)},
                                     {"expiration_time", expiration_text(row.expiration_time)},
@@ -135,7 +148,7 @@ void register_access_tokens(router& r) {
         std::string user_param;
         if (ctx.req.has_param("user")) {
             user_param = ctx.req.get_param_value("user");
-            const auto id = parse_identity(user_param);
+            const auto id = parse_identity(user_param, identity_whitespace::keep);
             if (!id) throw bad_request(std::string("query parameter 'user': ") + id.detail());
             user = ctx.resolve(*id).auth_id;
         }
@@ -189,12 +202,11 @@ void register_access_tokens(router& r) {
         ctx.require(privilege::access_tokens_write);
         const token_id id = path_token_id(ctx);
         const token_modify_body b = ctx.body(decode_token_modify(ctx.req.body));
-        if (b.expiration && ctx.svc.policy.max_token_lifetime != 0) {
-            const auto current = ctx.svc.db.get_token(id);
-            if (!current) throw not_found("no access token with id " + to_string(id));
-            check_lifetime(ctx, current->creation_time, *b.expiration);
-        }
-        const auto row = ctx.svc.db.modify_token(id, b.expiration, b.enabled);
+        const auto current = ctx.svc.db.get_token(id);
+        if (!current) throw not_found("no access token with id " + to_string(id));
+        if (b.expiration && ctx.svc.policy.max_token_lifetime != 0) check_lifetime(ctx, current->creation_time, *b.expiration);
+        const auto row = ctx.write({"modifying this access token", revived_privileges(ctx, *current, b), {}})
+                             .modify_token(id, b.expiration, b.enabled);
         if (!row) throw not_found("no access token with id " + to_string(id));
         ctx.audit("token_modified", {{"token_id", to_string(id)},
                                      {"enabled", row->enabled},
@@ -205,7 +217,9 @@ void register_access_tokens(router& r) {
     r.del(item, [](request_context& ctx) {
         ctx.require(privilege::access_tokens_write);
         const token_id id = path_token_id(ctx);
-        if (!ctx.svc.db.delete_token(id)) throw not_found("no access token with id " + to_string(id));
+        // Deleting takes access away: no privilege is needed.
+        if (!ctx.write({"deleting this access token", {}, {}}).delete_token(id))
+            throw not_found("no access token with id " + to_string(id));
         ctx.audit("token_deleted", {{"token_id", to_string(id)}});
         ctx.reply_empty();
     });

@@ -19,7 +19,8 @@ std::string names_of(const privilege_set& s) {
 
 api_error escalation(const char* what, const privilege_set& missing) {
     return {403, "privilege_escalation_error",
-            std::string(what) + " requires holding every privilege it would give; missing: " + names_of(missing)};
+            std::string(what) + " requires holding every privilege it would give or act with; missing: " +
+                names_of(missing)};
 }
 
 /// Users who can log in and hold the Administrators role (directly or through a group).
@@ -52,21 +53,27 @@ void request_context::require(privilege p) const {
         throw api_error{403, "privilege_required_error", std::string(to_string(p)) + " is required for this request"};
 }
 
-void request_context::check_acting_as(const char* what, const privilege_set& needed) const {
-    if (svc.policy.delegation != delegation_mode::contained) return;
-    const privilege_set missing = needed - caller_privileges();
-    if (!missing.empty()) throw escalation(what, missing);
-}
-
-void request_context::check_change(const char* what, const directory& after) const {
-    if (administrators(after) == 0 && administrators(*dir) > 0)
-        throw bad_request(std::string(what) + " would leave no administrator: at least one user with a password "
-                          "must hold the Administrators role");
-    if (svc.policy.delegation != delegation_mode::contained) return;
-    privilege_set granted;
-    for (const auto& [id, u] : after.users) granted |= after.privileges_of(id) - dir->privileges_of(id);
-    const privilege_set missing = granted - caller_privileges();
-    if (!missing.empty()) throw escalation(what, missing);
+store& request_context::write(const write_effect& effect) const {
+    privilege_set needed = effect.acts_as;
+    if (effect.edit) {
+        directory after = *dir;
+        effect.edit(after);
+        if (administrators(after) == 0 && administrators(*dir) > 0)
+            throw bad_request(std::string(effect.what) + " would leave no administrator: at least one user with a "
+                              "password must hold the Administrators role");
+        // Given or taken away: both act on privileges, so both need them held.
+        for (const auto& [id, u] : after.users) {
+            const privilege_set before = dir->privileges_of(id), now = after.privileges_of(id);
+            needed |= (now - before) | (before - now);
+        }
+        for (const auto& [id, u] : dir->users)
+            if (after.user(id) == nullptr) needed |= dir->privileges_of(id);
+    }
+    if (svc.policy.delegation == delegation_mode::contained && !needed.empty()) {
+        const privilege_set missing = needed - caller_privileges();
+        if (!missing.empty()) throw escalation(effect.what, missing);
+    }
+    return svc.writes_;
 }
 
 }  // namespace tokenauth::server

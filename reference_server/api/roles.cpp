@@ -31,11 +31,15 @@ void modify_role(request_context& ctx, bool partial) {
     if (b.name) updated.name = *b.name;
     if (b.description) updated.description = *b.description;
     if (b.privileges) updated.privileges = *b.privileges;
-    ctx.check_edit("changing this role's privileges", [&](directory& after) {
-        for (auto& role : after.roles)
-            if (role.name == old.name) role = updated;
-    });
-    ctx.svc.db.update_role(old.name, updated);
+    // A renamed role's old name can be taken by a new role: the caller must hold what the
+    // role gives.
+    const bool renamed = updated.name != old.name;
+    ctx.write({renamed ? "renaming this role" : "changing this role", renamed ? old.privileges : privilege_set{},
+               [&](directory& after) {
+                   for (auto& role : after.roles)
+                       if (role.name == old.name) role = updated;
+               }})
+        .update_role(old.name, updated);
     ctx.audit("role_modified", {{"role", updated.name}});
     ctx.reply(role_json(updated));
 }
@@ -64,7 +68,7 @@ void register_roles(router& r) {
         ctx.require(privilege::role_write);
         const role_body b = ctx.body(decode_role(ctx.req.body, false));
         const tokenauth::role role{*b.name, *b.description, *b.privileges, {}};
-        ctx.svc.db.create_role(role);
+        ctx.write({"creating a role", {}, {}}).create_role(role);
         ctx.audit("role_created", {{"role", role.name}});
         ctx.reply(role_json(role));
     });
@@ -81,7 +85,11 @@ void register_roles(router& r) {
         const tokenauth::role& role = path_role(ctx);
         if (is_builtin(role.name))
             throw bad_request("the built-in roles Administrators and Observers cannot be deleted");
-        ctx.svc.db.delete_role(role.name);
+        ctx.write({"deleting this role", {}, [&](directory& after) {
+                       for (auto& r : after.roles)
+                           if (r.name == role.name) r.members.clear();
+                   }})
+            .delete_role(role.name);
         ctx.audit("role_deleted", {{"role", role.name}});
         ctx.reply_empty();
     });
@@ -113,11 +121,11 @@ void register_roles(router& r) {
         const tokenauth::role& role = path_role(ctx);
         const api_identity id = ctx.body(decode_identity(ctx.req.body));
         const resolved who = ctx.resolve(id);
-        ctx.check_edit("adding a member to this role", [&](directory& after) {
-            for (auto& r : after.roles)
-                if (r.name == role.name) r.add_member(who.auth_id);
-        });
-        ctx.svc.db.add_role_member(role.name, who.auth_id);
+        ctx.write({"adding a member to this role", {}, [&](directory& after) {
+                       for (auto& r : after.roles)
+                           if (r.name == role.name) r.add_member(who.auth_id);
+                   }})
+            .add_role_member(role.name, who.auth_id);
         ctx.audit("role_member_added", {{"role", role.name}, {"member", std::to_string(who.auth_id)}});
         ctx.reply(identity_to_json(ctx.dir->identity_of(who.auth_id)));
     });
@@ -135,11 +143,11 @@ void register_roles(router& r) {
         const tokenauth::role& role = path_role(ctx);
         const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
         if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
-        ctx.check_edit("removing this member", [&](directory& after) {
-            for (auto& r : after.roles)
-                if (r.name == role.name) r.remove_member(member);
-        });
-        ctx.svc.db.remove_role_member(role.name, member);
+        ctx.write({"removing this member", {}, [&](directory& after) {
+                       for (auto& r : after.roles)
+                           if (r.name == role.name) r.remove_member(member);
+                   }})
+            .remove_role_member(role.name, member);
         ctx.audit("role_member_removed", {{"role", role.name}, {"member", std::to_string(member)}});
         ctx.reply_empty();
     });

@@ -5,6 +5,7 @@
 #include <tokenauth/identity.hpp>
 
 #include <algorithm>
+#include "../names.hpp"
 #include "../text.hpp"
 
 namespace tokenauth::server {
@@ -95,6 +96,51 @@ bool request_context::verify_password(const std::string& hash, const std::string
         throw api_error{503, "server_busy_error", "the server is busy checking passwords; try again shortly", 1};
     const password_gate::pass slot(svc.abuse.passwords);
     return server::verify_password(hash, password);
+}
+
+namespace {
+// A fixed Argon2id hash to verify against when the user does not exist (or has no
+// password), so that a check for an unknown name costs what one for a known name costs.
+const std::string& dummy_password_hash() {
+    static const std::string h = server::hash_password("tokenauth-dummy-password");
+    return h;
+}
+}  // namespace
+
+bool request_context::check_password(const char* event, const user_row* u, std::string_view name,
+                                     const std::string& password) const {
+    // Throttled before any password work: per (address, name) and per address, never per
+    // user alone, so nobody can lock an account out from elsewhere. The name counts by its
+    // key, so case and Unicode variants of one name share one budget.
+    abuse_controls& abuse = svc.abuse;
+    const auto now = std::chrono::steady_clock::now();
+    const std::string pair = client + '\n' + names::key(name);
+    const auto wait = std::max(abuse.login_addresses.blocked_for(client, now), abuse.login_pairs.blocked_for(pair, now));
+    if (wait > 0) {
+        abuse.failures.write(event, client, "throttled", [] { return nlohmann::json::object(); });
+        throw api_error{429, "too_many_requests_error",
+                        "too many failed password checks; try again in " + std::to_string(wait) + " s",
+                        static_cast<int>(wait)};
+    }
+    const bool can_log_in = u != nullptr && u->password_hash.has_value();
+    bool ok = false;
+    try {
+        ok = verify_password(can_log_in ? *u->password_hash : dummy_password_hash(), password) && can_log_in;
+    } catch (const api_error& e) {
+        // Busy (503): counts against the address, so a flood soon gets cheap 429s and leaves
+        // the password slots to everybody else.
+        if (e.status == 503) abuse.login_addresses.failure(client, now);
+        throw;
+    }
+    if (!ok) {
+        abuse.login_pairs.failure(pair, now);
+        abuse.login_addresses.failure(client, now);
+        abuse.failures.write(event, client, "invalid username or password",
+                             [&] { return nlohmann::json{{"user", std::string(name.substr(0, 64))}}; });
+        return false;
+    }
+    abuse.login_pairs.success(pair);
+    return true;
 }
 
 api_error not_found(const std::string& what) { return {404, "not_found_error", what}; }
@@ -189,6 +235,11 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
         request_context ctx(svc_, req, res);
         try {
             ctx.client = client_address(req, svc_.abuse.trusted_proxies);
+            // Two answers to "who is calling" would be read differently by a proxy that takes
+            // the last one: refused before anything else.
+            for (const char* h : {"Authorization", "Proxy-Authorization"})
+                if (req.headers.count(h) > 1)
+                    throw bad_request(std::string("the request has more than one ") + h + " header");
             if (a == auth::required) {
                 // A server that may have missed revocations elsewhere fails closed.
                 if (svc_.db.stale())

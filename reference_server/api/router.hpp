@@ -42,16 +42,38 @@ struct policy {
     timestamp max_token_lifetime = 0;  ///< nanoseconds from creation; 0: unlimited
 };
 
-/// What the handlers share: storage, the validator, the clock, the event log, the audit
-/// trail, the abuse controls and the policy.
-struct services {
-    store& db;
+/// What the handlers share: storage (to read; writes go through request_context::write),
+/// the validator, the clock, the event log, the audit trail, the abuse controls and the policy.
+class services {
+public:
+    services(store& s, const tokenauth::validator& v, const tokenauth::clock& c, event_log& l, abuse_controls& a,
+             line_sink& t, server::policy p)
+        : db(s), validator(v), clock(c), log(l), abuse(a), audit(t), policy(p), writes_(s) {}
+
+    store_reader& db;
     const tokenauth::validator& validator;
     const tokenauth::clock& clock;
     event_log& log;
     abuse_controls& abuse;
     line_sink& audit;
     server::policy policy;
+
+private:
+    friend class request_context;
+    store& writes_;
+};
+
+/// What a write does, as the containment rule (authorization.cpp) sees it.
+struct write_effect {
+    const char* what = "this change";  ///< for the 403: "modifying this access token"
+    /// Privileges the write puts within someone's reach without their holder: a token made
+    /// usable again (enabled, expiry later or removed), a user's password or name set (who
+    /// can then log in as that user), a user or group removed or renamed.
+    privilege_set acts_as;
+    /// The change to users, groups, roles or memberships, applied to a copy of the
+    /// directory: every privilege it gives or takes away is checked, and the last
+    /// administrator is kept.
+    std::function<void(directory&)> edit;
 };
 
 /// The client's address: the peer's, or with a trusted proxy as the peer, the rightmost
@@ -74,20 +96,11 @@ public:
     privilege_set caller_privileges() const;
     /// 403 unless the caller holds p (through any role, directly or via a group).
     void require(privilege p) const;
-    /// Acting as someone (a token for them, their password): with contained delegation,
-    /// 403 naming what the caller lacks of needed.
-    void check_acting_as(const char* what, const privilege_set& needed) const;
-    /// A change to the directory, given as the directory it would produce: 400 when it
-    /// would leave no administrator; with contained delegation, 403 when it would give
-    /// anyone a privilege the caller does not hold.
-    void check_change(const char* what, const directory& after) const;
-    /// check_change on a copy of the current directory with edit(copy) applied.
-    template <class Edit>
-    void check_edit(const char* what, Edit&& edit) const {
-        directory after = *dir;
-        edit(after);
-        check_change(what, after);
-    }
+    /// The one way to storage's writes: decides the write's effect first. 400 when the edit
+    /// would leave no administrator; with contained delegation, 403
+    /// (privilege_escalation_error, naming what is missing) unless the caller holds every
+    /// privilege in acts_as and every privilege the edit gives or takes away from anyone.
+    store& write(const write_effect& effect) const;
     /// The path capture i (1-based), already percent-decoded by cpp-httplib.
     std::string capture(std::size_t i) const { return req.matches[i].str(); }
     /// Decodes the body with a decoder, throwing its 400 on failure.
@@ -109,6 +122,11 @@ public:
     /// Argon2id through the password gate: 503 with Retry-After when every slot stays busy.
     std::string hash_password(const std::string& password) const;
     bool verify_password(const std::string& hash, const std::string& password) const;
+    /// Every check of a password a client sent (login, change-password, ...): 429 with
+    /// Retry-After while (client, name) or the client is throttled; otherwise verifies
+    /// against u's hash (a dummy hash when u is null or has none, at the same cost) and
+    /// counts a failure against both budgets. event names the failure log line.
+    bool check_password(const char* event, const user_row* u, std::string_view name, const std::string& password) const;
 };
 
 using handler = std::function<void(request_context&)>;

@@ -13,13 +13,6 @@
 namespace tokenauth::server {
 namespace {
 
-// A fixed Argon2id hash to verify against when the user does not exist, so that a login
-// for an unknown name costs the same time as one for a known name.
-const std::string& dummy_password_hash() {
-    static const std::string h = hash_password("tokenauth-dummy-password");
-    return h;
-}
-
 std::string mint_session(const request_context& ctx, const user_row& u) {
     const timestamp now = ctx.svc.clock.now();
     return mint_session_token(ctx.svc.db.key(), {u.auth_id, u.generation, now, now + default_session_lifetime},
@@ -38,38 +31,10 @@ void register_version_and_session(router& r) {
 
     r.post("/v1/session/login", [](request_context& ctx) {
         const login_body b = ctx.body(decode_login(ctx.req.body));
-        // Throttled before any password work: per (address, user name) and per address.
-        // Never per user alone, so nobody can lock an account out from elsewhere.
-        abuse_controls& abuse = ctx.svc.abuse;
-        const auto now = std::chrono::steady_clock::now();
-        const std::string pair = text::to_lower(ctx.client + '\n' + b.username);
-        const auto wait = std::max(abuse.login_addresses.blocked_for(ctx.client, now), abuse.login_pairs.blocked_for(pair, now));
-        if (wait > 0) {
-            abuse.failures.write("login_failed", ctx.client, "throttled", [] { return nlohmann::json::object(); });
-            throw api_error{429, "too_many_requests_error",
-                            "too many failed logins; try again in " + std::to_string(wait) + " s", static_cast<int>(wait)};
-        }
-        const user_row* found = nullptr;
-        for (const auto& [id, u] : ctx.dir->users)
-            if (text::iequals(u.name, b.username)) found = &u;
-        const bool can_log_in = found != nullptr && found->password_hash.has_value();
-        bool ok = false;
-        try {
-            ok = ctx.verify_password(can_log_in ? *found->password_hash : dummy_password_hash(), b.password) && can_log_in;
-        } catch (const api_error& e) {
-            // Busy (503): counts against the address, so a flood of logins soon gets cheap
-            // 429s and leaves the password slots to everybody else.
-            if (e.status == 503) abuse.login_addresses.failure(ctx.client, now);
-            throw;
-        }
-        if (!ok) {
-            abuse.login_pairs.failure(pair, now);
-            abuse.login_addresses.failure(ctx.client, now);
-            abuse.failures.write("login_failed", ctx.client, "invalid username or password",
-                                 [&] { return nlohmann::json{{"user", b.username.substr(0, 64)}}; });
+        const std::optional<std::uint64_t> id = ctx.dir->principal_named(b.username);
+        const user_row* found = id ? ctx.dir->user(*id) : nullptr;
+        if (!ctx.check_password("login_failed", found, b.username, b.password))
             throw api_error{401, "invalid_credentials_error", "invalid username or password"};
-        }
-        abuse.login_pairs.success(pair);
         ctx.svc.log.write("login", {{"auth_id", std::to_string(found->auth_id)}, {"remote_addr", ctx.client}});
         ctx.svc.audit.write("login", {{"actor", {{"auth_id", std::to_string(found->auth_id)}, {"name", found->name}}},
                                       {"client", ctx.client},
@@ -126,9 +91,11 @@ void register_version_and_session(router& r) {
     r.post("/v1/session/change-password", [](request_context& ctx) {
         const change_password_body b = ctx.body(decode_change_password(ctx.req.body));
         const user_row* u = ctx.dir->user(ctx.who.auth_id);
-        if (u == nullptr || !u->password_hash || !ctx.verify_password(*u->password_hash, b.old_password))
+        if (u == nullptr || !ctx.check_password("password_check_failed", u, u->name, b.old_password))
             throw api_error{401, "invalid_credentials_error", "the old password is not correct"};
-        const user_row changed = ctx.svc.db.set_password(u->auth_id, ctx.hash_password(b.new_password));
+        // One's own password, proven by the old one: nothing is given to anyone else.
+        const user_row changed =
+            ctx.write({"changing one's password", {}, {}}).set_password(u->auth_id, ctx.hash_password(b.new_password));
         ctx.audit("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"sessions_ended", true}});
         // Every earlier session of the user has ended; the caller gets a fresh one.
         ctx.reply({{"bearer_token", mint_session(ctx, changed)}});

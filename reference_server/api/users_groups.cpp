@@ -56,11 +56,11 @@ void register_users_and_groups(router& r) {
         u.primary_group = existing_group(*ctx.dir, b.primary_group);
         u.uid = b.uid;
         u.home_directory = b.home_directory;
-        ctx.check_edit("creating a user in this primary group", [&](directory& after) {
-            after.users.emplace(~std::uint64_t{0}, u).first->second.auth_id = ~std::uint64_t{0};
-        });
+        store& db = ctx.write({"creating a user in this primary group", {}, [&](directory& after) {
+                                   after.users.emplace(~std::uint64_t{0}, u).first->second.auth_id = ~std::uint64_t{0};
+                               }});
         if (b.password) u.password_hash = ctx.hash_password(*b.password);
-        u = ctx.svc.db.create_user(std::move(u));
+        u = db.create_user(std::move(u));
         ctx.audit("user_created", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.dir, u));
     });
@@ -75,18 +75,22 @@ void register_users_and_groups(router& r) {
         user_row u = path_user(ctx);
         user_body b = ctx.body(decode_user(ctx.req.body, true));
         check_id_matches(b.id, u.auth_id);
+        const bool renamed = b.name != u.name;
         u.name = b.name;
         u.primary_group = existing_group(*ctx.dir, b.primary_group);
         u.uid = b.uid;
         u.home_directory = b.home_directory;
         const bool password_changed = b.password.has_value();
-        if (password_changed && u.auth_id != ctx.who.auth_id)
-            ctx.check_acting_as("setting another user's password", ctx.dir->privileges_of(u.auth_id));
-        ctx.check_edit("changing the user's primary group", [&](directory& after) {
-            after.users[u.auth_id] = u;
-        });
+        // A new password or name lets someone log in as the user (or take the old name for
+        // a user of their own): the caller must hold what the user holds.
+        write_effect effect{"changing this user", {}, [&](directory& after) { after.users[u.auth_id] = u; }};
+        if (password_changed || renamed) {
+            effect.what = password_changed ? "setting this user's password" : "renaming this user";
+            effect.acts_as = ctx.dir->privileges_of(u.auth_id);
+        }
+        store& db = ctx.write(effect);
         if (password_changed) u.password_hash = ctx.hash_password(*b.password);
-        u = ctx.svc.db.update_user(u, password_changed);
+        u = db.update_user(u, password_changed);
         ctx.audit("user_modified", {{"auth_id", std::to_string(u.auth_id)}, {"password_changed", password_changed}});
         ctx.reply(user_json(*ctx.dir, u));
     });
@@ -96,10 +100,8 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
             throw bad_request("the built-in users admin and guest cannot be deleted");
-        ctx.check_edit("deleting this user", [&](directory& after) {
-            after.users.erase(u.auth_id);
-        });
-        ctx.svc.db.delete_user(u.auth_id);
+        ctx.write({"deleting this user", {}, [&](directory& after) { after.users.erase(u.auth_id); }})
+            .delete_user(u.auth_id);
         ctx.audit("user_deleted", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply_empty();
     });
@@ -117,9 +119,8 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         const std::string pw = ctx.body(decode_set_password(ctx.req.body));
         if (u.auth_id == guest_auth_id) throw bad_request("the guest user cannot have a password");
-        if (u.auth_id != ctx.who.auth_id)
-            ctx.check_acting_as("setting another user's password", ctx.dir->privileges_of(u.auth_id));
-        const user_row changed = ctx.svc.db.set_password(u.auth_id, ctx.hash_password(pw));
+        store& db = ctx.write({"setting this user's password", ctx.dir->privileges_of(u.auth_id), {}});
+        const user_row changed = db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.dir, changed));
     });
@@ -135,7 +136,7 @@ void register_users_and_groups(router& r) {
     r.post(R"(/v1/groups/?)", [](request_context& ctx) {
         ctx.require(privilege::local_group_write);
         const group_body b = ctx.body(decode_group(ctx.req.body, false));
-        const group_row g = ctx.svc.db.create_group({0, b.name, b.gid});
+        const group_row g = ctx.write({"creating a group", {}, {}}).create_group({0, b.name, b.gid});
         ctx.audit("group_created", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply(group_json(*ctx.dir, g));
     });
@@ -150,9 +151,16 @@ void register_users_and_groups(router& r) {
         group_row g = path_group(ctx);
         const group_body b = ctx.body(decode_group(ctx.req.body, true));
         check_id_matches(b.id, g.auth_id);
+        // A renamed group's old name can be taken by a new group: the caller must hold what
+        // the group's roles give.
+        write_effect effect{"changing this group", {}, {}};
+        if (b.name != g.name) {
+            effect.what = "renaming this group";
+            effect.acts_as = effective_privileges(ctx.dir->roles, 0, std::vector<std::uint64_t>{g.auth_id});
+        }
         g.name = b.name;
         g.gid = b.gid;
-        g = ctx.svc.db.update_group(g);
+        g = ctx.write(effect).update_group(g);
         ctx.audit("group_modified", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply(group_json(*ctx.dir, g));
     });
@@ -162,12 +170,12 @@ void register_users_and_groups(router& r) {
         const group_row& g = path_group(ctx);
         if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
             throw bad_request("the built-in groups Users and Guests cannot be deleted");
-        ctx.check_edit("deleting this group", [&](directory& after) {
-            after.groups.erase(g.auth_id);
-            after.group_members.erase(g.auth_id);
-            for (auto& role : after.roles) role.remove_member(g.auth_id);
-        });
-        ctx.svc.db.delete_group(g.auth_id);
+        ctx.write({"deleting this group", {}, [&](directory& after) {
+                       after.groups.erase(g.auth_id);
+                       after.group_members.erase(g.auth_id);
+                       for (auto& role : after.roles) role.remove_member(g.auth_id);
+                   }})
+            .delete_group(g.auth_id);
         ctx.audit("group_deleted", {{"auth_id", std::to_string(g.auth_id)}});
         ctx.reply_empty();
     });
@@ -187,11 +195,11 @@ void register_users_and_groups(router& r) {
         const std::uint64_t member = ctx.body(decode_group_member(ctx.req.body));
         const user_row* u = ctx.dir->user(member);
         if (u == nullptr) throw not_found("no user with id " + std::to_string(member) + " (members are users)");
-        ctx.check_edit("adding a member to this group", [&](directory& after) {
-            auto& members = after.group_members[g.auth_id];
-            members.insert(std::lower_bound(members.begin(), members.end(), member), member);
-        });
-        ctx.svc.db.add_group_member(g.auth_id, member);
+        ctx.write({"adding a member to this group", {}, [&](directory& after) {
+                       auto& members = after.group_members[g.auth_id];
+                       members.insert(std::lower_bound(members.begin(), members.end(), member), member);
+                   }})
+            .add_group_member(g.auth_id, member);
         ctx.audit("group_member_added",
                   {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});
         ctx.reply(user_json(*ctx.dir, *u));
@@ -205,11 +213,11 @@ void register_users_and_groups(router& r) {
         const auto it = explicit_members.find(g.auth_id);
         if (it == explicit_members.end() || !std::binary_search(it->second.begin(), it->second.end(), member))
             throw not_found("user " + std::to_string(member) + " is not an explicit member of group " + g.name);
-        ctx.check_edit("removing this member", [&](directory& after) {
-            auto& members = after.group_members[g.auth_id];
-            members.erase(std::find(members.begin(), members.end(), member));
-        });
-        ctx.svc.db.remove_group_member(g.auth_id, member);
+        ctx.write({"removing this member", {}, [&](directory& after) {
+                       auto& members = after.group_members[g.auth_id];
+                       members.erase(std::find(members.begin(), members.end(), member));
+                   }})
+            .remove_group_member(g.auth_id, member);
         ctx.audit("group_member_removed",
                   {{"group", std::to_string(g.auth_id)}, {"member", std::to_string(member)}});
         ctx.reply_empty();

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <tokenauth/identity_json.hpp>
+#include "../names.hpp"
 #include "../text.hpp"
 
 namespace tokenauth::server {
@@ -106,18 +107,14 @@ bool time_field(const json& f, std::optional<timestamp>& out, api_error& err) {
     return true;
 }
 
-/// A user or group name: 1..256 characters, no control characters, no ':' or '\'.
-bool valid_name(const std::string& name, api_error& err) {
-    if (name.empty()) {
-        err = bad("'name' must not be empty");
+/// A user, group or role name (names.hpp): replaced by its stored form (NFC), or err set.
+bool valid_name(std::string& name, names::kind k, api_error& err) {
+    names::checked c = names::check(name, k);
+    if (!c) {
+        err = bad("'name' " + c.error);
         return false;
     }
-    for (unsigned char c : name) {
-        if (c < 0x20 || c == 0x7F || c == ':' || c == '\\') {
-            err = bad("'name' must not contain control characters, ':' or '\\'");
-            return false;
-        }
-    }
+    name = std::move(c.name);
     return true;
 }
 
@@ -288,7 +285,7 @@ decoded<user_body> decode_user(std::string_view body, bool for_update) noexcept 
     return guarded<user_body>(body, [for_update](const json& j, decoded<user_body>& out) {
         user_body b;
         if (for_update && !string_field(j, "id", b.id, out.error)) return;
-        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, out.error)) return;
+        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, names::kind::principal, out.error)) return;
         if (const json* g = field(j, "primary_group"); g != nullptr && !g->is_null()) {
             const auto v = id_value(*g);
             if (!v) {
@@ -308,7 +305,7 @@ decoded<group_body> decode_group(std::string_view body, bool for_update) noexcep
     return guarded<group_body>(body, [for_update](const json& j, decoded<group_body>& out) {
         group_body b;
         if (for_update && !string_field(j, "id", b.id, out.error)) return;
-        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, out.error)) return;
+        if (!required_string(j, "name", b.name, out.error) || !valid_name(b.name, names::kind::principal, out.error)) return;
         if (!posix_id_field(j, "gid", b.gid, out.error)) return;
         out.value = std::move(b);
     });
@@ -331,10 +328,7 @@ decoded<role_body> decode_role(std::string_view body, bool partial) noexcept {
         role_body b;
         if (!string_field(j, "name", b.name, out.error) || !string_field(j, "description", b.description, out.error, 4096))
             return;
-        if (b.name && b.name->empty()) {
-            out.error = bad("'name' must not be empty");
-            return;
-        }
+        if (b.name && !valid_name(*b.name, names::kind::role, out.error)) return;
         if (!privileges_field(j, b.privileges, out.error)) return;
         if (!partial && (!b.name || !b.description || !b.privileges)) {
             out.error = bad("'name', 'description' and 'privileges' are required");

@@ -2,6 +2,7 @@
 // identities). Pure functions of one immutable snapshot.
 #include <algorithm>
 
+#include "../names.hpp"
 #include "../text.hpp"
 #include "state.hpp"
 
@@ -17,10 +18,27 @@ const group_row* directory::group(std::uint64_t id) const {
     return it == groups.end() ? nullptr : &it->second;
 }
 
-const tokenauth::role* directory::role(const std::string& name) const {
-    for (const auto& r : roles)
-        if (text::iequals(r.name, name)) return &r;
-    return nullptr;
+namespace {
+/// The exact stored name among the unkeyed ones, else the key's holder.
+template <class Value>
+const Value* find_name(const std::unordered_map<std::string, Value>& keyed, const std::map<std::string, Value>& unkeyed,
+                       std::string_view name) {
+    if (!unkeyed.empty())
+        if (const auto it = unkeyed.find(std::string(name)); it != unkeyed.end()) return &it->second;
+    const auto it = keyed.find(names::key(name));
+    return it == keyed.end() ? nullptr : &it->second;
+}
+}  // namespace
+
+const tokenauth::role* directory::role(std::string_view name) const {
+    const std::size_t* i = find_name(role_keys, unkeyed_roles, name);
+    return i == nullptr || *i >= roles.size() ? nullptr : &roles[*i];
+}
+
+std::optional<std::uint64_t> directory::principal_named(std::string_view name) const {
+    const std::uint64_t* id = find_name(principal_keys, unkeyed_principals, name);
+    if (id == nullptr) return std::nullopt;
+    return *id;
 }
 
 std::vector<std::uint64_t> directory::groups_of(std::uint64_t user_id) const {
@@ -93,11 +111,7 @@ std::optional<resolved> directory::resolve(const api_identity& id, std::string& 
             if (!text::iequals(domain, "local") && !text::iequals(domain, "builtin")) return std::nullopt;
             name = name.substr(slash + 1);
         }
-        for (const auto& [aid, u] : users)
-            if (text::iequals(u.name, name)) return aid;
-        for (const auto& [aid, g] : groups)
-            if (text::iequals(g.name, name)) return aid;
-        return std::nullopt;
+        return principal_named(name);
     };
     if (id.auth_id) {
         const auto v = text::parse_decimal(*id.auth_id, UINT64_MAX);

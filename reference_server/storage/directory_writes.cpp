@@ -1,5 +1,6 @@
 // Storage: users, groups, roles and memberships. Every write is one transaction; the
 // directory snapshot is rebuilt inside it and published after the commit.
+#include "../names.hpp"
 #include "../text.hpp"
 #include "privileges_text.hpp"
 #include "state.hpp"
@@ -20,6 +21,9 @@ std::uint64_t next_auth_id(connection& db) {
     db.prepare("UPDATE meta SET value = ? WHERE key = 'next_auth_id'").bind(1, next + 1).run();
     return static_cast<std::uint64_t>(next);
 }
+// A rename takes the new name's key; an unchanged name keeps the key it has (none, for a
+// name stored before keys whose key an older row holds). Parameters: the name, its key.
+#define SET_NAME_AND_KEY "name_key = CASE WHEN name = ?1 THEN name_key ELSE ?2 END, name = ?1"
 std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
 std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
 }  // namespace
@@ -61,7 +65,7 @@ user_row state::create_user(user_row u) {
         u.auth_id = next_auth_id(db);
         u.binding = session_binding::generate();
         db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
-                   "session_binding) VALUES (?, 'user', ?, ?, ?, ?, ?, ?)")
+                   "session_binding, name_key) VALUES (?, 'user', ?, ?, ?, ?, ?, ?, ?)")
             .bind(1, u.auth_id)
             .bind(2, u.name)
             .bind(3, u.primary_group)
@@ -69,6 +73,7 @@ user_row state::create_user(user_row u) {
             .bind(5, u.home_directory)
             .bind(6, u.password_hash)
             .bind_blob(7, u.binding.bytes, sizeof u.binding.bytes)
+            .bind(8, names::key(u.name))
             .run();
     }, name_taken(u.name));
     return u;
@@ -76,15 +81,16 @@ user_row state::create_user(user_row u) {
 
 user_row state::update_user(const user_row& u, bool password_changed) {
     const auto written = write_directory([&](connection& db) {
-        db.prepare("UPDATE principals SET name = ?, primary_group = ?, uid = ?, home_directory = ?, password_hash = ?, "
-                   "generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
+        db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", primary_group = ?, uid = ?, home_directory = ?, "
+                   "password_hash = ?, generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
             .bind(1, u.name)
-            .bind(2, u.primary_group)
-            .bind(3, u.uid)
-            .bind(4, u.home_directory)
-            .bind(5, u.password_hash)
-            .bind(6, password_changed ? 1 : 0)
-            .bind(7, u.auth_id)
+            .bind(2, names::key(u.name))
+            .bind(3, u.primary_group)
+            .bind(4, u.uid)
+            .bind(5, u.home_directory)
+            .bind(6, u.password_hash)
+            .bind(7, password_changed ? 1 : 0)
+            .bind(8, u.auth_id)
             .run();
     }, name_taken(u.name));
     return *written->user(u.auth_id);
@@ -124,10 +130,11 @@ user_row state::set_password(std::uint64_t id, const std::string& hash) {
 group_row state::create_group(group_row g) {
     write_directory([&](connection& db) {
         g.auth_id = next_auth_id(db);
-        db.prepare("INSERT INTO principals (auth_id, kind, name, gid) VALUES (?, 'group', ?, ?)")
+        db.prepare("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES (?, 'group', ?, ?, ?)")
             .bind(1, g.auth_id)
             .bind(2, g.name)
             .bind(3, g.gid)
+            .bind(4, names::key(g.name))
             .run();
     }, name_taken(g.name));
     return g;
@@ -135,10 +142,11 @@ group_row state::create_group(group_row g) {
 
 group_row state::update_group(const group_row& g) {
     write_directory([&](connection& db) {
-        db.prepare("UPDATE principals SET name = ?, gid = ? WHERE auth_id = ? AND kind = 'group'")
+        db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", gid = ? WHERE auth_id = ? AND kind = 'group'")
             .bind(1, g.name)
-            .bind(2, g.gid)
-            .bind(3, g.auth_id)
+            .bind(2, names::key(g.name))
+            .bind(3, g.gid)
+            .bind(4, g.auth_id)
             .run();
     }, name_taken(g.name));
     return g;
@@ -172,21 +180,23 @@ void state::remove_group_member(std::uint64_t group, std::uint64_t member) {
 
 void state::create_role(const tokenauth::role& r) {
     write_directory([&](connection& db) {
-        db.prepare("INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)")
+        db.prepare("INSERT INTO roles (name, description, privileges, name_key) VALUES (?, ?, ?, ?)")
             .bind(1, r.name)
             .bind(2, r.description)
             .bind(3, privileges_to_text(r.privileges))
+            .bind(4, names::key(r.name))
             .run();
     }, role_taken(r.name));
 }
 
 void state::update_role(const std::string& name, const tokenauth::role& r) {
     write_directory([&](connection& db) {
-        db.prepare("UPDATE roles SET name = ?, description = ?, privileges = ? WHERE name = ?")
+        db.prepare("UPDATE roles SET " SET_NAME_AND_KEY ", description = ?, privileges = ? WHERE name = ?")
             .bind(1, r.name)
-            .bind(2, r.description)
-            .bind(3, privileges_to_text(r.privileges))
-            .bind(4, name)
+            .bind(2, names::key(r.name))
+            .bind(3, r.description)
+            .bind(4, privileges_to_text(r.privileges))
+            .bind(5, name)
             .run();
     }, role_taken(r.name));
 }

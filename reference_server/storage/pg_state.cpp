@@ -3,7 +3,9 @@
 
 #include <poll.h>
 
+#include "../names.hpp"
 #include "../text.hpp"
+#include "name_keys.hpp"
 #include "privileges_text.hpp"
 #include "state.hpp"
 
@@ -136,7 +138,30 @@ const char* const migrations[] = {
     ALTER TABLE access_tokens ADD COLUMN hash_scheme SMALLINT NOT NULL DEFAULT 1;
     ALTER TABLE access_tokens ALTER COLUMN hash_scheme SET DEFAULT 2;
     )sql",
+    // v4: each name's uniqueness key (names.hpp: NFKC_Casefold), filled in by add_name_keys
+    // below, then unique; it replaces the lower(name) indexes.
+    R"sql(
+    ALTER TABLE principals ADD COLUMN name_key TEXT;
+    ALTER TABLE roles ADD COLUMN name_key TEXT;
+    DROP INDEX principals_name;
+    DROP INDEX roles_name;
+    )sql",
 };
+constexpr std::int64_t name_keys_version = 4;
+
+/// Migration v4's second half: keys computed here, oldest row first, then the indexes.
+void add_name_keys(pg::connection& c) {
+    for (const auto& [table, id, order] : {std::tuple{"principals", "auth_id", "auth_id"}, std::tuple{"roles", "name", "ctid"}}) {
+        const auto r = c.exec(std::string("SELECT ") + id + "::text, name FROM " + table + " ORDER BY " + order);
+        std::vector<std::string> names;
+        for (int i = 0; i < r.rows(); ++i) names.push_back(r.str(i, 1));
+        const auto keys = assign_name_keys(names);
+        const std::string update = std::string("UPDATE ") + table + " SET name_key = $1 WHERE " + id + "::text = $2";
+        for (int i = 0; i < r.rows(); ++i) c.exec(update, {keys[static_cast<std::size_t>(i)], pg::text(r.str(i, 0))});
+    }
+    c.exec_script("CREATE UNIQUE INDEX principals_name_key ON principals (name_key);"
+                  "CREATE UNIQUE INDEX roles_name_key ON roles (name_key);");
+}
 static_assert(static_cast<int>(current_hash_scheme) == 2, "migration v3 makes 2 the scheme of new rows");
 
 #define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
@@ -155,6 +180,9 @@ std::uint64_t next_auth_id(pg::connection& c) {
     return static_cast<std::uint64_t>(r.int64(0, 0));
 }
 
+// A rename takes the new name's key; an unchanged name keeps the key it has. $1: the name,
+// $2: its key.
+#define PG_SET_NAME_AND_KEY "name_key = CASE WHEN name = $1 THEN name_key ELSE $2 END, name = $1"
 std::string name_taken(const std::string& name) { return "a user or group named '" + name + "' already exists"; }
 std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
 
@@ -208,6 +236,7 @@ void pg_state::migrate(pg::connection& c) {
         for (; version < latest; ++version) {
             pg::transaction t(c);
             c.exec_script(migrations[version]);
+            if (version + 1 == name_keys_version) add_name_keys(c);
             c.exec("DELETE FROM schema_version");
             c.exec("INSERT INTO schema_version VALUES ($1)", {pg::number(version + 1)});
             t.commit();
@@ -235,19 +264,20 @@ void pg_state::seed(pg::connection& c, const options& opts) {
     generated_admin_password = f.generated_password;
     pg::transaction t(c);
     c.exec("INSERT INTO meta (key, value) VALUES ('machine_sid', $1), ('next_auth_id', '1001')", {pg::text(f.machine_sid)});
-    c.exec("INSERT INTO principals (auth_id, kind, name) VALUES ($1, 'group', 'Users'), ($2, 'group', 'Guests')",
-           {pg::number(users_group_id), pg::number(guests_group_id)});
-    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
-                           "VALUES ($1, 'user', $2, $3, $4, $5)";
+    const char* add_group = "INSERT INTO principals (auth_id, kind, name, name_key) VALUES ($1, 'group', $2, $3)";
+    c.exec(add_group, {pg::number(users_group_id), pg::text("Users"), names::key("Users")});
+    c.exec(add_group, {pg::number(guests_group_id), pg::text("Guests"), names::key("Guests")});
+    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding, "
+                           "name_key) VALUES ($1, 'user', $2, $3, $4, $5, $6)";
     c.exec(add_user, {pg::number(admin_auth_id), pg::text("admin"), pg::number(users_group_id), pg::text(f.admin_hash),
-                      pg::bytes(f.admin_binding.bytes, sizeof f.admin_binding.bytes)});
+                      pg::bytes(f.admin_binding.bytes, sizeof f.admin_binding.bytes), names::key("admin")});
     c.exec(add_user, {pg::number(guest_auth_id), pg::text("guest"), pg::number(guests_group_id), std::nullopt,
-                      pg::bytes(f.guest_binding.bytes, sizeof f.guest_binding.bytes)});
-    const char* add_role = "INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)";
+                      pg::bytes(f.guest_binding.bytes, sizeof f.guest_binding.bytes), names::key("guest")});
+    const char* add_role = "INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)";
     c.exec(add_role, {pg::text("Administrators"), pg::text("Can manage every part of the system"),
-                      pg::text(privileges_to_text(privilege_set::all()))});
+                      pg::text(privileges_to_text(privilege_set::all())), names::key("Administrators")});
     c.exec(add_role, {pg::text("Observers"), pg::text("Can read every part of the system but change nothing"),
-                      pg::text(privileges_to_text(read_privileges()))});
+                      pg::text(privileges_to_text(read_privileges())), names::key("Observers")});
     c.exec("INSERT INTO role_members (role, auth_id) VALUES ('Administrators', $1)", {pg::number(admin_auth_id)});
     c.exec("INSERT INTO meta (key, value) VALUES ('seeded', '1')");
     t.commit();
@@ -257,9 +287,10 @@ std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
     auto d = std::make_shared<directory>();
     if (const auto r = c.exec("SELECT value FROM meta WHERE key = 'machine_sid'"); r.rows() == 1) d->machine_sid = r.str(0, 0);
     const auto p = c.exec("SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, "
-                          "session_binding FROM principals");
+                          "session_binding, name_key FROM principals");
     for (int i = 0; i < p.rows(); ++i) {
         const auto id = static_cast<std::uint64_t>(p.int64(i, 0));
+        index_name(*d, id, p.str(i, 2), p.opt_str(i, 10));
         if (p.str(i, 1) == "user") {
             user_row u;
             u.auth_id = id;
@@ -278,8 +309,13 @@ std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
     const auto m = c.exec("SELECT group_id, member_id FROM group_members ORDER BY group_id, member_id");
     for (int i = 0; i < m.rows(); ++i)
         d->group_members[static_cast<std::uint64_t>(m.int64(i, 0))].push_back(static_cast<std::uint64_t>(m.int64(i, 1)));
-    const auto r = c.exec("SELECT name, description, privileges FROM roles ORDER BY lower(name)");
-    for (int i = 0; i < r.rows(); ++i) d->roles.push_back({r.str(i, 0), r.str(i, 1), privileges_from_text(r.str(i, 2)), {}});
+    const auto r = c.exec("SELECT name, description, privileges, name_key FROM roles ORDER BY lower(name)");
+    std::map<std::string, std::optional<std::string>> role_keys;
+    for (int i = 0; i < r.rows(); ++i) {
+        d->roles.push_back({r.str(i, 0), r.str(i, 1), privileges_from_text(r.str(i, 2)), {}});
+        role_keys.emplace(r.str(i, 0), r.opt_str(i, 3));
+    }
+    index_role_names(*d, role_keys);
     const auto rm = c.exec("SELECT role, auth_id FROM role_members");
     for (int i = 0; i < rm.rows(); ++i)
         for (auto& role : d->roles)
@@ -645,9 +681,9 @@ user_row pg_state::create_user(user_row u) {
             u.auth_id = next_auth_id(c);
             u.binding = session_binding::generate();
             c.exec("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
-                   "session_binding) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7)",
+                   "session_binding, name_key) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8)",
                    {pg::number(u.auth_id), pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
-                    u.password_hash, pg::bytes(u.binding.bytes, sizeof u.binding.bytes)});
+                    u.password_hash, pg::bytes(u.binding.bytes, sizeof u.binding.bytes), names::key(u.name)});
         },
         change::directory, nullptr, name_taken(u.name));
     return u;
@@ -656,10 +692,10 @@ user_row pg_state::create_user(user_row u) {
 user_row pg_state::update_user(const user_row& u, bool password_changed) {
     write(
         [&](pg::connection& c) {
-            c.exec("UPDATE principals SET name = $1, primary_group = $2, uid = $3, home_directory = $4, password_hash = $5, "
-                   "generation = generation + $6 WHERE auth_id = $7 AND kind = 'user'",
-                   {pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory, u.password_hash,
-                    pg::number(std::int64_t{password_changed ? 1 : 0}), pg::number(u.auth_id)});
+            c.exec("UPDATE principals SET " PG_SET_NAME_AND_KEY ", primary_group = $3, uid = $4, home_directory = $5, "
+                   "password_hash = $6, generation = generation + $7 WHERE auth_id = $8 AND kind = 'user'",
+                   {pg::text(u.name), names::key(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
+                    u.password_hash, pg::number(std::int64_t{password_changed ? 1 : 0}), pg::number(u.auth_id)});
         },
         change::directory, nullptr, name_taken(u.name));
     const auto d = snapshot();
@@ -703,8 +739,8 @@ group_row pg_state::create_group(group_row g) {
     write(
         [&](pg::connection& c) {
             g.auth_id = next_auth_id(c);
-            c.exec("INSERT INTO principals (auth_id, kind, name, gid) VALUES ($1, 'group', $2, $3)",
-                   {pg::number(g.auth_id), pg::text(g.name), pg::text(g.gid)});
+            c.exec("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES ($1, 'group', $2, $3, $4)",
+                   {pg::number(g.auth_id), pg::text(g.name), pg::text(g.gid), names::key(g.name)});
         },
         change::directory, nullptr, name_taken(g.name));
     return g;
@@ -713,8 +749,8 @@ group_row pg_state::create_group(group_row g) {
 group_row pg_state::update_group(const group_row& g) {
     write(
         [&](pg::connection& c) {
-            c.exec("UPDATE principals SET name = $1, gid = $2 WHERE auth_id = $3 AND kind = 'group'",
-                   {pg::text(g.name), pg::text(g.gid), pg::number(g.auth_id)});
+            c.exec("UPDATE principals SET " PG_SET_NAME_AND_KEY ", gid = $3 WHERE auth_id = $4 AND kind = 'group'",
+                   {pg::text(g.name), names::key(g.name), pg::text(g.gid), pg::number(g.auth_id)});
         },
         change::directory, nullptr, name_taken(g.name));
     return g;
@@ -754,8 +790,8 @@ void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
 void pg_state::create_role(const tokenauth::role& r) {
     write(
         [&](pg::connection& c) {
-            c.exec("INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)",
-                   {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges))});
+            c.exec("INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)",
+                   {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)), names::key(r.name)});
         },
         change::directory, nullptr, role_taken(r.name));
 }
@@ -763,21 +799,22 @@ void pg_state::create_role(const tokenauth::role& r) {
 void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
     write(
         [&](pg::connection& c) {
-            c.exec("UPDATE roles SET name = $1, description = $2, privileges = $3 WHERE lower(name) = lower($4)",
-                   {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)), pg::text(name)});
+            c.exec("UPDATE roles SET " PG_SET_NAME_AND_KEY ", description = $3, privileges = $4 WHERE name = $5",
+                   {pg::text(r.name), names::key(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)),
+                    pg::text(name)});
         },
         change::directory, nullptr, role_taken(r.name));
 }
 
 void pg_state::delete_role(const std::string& name) {
-    write([&](pg::connection& c) { c.exec("DELETE FROM roles WHERE lower(name) = lower($1)", {pg::text(name)}); },
+    write([&](pg::connection& c) { c.exec("DELETE FROM roles WHERE name = $1", {pg::text(name)}); },
           change::directory);
 }
 
 void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
-            c.exec("INSERT INTO role_members (role, auth_id) SELECT name, $2 FROM roles WHERE lower(name) = lower($1) "
+            c.exec("INSERT INTO role_members (role, auth_id) SELECT name, $2 FROM roles WHERE name = $1 "
                    "ON CONFLICT DO NOTHING",
                    {pg::text(role), pg::number(member)});
         },
@@ -787,7 +824,7 @@ void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
 void pg_state::remove_role_member(const std::string& role, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
-            c.exec("DELETE FROM role_members WHERE lower(role) = lower($1) AND auth_id = $2", {pg::text(role), pg::number(member)});
+            c.exec("DELETE FROM role_members WHERE role = $1 AND auth_id = $2", {pg::text(role), pg::number(member)});
         },
         change::directory);
 }
@@ -815,20 +852,29 @@ void pg_state::import_from(state& source) {
     c.exec("DELETE FROM principals");
     c.exec("UPDATE meta SET value = $1 WHERE key = 'machine_sid'", {pg::text(d->machine_sid)});
     c.exec("UPDATE meta SET value = $1 WHERE key = 'next_auth_id'", {pg::number(source.next_auth_id_value())});
+    // Keys as the source holds them (an unkeyed name stays unkeyed).
+    auto key_of = [&](const std::string& name, std::uint64_t id) -> pg::param {
+        const auto it = d->principal_keys.find(names::key(name));
+        return it != d->principal_keys.end() && it->second == id ? pg::param(it->first) : std::nullopt;
+    };
     for (const auto& [id, g] : d->groups)
-        c.exec("INSERT INTO principals (auth_id, kind, name, gid) VALUES ($1, 'group', $2, $3)",
-               {pg::number(id), pg::text(g.name), pg::text(g.gid)});
+        c.exec("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES ($1, 'group', $2, $3, $4)",
+               {pg::number(id), pg::text(g.name), pg::text(g.gid), key_of(g.name, id)});
     for (const auto& [id, u] : d->users)
         c.exec("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, "
-               "session_binding) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8)",
+               "session_binding, name_key) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8, $9)",
                {pg::number(id), pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
-                u.password_hash, pg::number(u.generation), pg::bytes(u.binding.bytes, sizeof u.binding.bytes)});
+                u.password_hash, pg::number(u.generation), pg::bytes(u.binding.bytes, sizeof u.binding.bytes),
+                key_of(u.name, id)});
     for (const auto& [g, members] : d->group_members)
         for (std::uint64_t m : members)
             c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2)", {pg::number(g), pg::number(m)});
-    for (const auto& role : d->roles) {
-        c.exec("INSERT INTO roles (name, description, privileges) VALUES ($1, $2, $3)",
-               {pg::text(role.name), pg::text(role.description), pg::text(privileges_to_text(role.privileges))});
+    for (std::size_t i = 0; i < d->roles.size(); ++i) {
+        const tokenauth::role& role = d->roles[i];
+        const auto key = d->role_keys.find(names::key(role.name));
+        c.exec("INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)",
+               {pg::text(role.name), pg::text(role.description), pg::text(privileges_to_text(role.privileges)),
+                key != d->role_keys.end() && key->second == i ? pg::param(key->first) : std::nullopt});
         for (std::uint64_t m : role.members)
             c.exec("INSERT INTO role_members (role, auth_id) VALUES ($1, $2)", {pg::text(role.name), pg::number(m)});
     }

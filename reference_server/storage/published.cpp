@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "name_keys.hpp"
 #include "privileges_text.hpp"
 
 namespace tokenauth::server {
@@ -36,6 +37,29 @@ std::shared_ptr<const directory> published_store::snapshot() const {
     }
     // Aliasing: shares ownership with this thread's holder, points at the directory.
     return std::shared_ptr<const directory>(c.holder, c.holder->get());
+}
+
+void published_store::index_name(directory& d, std::uint64_t auth_id, const std::string& name,
+                                 const std::optional<std::string>& key) {
+    if (key) d.principal_keys.emplace(*key, auth_id);
+    else d.unkeyed_principals.emplace(name, auth_id);
+}
+
+void published_store::index_role_names(directory& d, const std::map<std::string, std::optional<std::string>>& keys) {
+    for (std::size_t i = 0; i < d.roles.size(); ++i) {
+        const auto it = keys.find(d.roles[i].name);
+        if (it != keys.end() && it->second) d.role_keys.emplace(*it->second, i);
+        else d.unkeyed_roles.emplace(d.roles[i].name, i);
+    }
+}
+
+std::vector<std::string> published_store::name_collisions() const {
+    const auto d = snapshot();
+    std::vector<std::string> out;
+    for (const auto& [name, id] : d->unkeyed_principals)
+        out.push_back(name_collision_note(d->user(id) ? "user" : "group", name, "auth_id " + std::to_string(id)));
+    for (const auto& [name, i] : d->unkeyed_roles) out.push_back(name_collision_note("role", name, ""));
+    return out;
 }
 
 bool published_store::session_user_of(std::uint64_t auth_id, session_user& out) const noexcept {

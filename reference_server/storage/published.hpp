@@ -27,6 +27,9 @@ public:
 
     /// Set when the first start generated the admin password (printed once).
     std::optional<std::string> generated_admin_password;
+    /// Stored names that have no uniqueness key (name_keys.hpp), as of the last directory
+    /// load; logged at start.
+    std::vector<std::string> name_collisions() const;
 
 protected:
     void publish_directory(std::shared_ptr<directory> d) noexcept;
@@ -57,6 +60,12 @@ protected:
     tokenauth::scope_table scopes_;  // before tokens_: records name its entries
     tokenauth::memory_token_store tokens_;
     tokenauth::session_key key_;
+
+    /// Indexes loaded names by their stored keys (nullopt: none, an older row holds it).
+    /// Call index_role_names once roles is complete and sorted.
+    static void index_name(directory& d, std::uint64_t auth_id, const std::string& name,
+                           const std::optional<std::string>& key);
+    static void index_role_names(directory& d, const std::map<std::string, std::optional<std::string>>& keys);
 
 private:
     mutable std::shared_mutex snap_mu_;

@@ -1,4 +1,5 @@
 // Storage: the schema, as versioned migrations (PRAGMA user_version), and running them.
+#include "name_keys.hpp"
 #include "state.hpp"
 
 namespace tokenauth::server {
@@ -68,7 +69,34 @@ const char* const migrations[] = {
     R"sql(
     ALTER TABLE access_tokens ADD COLUMN hash_scheme INTEGER NOT NULL DEFAULT 1;
     )sql",
+    // v5: each name's uniqueness key (names.hpp: NFKC_Casefold), filled in by
+    // add_name_keys below, then unique. A name whose key an older row holds keeps NULL.
+    R"sql(
+    ALTER TABLE principals ADD COLUMN name_key TEXT;
+    ALTER TABLE roles ADD COLUMN name_key TEXT;
+    )sql",
 };
+constexpr std::int64_t name_keys_version = 5;
+
+/// Migration v5's second half: keys computed here (SQLite has no Unicode normaliser), oldest
+/// row first, then the unique indexes.
+void add_name_keys(connection& db) {
+    for (const auto& [table, order] : {std::pair{"principals", "auth_id"}, std::pair{"roles", "rowid"}}) {
+        std::vector<std::int64_t> rows;
+        std::vector<std::string> names;
+        auto& s = db.prepare(std::string("SELECT rowid, name FROM ") + table + " ORDER BY " + order);
+        while (s.step()) {
+            rows.push_back(s.int64(0));
+            names.push_back(s.text(1));
+        }
+        s.reset();
+        const auto keys = assign_name_keys(names);
+        auto& u = db.prepare(std::string("UPDATE ") + table + " SET name_key = ? WHERE rowid = ?");
+        for (std::size_t i = 0; i < rows.size(); ++i) u.reset().bind(1, keys[i]).bind(2, rows[i]).run();
+    }
+    db.exec("CREATE UNIQUE INDEX principals_name_key ON principals(name_key);"
+            "CREATE UNIQUE INDEX roles_name_key ON roles(name_key);");
+}
 
 }  // namespace
 
@@ -82,6 +110,7 @@ void state::migrate() {
     for (std::int64_t v = version; v < latest; ++v) {
         transaction t(*db_);
         db_->exec(migrations[v]);
+        if (v + 1 == name_keys_version) add_name_keys(*db_);
         db_->exec(("PRAGMA user_version = " + std::to_string(v + 1)).c_str());
         t.commit();
     }

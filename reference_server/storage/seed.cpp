@@ -1,5 +1,6 @@
 // Storage: the first start of an empty data dir: built-in users, groups, roles, the machine
 // SID and the session key.
+#include "../names.hpp"
 #include "privileges_text.hpp"
 #include "state.hpp"
 
@@ -20,20 +21,18 @@ void state::seed(const options& opts) {
 
     transaction t(*db_);
     db_->prepare("INSERT INTO meta (key, value) VALUES ('machine_sid', ?)").bind(1, machine_sid).run();
-    auto& group = db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)");
-    group.bind(1, users_group_id).bind(2, "Users").run();
-    db_->prepare("INSERT INTO principals (auth_id, kind, name) VALUES (?, 'group', ?)")
-        .bind(1, guests_group_id)
-        .bind(2, "Guests")
-        .run();
-    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding) "
-                           "VALUES (?, 'user', ?, ?, ?, ?)";
+    const char* add_group = "INSERT INTO principals (auth_id, kind, name, name_key) VALUES (?, 'group', ?, ?)";
+    db_->prepare(add_group).bind(1, users_group_id).bind(2, "Users").bind(3, names::key("Users")).run();
+    db_->prepare(add_group).bind(1, guests_group_id).bind(2, "Guests").bind(3, names::key("Guests")).run();
+    const char* add_user = "INSERT INTO principals (auth_id, kind, name, primary_group, password_hash, session_binding, "
+                           "name_key) VALUES (?, 'user', ?, ?, ?, ?, ?)";
     db_->prepare(add_user)
         .bind(1, admin_auth_id)
         .bind(2, "admin")
         .bind(3, users_group_id)
         .bind(4, admin_hash)
         .bind_blob(5, admin_binding.bytes, sizeof admin_binding.bytes)
+        .bind(6, names::key("admin"))
         .run();
     db_->prepare(add_user)
         .bind(1, guest_auth_id)
@@ -41,17 +40,20 @@ void state::seed(const options& opts) {
         .bind(3, guests_group_id)
         .bind_null(4)
         .bind_blob(5, guest_binding.bytes, sizeof guest_binding.bytes)
+        .bind(6, names::key("guest"))
         .run();
-    const char* add_role = "INSERT INTO roles (name, description, privileges) VALUES (?, ?, ?)";
+    const char* add_role = "INSERT INTO roles (name, description, privileges, name_key) VALUES (?, ?, ?, ?)";
     db_->prepare(add_role)
         .bind(1, "Administrators")
         .bind(2, "Can manage every part of the system")
         .bind(3, privileges_to_text(privilege_set::all()))
+        .bind(4, names::key("Administrators"))
         .run();
     db_->prepare(add_role)
         .bind(1, "Observers")
         .bind(2, "Can read every part of the system but change nothing")
         .bind(3, privileges_to_text(read_privileges()))
+        .bind(4, names::key("Observers"))
         .run();
     db_->prepare("INSERT INTO role_members (role, auth_id) VALUES ('Administrators', ?)").bind(1, admin_auth_id).run();
     db_->prepare("INSERT INTO meta (key, value) VALUES ('seeded', 1)").run();

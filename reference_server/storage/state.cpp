@@ -79,10 +79,11 @@ std::shared_ptr<directory> state::load_directory() {
         if (s.step()) d->machine_sid = s.text(0);
     }
     auto& p = db_->prepare(
-        "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, session_binding "
-        "FROM principals");
+        "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, session_binding, "
+        "name_key FROM principals");
     while (p.step()) {
         const auto id = static_cast<std::uint64_t>(p.int64(0));
+        index_name(*d, id, p.text(2), p.opt_text(10));
         if (p.text(1) == "user") {
             user_row u;
             u.auth_id = id;
@@ -100,8 +101,13 @@ std::shared_ptr<directory> state::load_directory() {
     }
     auto& m = db_->prepare("SELECT group_id, member_id FROM group_members ORDER BY group_id, member_id");
     while (m.step()) d->group_members[static_cast<std::uint64_t>(m.int64(0))].push_back(static_cast<std::uint64_t>(m.int64(1)));
-    auto& r = db_->prepare("SELECT name, description, privileges FROM roles ORDER BY name");
-    while (r.step()) d->roles.push_back({r.text(0), r.text(1), privileges_from_text(r.text(2)), {}});
+    std::map<std::string, std::optional<std::string>> role_keys;
+    auto& r = db_->prepare("SELECT name, description, privileges, name_key FROM roles ORDER BY name");
+    while (r.step()) {
+        d->roles.push_back({r.text(0), r.text(1), privileges_from_text(r.text(2)), {}});
+        role_keys.emplace(r.text(0), r.opt_text(3));
+    }
+    index_role_names(*d, role_keys);
     auto& rm = db_->prepare("SELECT role, auth_id FROM role_members");
     while (rm.step())
         for (auto& role : d->roles)

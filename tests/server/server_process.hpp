@@ -32,6 +32,13 @@ namespace test_server {
 
 inline const char* admin_password = "admin-password-for-tests";
 
+/// The server binary under test: this build's, or TOKENAUTH_TEST_SERVER_BIN (to run the
+/// suite against another build, such as the one before a fix, and watch a test fail).
+inline std::string server_binary() {
+    const char* other = std::getenv("TOKENAUTH_TEST_SERVER_BIN");
+    return other != nullptr && *other != '\0' ? other : TOKENAUTH_SERVER_BIN;
+}
+
 /// A file's whole content ("" when it cannot be read).
 inline std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -67,7 +74,7 @@ public:
     explicit server_process(const std::string& data_dir, std::vector<std::string> extra = {},
                             const std::string& password = admin_password)
         : data_dir_(data_dir) {
-        std::vector<std::string> args = {TOKENAUTH_SERVER_BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir};
+        std::vector<std::string> args = {server_binary(), "--listen", "127.0.0.1:0", "--data-dir", data_dir};
         if (std::find(extra.begin(), extra.end(), "--threads") == extra.end()) {
             args.push_back("--threads");
             args.push_back("4");
