@@ -18,6 +18,8 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage_error.hpp"
@@ -75,10 +77,21 @@ struct directory {
     std::map<std::uint64_t, group_row> groups;
     std::map<std::uint64_t, std::vector<std::uint64_t>> group_members;  ///< explicit members
     std::vector<tokenauth::role> roles;                                 ///< sorted by name
+    /// names::key of each user's and group's name -> its auth id, and of each role's name ->
+    /// its index in roles. A name stored before keys existed whose key an older row holds
+    /// has none: it is found by its exact stored name instead (unkeyed_*), and reported at
+    /// every start until it is renamed.
+    std::unordered_map<std::string, std::uint64_t> principal_keys;
+    std::unordered_map<std::string, std::size_t> role_keys;
+    std::map<std::string, std::uint64_t> unkeyed_principals;
+    std::map<std::string, std::size_t> unkeyed_roles;
 
     const user_row* user(std::uint64_t id) const;
     const group_row* group(std::uint64_t id) const;
-    const tokenauth::role* role(const std::string& name) const;
+    /// The role whose name has the same key as name (names.hpp), or nullptr.
+    const tokenauth::role* role(std::string_view name) const;
+    /// The user or group whose name has the same key as name, if any.
+    std::optional<std::uint64_t> principal_named(std::string_view name) const;
     std::string sid_of(std::uint64_t auth_id) const { return machine_sid + "-" + std::to_string(auth_id); }
     /// Groups of a user: the primary group, then explicit memberships.
     std::vector<std::uint64_t> groups_of(std::uint64_t user) const;
@@ -94,10 +107,10 @@ struct directory {
     std::optional<principal_type> type_of(std::uint64_t auth_id) const;
 };
 
-/// Everything the API needs of storage. Implementations are thread-safe.
-class store : public session_user_source {
+/// What the API reads of storage. Implementations are thread-safe.
+class store_reader : public session_user_source {
 public:
-    ~store() override = default;
+    ~store_reader() override = default;
 
     /// The current directory (users, groups, roles), shared by readers; never null.
     virtual std::shared_ptr<const directory> snapshot() const = 0;
@@ -116,6 +129,17 @@ public:
     /// not reached for too long): authenticated requests must not be served.
     virtual bool stale() const noexcept { return false; }
 
+    virtual std::optional<token_row> get_token(const token_id& id) = 0;
+    /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
+    /// more rows follow.
+    virtual std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after,
+                                               std::size_t limit, bool& more) = 0;
+};
+
+/// Everything the API needs of storage: the reads, and the writes. Handlers reach the
+/// writes only through request_context::write, which decides containment first.
+class store : public store_reader {
+public:
     // --- access tokens ---
     /// Creates a token for a user, restricted to scope when given; returns its row and the
     /// bearer token (shown once). storage_error: not_found (no such user), limit_reached
@@ -123,11 +147,6 @@ public:
     virtual std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
                                                            std::optional<timestamp> expiration, timestamp now,
                                                            const std::optional<privilege_set>& scope) = 0;
-    virtual std::optional<token_row> get_token(const token_id& id) = 0;
-    /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
-    /// more rows follow.
-    virtual std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after,
-                                               std::size_t limit, bool& more) = 0;
     virtual std::optional<token_row> modify_token(const token_id& id,
                                                   const std::optional<std::optional<timestamp>>& expiration,
                                                   std::optional<bool> enabled) = 0;
