@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -19,6 +20,15 @@
 #include <string>
 
 namespace test_server {
+
+/// True, after printing the line ctest reads as a skip, when PostgreSQL 15 is not installed
+/// (a test then returns at once).
+inline bool skip_without_postgres() {
+    if (::access("/usr/lib/postgresql/15/bin/initdb", X_OK) == 0 && (::geteuid() != 0 || ::getpwnam("postgres") != nullptr))
+        return false;
+    std::printf("SKIPPED: postgresql-15 missing; run ./scripts/deps.sh --test\n");
+    return true;
+}
 
 class pg_instance {
 public:

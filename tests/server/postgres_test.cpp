@@ -50,6 +50,7 @@ struct two_servers {
 }  // namespace
 
 TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
     two_servers pair;
     server_process& a = pair.a;
     server_process& b = pair.b;
@@ -95,6 +96,7 @@ TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "
 }
 
 TEST_CASE("the two-token limit holds for 20 concurrent creates over two servers", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
     two_servers pair;
     server_process& a = pair.a;
     server_process& b = pair.b;
@@ -117,6 +119,7 @@ TEST_CASE("the two-token limit holds for 20 concurrent creates over two servers"
 }
 
 TEST_CASE("kill -9 during writes loses no acknowledged write", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
     ::signal(SIGPIPE, SIG_IGN);  // the killed server's socket may close under a write
     auto& pg = pg_instance::shared();
     temp_dir dir;
@@ -155,6 +158,7 @@ TEST_CASE("kill -9 during writes loses no acknowledged write", "[postgres]") {
 }
 
 TEST_CASE("without the database a server fails closed after --max-staleness and recovers by itself", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
     pg_instance pg;  // its own instance: this test stops it
     temp_dir dir;
     const std::string db = pg.create_database();
@@ -176,6 +180,7 @@ TEST_CASE("without the database a server fails closed after --max-staleness and 
 }
 
 TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions working", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
     auto& pg = pg_instance::shared();
     temp_dir dir;
     const std::string sqlite_dir = dir.path + "/sqlite";
@@ -257,6 +262,7 @@ std::string sql(const std::string& db, const std::string& statement) {
 }  // namespace
 
 TEST_CASE("a legacy BLAKE2b token in PostgreSQL validates on every server and is upgraded after its first use", "[postgres][scheme]") {
+    if (test_server::skip_without_postgres()) return;
     auto& pg = pg_instance::shared();
     temp_dir dir;
     const std::string db = pg.create_database();
