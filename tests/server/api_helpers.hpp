@@ -69,4 +69,18 @@ inline created_token create_token(const server_process& s, const std::string& ad
     return {r.body.at("id").get<std::string>(), r.body.at("bearer_token").get<std::string>()};
 }
 
+/// A user with a password holding one role of the given privileges; returns a session.
+inline std::string user_with(const server_process& s, const std::string& admin, const std::string& name,
+                             const std::vector<std::string>& privileges) {
+    create_user(s, admin, name, name + "-password-1");
+    grant(s, admin, name + "-role", privileges, json{{"name", name}});
+    return s.login(name, name + "-password-1");
+}
+
+/// A 403 from the containment rule, naming what is missing.
+inline void require_escalation(const test_server::response& r) {
+    require_error(r, 403, "privilege_escalation_error");
+    CHECK(r.body.at("description").get<std::string>().find("missing: PRIVILEGE_") != std::string::npos);
+}
+
 }  // namespace test_server::api

@@ -38,19 +38,6 @@ std::pair<int, std::string> verify_audit(const std::string& dir) {
     return {WEXITSTATUS(rc), read_file(out)};
 }
 
-/// A user with a password holding one role of the given privileges; returns a session.
-std::string user_with(const server_process& s, const std::string& admin, const std::string& name,
-                      const std::vector<std::string>& privileges) {
-    create_user(s, admin, name, name + "-password-1");
-    grant(s, admin, name + "-role", privileges, json{{"name", name}});
-    return s.login(name, name + "-password-1");
-}
-
-void require_escalation(const test_server::response& r) {
-    require_error(r, 403, "privilege_escalation_error");
-    CHECK(r.body.at("description").get<std::string>().find("missing: PRIVILEGE_") != std::string::npos);
-}
-
 /// Every escalation path of the issue; returns the status each attempt got.
 std::vector<int> escalation_attempts(bool qumulo) {
     temp_dir dir;

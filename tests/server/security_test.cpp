@@ -18,19 +18,6 @@ using namespace test_server::api;
 
 namespace {
 
-/// A user holding one role of the given privileges; returns a session.
-std::string user_with(const server_process& s, const std::string& admin, const std::string& name,
-                      const std::vector<std::string>& privileges) {
-    create_user(s, admin, name, name + "-password-1");
-    grant(s, admin, name + "-role", privileges, json{{"name", name}});
-    return s.login(name, name + "-password-1");
-}
-
-void require_escalation(const test_server::response& r) {
-    require_error(r, 403, "privilege_escalation_error");
-    CHECK(r.body.at("description").get<std::string>().find("missing: PRIVILEGE_") != std::string::npos);
-}
-
 std::string admin_privileges_of(const server_process& s, const std::string& bearer) {
     const auto r = s.request("GET", "/v1/session/who-am-i", bearer);
     return r.status == 200 ? std::to_string(r.body.at("privileges").size()) : "status " + std::to_string(r.status);
