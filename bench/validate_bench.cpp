@@ -1,5 +1,5 @@
 // tokenauth-bench: the validation hot path, measured against its floor in the same run.
-// Names are stable across versions (BM_<Thing>_<Case>); bench/ratios turns a JSON run into
+// Names are stable across versions (BM_<Thing>_<Case>); bench/report.cpp turns a JSON run into
 // the ratios the targets are stated in.
 #include <benchmark/benchmark.h>
 #include <sodium.h>

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "build_info.hpp"
+
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,6 +42,7 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     config c;
     std::string listen = "127.0.0.1:8000";
     CLI::App app{"tokenauth-server: the reference server for tokenauth access tokens (HTTPS REST API, SQLite storage)"};
+    app.set_version_flag("--version", std::string("tokenauth-server ") + build::version);
     app.footer(
         "Environment:\n"
         "  TOKENAUTH_ADMIN_PASSWORD  password of the 'admin' user, used only when the data dir is first created;\n"

@@ -240,6 +240,7 @@ int main(int argc, char** argv) {
         register_roles(routes);
         register_identity(routes);
         register_ui(routes);
+        routes.add_fallbacks();
 
         const int port = http->open(cfg->host, cfg->port);
         if (port <= 0) {
@@ -266,7 +267,7 @@ int main(int argc, char** argv) {
         }
         saver.stop();
         log.write("stopped", {{"clean", ok}});
-        return 0;
+        return ok ? 0 : 1;
     } catch (const std::exception& e) {
         std::cerr << "tokenauth-server: " << e.what() << "\n";
         return 1;

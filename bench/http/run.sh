@@ -10,6 +10,7 @@
 # medians are reported (this machine is shared and noisy).
 # Usage: bench/http/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 3)]
 # TOKENAUTH_BENCH_SERVER=PATH measures another server binary (an older build, say) instead.
+# TOKENAUTH_BENCH_JSON=FILE also writes every run's figures there (bench/report.sh reads it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-5}
@@ -72,5 +73,19 @@ report whoami
 report bad_secret
 pairs=$(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" "$api" | grep '^created')
 echo "create+del   $pairs"
+if [[ -n "${TOKENAUTH_BENCH_JSON:-}" ]]; then  # every run, for bench/report.sh (latencies in us)
+    series() {  # name, column: the column of each run as a JSON array
+        awk -v c="$2" 'function us(x) { return x ~ /us$/ ? x + 0 : x ~ /ms$/ ? (x + 0) * 1000 : (x + 0) * 1000000 }
+                       { v = c == 1 ? $1 + 0 : us($c); printf "%s%s", (NR > 1 ? "," : ""), v }' "$work/$1.runs"
+    }
+    {
+        printf '{"duration_s": %s, "rounds": %s' "$duration" "$rounds"
+        for name in version whoami bad_secret; do
+            printf ', "%s": {"rps": [%s], "p50_us": [%s], "p99_us": [%s]}' "$name" "$(series $name 1)" "$(series $name 2)" \
+                "$(series $name 3)"
+        done
+        printf ', "create_delete_per_s": [%s]}\n' "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")"
+    } >"$TOKENAUTH_BENCH_JSON"
+fi
 awk -v a="$(median whoami | cut -d' ' -f1)" -v b="$(median version | cut -d' ' -f1)" \
     'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.95), medians of %d runs each\n", a / b, '"$rounds"' }'

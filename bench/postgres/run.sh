@@ -5,6 +5,7 @@
 #   revocation   a token disabled through A, polled on B until B refuses it: p50 and p99
 #                over ROUNDS tokens (the change log's NOTIFY wakes B's follower)
 # Usage: bench/postgres/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 200)]
+# TOKENAUTH_BENCH_JSON=FILE also writes the figures there (bench/report.sh reads it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration=${1:-5}
@@ -54,12 +55,16 @@ for u in bench-0 bench-1; do
         -d "{\"name\":\"$u\",\"primary_group\":\"0\",\"uid\":\"\",\"home_directory\":null,\"password\":null}" >/dev/null
 done
 echo "two servers on one PostgreSQL 15 (fsync on); wrk 2 threads x 1 connection, ${duration}s"
-echo "create+del   $(wrk -t${TOKENAUTH_BENCH_CLIENTS:-2} -c${TOKENAUTH_BENCH_CLIENTS:-2} -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
-                      "http://127.0.0.1:$a" | grep '^created')"
+clients=${TOKENAUTH_BENCH_CLIENTS:-2}
+pairs=$(wrk -t"$clients" -c"$clients" -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
+            "http://127.0.0.1:$a" | grep '^created')
+echo "create+del   $pairs"
 
-python3 - "$a" "$b" "$admin" "$rounds" <<'PY'
+python3 - "$a" "$b" "$admin" "$rounds" "${TOKENAUTH_BENCH_JSON:-}" "$duration" "$clients" \
+    "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")" <<'PY'
 import http.client, json, sys, time
 a, b, admin, rounds = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+json_out, duration, clients, pairs = sys.argv[5], int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
 conns = {a: http.client.HTTPConnection("127.0.0.1", a), b: http.client.HTTPConnection("127.0.0.1", b)}
 ca, cb = a, b
 def call(port, method, path, bearer, body=None):
@@ -92,4 +97,9 @@ latencies.sort()
 pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 print(f"revocation   A disables, B refuses: p50 {pick(0.5):.1f} ms, p99 {pick(0.99):.1f} ms, max {latencies[-1]:.1f} ms "
       f"over {len(latencies)} tokens (target p99 <= 1000 ms)")
+if json_out:  # for bench/report.sh
+    with open(json_out, "w") as f:
+        json.dump({"duration_s": duration, "clients": clients, "create_delete_per_s": [pairs],
+                   "revocation_ms": {"p50": pick(0.5), "p99": pick(0.99), "max": latencies[-1],
+                                     "tokens": len(latencies)}}, f)
 PY

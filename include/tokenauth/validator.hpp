@@ -79,6 +79,15 @@ public:
     /// token parse error, unknown_token, bad_secret, disabled, expired, bad_signature,
     /// session_revoked or unknown_user.
     [[nodiscard]] result<principal> validate(std::string_view authorization) const noexcept {
+        std::string_view token;
+        if (const errc e = split_bearer(authorization, token); e != errc::ok) return e;
+        return validate_token(token);
+    }
+
+    /// The credential of an Authorization header "Bearer <credential>", or an error:
+    /// header_too_long, missing_credentials, malformed (no space, or more than one), or
+    /// bad_scheme. errc::ok on success, with credential set.
+    static errc split_bearer(std::string_view authorization, std::string_view& credential) noexcept {
         if (authorization.size() > max_authorization_length) return errc::header_too_long;
         if (authorization.empty()) return errc::missing_credentials;
         // The scheme ends at the first space (a short scan: a library call costs more here).
@@ -90,7 +99,8 @@ public:
         // Exactly one space; what follows is the token parser's to judge (a space or tab
         // inside a token is bad_encoding or bad_length there).
         if (token.empty() || token.front() == ' ' || token.front() == '\t') return errc::malformed;
-        return validate_token(token);
+        credential = token;
+        return errc::ok;
     }
 
     /// Validates a bare token ("access-v1:..." or "session-v1:..."), without the scheme.

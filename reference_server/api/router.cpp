@@ -217,7 +217,9 @@ void router::authenticate(request_context& ctx) const {
     const std::string& header = found == ctx.req.headers.end() ? empty : found->second;
     const auto who = svc_.validator.validate(header);
     if (!who) {
-        const std::string_view token = header.size() > 7 ? std::string_view(header).substr(7) : std::string_view();
+        // The credential only when it was sent as one (never the bytes after another scheme).
+        std::string_view token;
+        if (tokenauth::validator::split_bearer(header, token) != errc::ok) token = {};
         // A request without any credential is a client that has not logged in yet, not an attack.
         if (who.code() != errc::missing_credentials) svc_.abuse.bearer_addresses.failure(ctx.client, now);
         svc_.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), [&] {
@@ -259,11 +261,38 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
         }
     };
     const std::string m = method;
+    routes_.emplace_back(std::regex(pattern), m);
     if (m == "GET") http_.Get(pattern, wrapped);
     else if (m == "POST") http_.Post(pattern, wrapped);
     else if (m == "PUT") http_.Put(pattern, wrapped);
     else if (m == "PATCH") http_.Patch(pattern, wrapped);
     else if (m == "DELETE") http_.Delete(pattern, wrapped);
+}
+
+std::string router::allowed_methods(const std::string& path) const {
+    std::string out;
+    for (const auto& [re, m] : routes_) {
+        if (!std::regex_match(path, re) || out.find(m) != std::string::npos) continue;
+        out += (out.empty() ? "" : ", ") + m;
+    }
+    if (out.find("GET") != std::string::npos) out += ", HEAD";  // cpp-httplib answers HEAD with GET's route
+    return out;
+}
+
+void router::add_fallbacks() {
+    auto fallback = [this](const httplib::Request& req, httplib::Response& res) {
+        const std::string allowed = allowed_methods(req.path);
+        if (allowed.empty()) return send_error(res, not_found("no such endpoint"));
+        send_error(res, {405, "method_not_allowed_error", req.method + " is not allowed here; allowed: " + allowed});
+        res.set_header("Allow", allowed);
+    };
+    const std::string any = ".*";
+    http_.Get(any, fallback);
+    http_.Post(any, fallback);
+    http_.Put(any, fallback);
+    http_.Patch(any, fallback);
+    http_.Delete(any, fallback);
+    http_.Options(any, fallback);
 }
 
 nlohmann::json user_json(const directory& d, const user_row& u) {

@@ -9,7 +9,10 @@
 
 #include <functional>
 #include <memory>
+#include <regex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../http/api_error.hpp"
 #include "../http/decoders.hpp"
@@ -145,12 +148,19 @@ public:
     void patch(const std::string& pattern, handler h) { add("PATCH", pattern, std::move(h), auth::required); }
     void del(const std::string& pattern, handler h) { add("DELETE", pattern, std::move(h), auth::required); }
 
+    /// Registers, after every route, the answers for requests no route took: 405 with
+    /// `Allow` when the path has routes for other methods, else 404. Call once, last.
+    void add_fallbacks();
+    /// The methods routed for path ("GET, POST"), or "" for none.
+    std::string allowed_methods(const std::string& path) const;
+
 private:
     void add(const char* method, const std::string& pattern, handler h, auth a);
     void authenticate(request_context& ctx) const;
 
     httplib::Server& http_;
     services& svc_;
+    std::vector<std::pair<std::regex, std::string>> routes_;  ///< (pattern, method), in order
 };
 
 /// The JSON error body of the spec.

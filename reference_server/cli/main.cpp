@@ -3,6 +3,7 @@
 // output shapes as qq; no Python needed. Each command group lives in its own file.
 #include <iostream>
 
+#include "build_info.hpp"
 #include "common.hpp"
 
 using namespace tokenauth::cli;
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
     globals g;
     g.credentials_store = default_credentials_store();
     CLI::App app{"tokenauth-cli: qq-compatible commands for access tokens, users, groups and roles"};
+    app.set_version_flag("--version", std::string("tokenauth-cli ") + tokenauth::server::build::version);
     app.require_subcommand(1);
     app.fallthrough(false);
     app.footer(

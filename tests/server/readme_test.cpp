@@ -82,3 +82,50 @@ TEST_CASE("README CLI walkthrough works as printed", "[readme]") {
     CHECK(out.find("\"access_token_id\"") != std::string::npos);
     CHECK(out.find("=====") != std::string::npos);  // the list's table
 }
+
+TEST_CASE("README library block compiles and runs as printed", "[readme]") {
+    const std::string readme = slurp(TOKENAUTH_README);
+    const auto section = readme.find("## Using the library");
+    REQUIRE(section != std::string::npos);
+    const auto start = readme.find("```cpp\n", section);
+    const auto end = readme.find("```\n", start + 7);
+    REQUIRE(start != std::string::npos);
+    REQUIRE(end != std::string::npos);
+    const std::string block = readme.substr(start + 7, end - start - 7);
+    const auto first_line = block.find('\n');
+    REQUIRE(block.substr(0, first_line).rfind("#include", 0) == 0);
+    // The block's statements become a handler's body; what it leaves to the reader (the
+    // request, reply and serve) is supplied around it.
+    temp_dir dir;
+    {
+        std::ofstream f(dir.path + "/block.cpp");
+        f << block.substr(0, first_line + 1) << R"(#include <cstdio>
+#include <string>
+struct fake_request {
+    std::string header;
+    std::string get_header_value(const char*) const { return header; }
+};
+static int reply(int status, const char* why) { std::printf("reply %d: %s\n", status, why); return status; }
+static int serve(std::uint64_t user, const tokenauth::token_id& id) {
+    std::printf("serve %llu %s\n", static_cast<unsigned long long>(user), tokenauth::to_string(id).c_str());
+    return 200;
+}
+static int handle(const fake_request& request) {
+)" << block.substr(first_line + 1) << R"(    return 200;
+}
+int main() {
+    handle({""});
+    handle({"Bearer access-v1:" + std::string(72, 'A')});
+}
+)";
+    }
+    const std::string cmd = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror -I" + TOKENAUTH_INCLUDE_DIR + " " +
+                            dir.path + "/block.cpp -o " + dir.path + "/block $(pkg-config --cflags --libs libsodium) > " +
+                            dir.path + "/out.txt 2>&1 && " + dir.path + "/block > " + dir.path + "/out.txt 2>&1";
+    const int rc = std::system(cmd.c_str());
+    const std::string out = slurp(dir.path + "/out.txt");
+    INFO(out);
+    REQUIRE(WEXITSTATUS(rc) == 0);
+    CHECK(out.find("reply 401: ") != std::string::npos);
+    CHECK(out.find("serve") == std::string::npos);  // the block's store is empty: nothing validates
+}

@@ -1,0 +1,254 @@
+// Turns one run's benchmark output into the performance tables: the library (a Google
+// Benchmark JSON report of tokenauth-bench, with repetitions), and optionally the HTTP and
+// PostgreSQL benchmarks (the JSON that bench/http/run.sh and bench/postgres/run.sh write when
+// TOKENAUTH_BENCH_JSON is set) and the machine (bench/report.sh). Every target is a ratio
+// against a floor measured in the same run, and "met" or "missed" is computed here.
+//
+// Usage: tokenauth-bench-report [--markdown] LIB.json [--http HTTP.json] [--pg PG.json]
+//                               [--machine MACHINE.json]
+// Text (default) is what bench/run.sh prints; --markdown writes docs/performance.md's tables.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<json> load(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) return std::nullopt;
+    json j = json::parse(f, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+}
+
+std::string fmt(const char* f, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+/// Median and spread of a list of measurements.
+struct stats {
+    double median = 0, min = 0, max = 0;
+    std::size_t n = 0;
+};
+stats of(std::vector<double> v) {
+    stats s;
+    if (v.empty()) return s;
+    std::sort(v.begin(), v.end());
+    s.n = v.size();
+    s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    s.min = v.front();
+    s.max = v.back();
+    return s;
+}
+std::vector<double> numbers(const json& j, const char* key) {
+    std::vector<double> out;
+    if (j.contains(key) && j.at(key).is_array())
+        for (const auto& x : j.at(key)) out.push_back(x.get<double>());
+    return out;
+}
+
+/// One row of a table.
+struct row {
+    std::string what, value, ratio, target, verdict;
+};
+
+class report {
+public:
+    explicit report(bool markdown) : markdown_(markdown) {}
+
+    void section(const std::string& title, const std::string& floor_note) {
+        sections_.push_back({title, floor_note, {}});
+    }
+    void add(std::string what, std::string value, std::string ratio = "", std::string target = "",
+             std::optional<bool> met = std::nullopt) {
+        std::string verdict;
+        if (met) {
+            verdict = *met ? "met" : "missed";
+            ++(*met ? met_ : missed_);
+        }
+        sections_.back().rows.push_back({std::move(what), std::move(value), std::move(ratio), std::move(target), verdict});
+    }
+    void print() const {
+        for (const auto& s : sections_) {
+            if (markdown_) {
+                std::printf("## %s\n\n%s\n\n| benchmark | result | ratio | target | |\n|---|---|---|---|---|\n", s.title.c_str(),
+                            s.note.c_str());
+                for (const auto& r : s.rows)
+                    std::printf("| %s | %s | %s | %s | %s |\n", r.what.c_str(), r.value.c_str(), r.ratio.c_str(),
+                                r.target.c_str(), r.verdict.c_str());
+                std::printf("\n");
+            } else {
+                std::printf("%s (%s)\n", s.title.c_str(), s.note.c_str());
+                for (const auto& r : s.rows)
+                    std::printf("  %-52s %-34s %-12s %-10s %s\n", r.what.c_str(), r.value.c_str(), r.ratio.c_str(),
+                                r.target.c_str(), r.verdict.c_str());
+            }
+        }
+        const std::string total = std::to_string(met_) + " target(s) met, " + std::to_string(missed_) + " missed";
+        std::printf(markdown_ ? "**%s.**\n" : "%s\n", total.c_str());
+    }
+
+private:
+    struct table {
+        std::string title, note;
+        std::vector<row> rows;
+    };
+    bool markdown_;
+    std::vector<table> sections_;
+    int met_ = 0, missed_ = 0;
+};
+
+/// Google Benchmark results by name: the median aggregate and its coefficient of variation.
+struct gbench {
+    std::map<std::string, json> median, cv;
+    int repetitions = 1;
+
+    explicit gbench(const json& report) {
+        for (const auto& b : report.at("benchmarks")) {
+            const std::string agg = b.value("aggregate_name", "");
+            const std::string name = b.value("run_name", b.value("name", ""));
+            if (agg == "median" || (agg.empty() && !median.count(name))) median[name] = b;
+            if (agg == "cv") cv[name] = b;
+            repetitions = std::max(repetitions, b.value("repetitions", 1));
+        }
+    }
+    double ns(const std::string& n) const { return median.count(n) ? median.at(n).value("real_time", 0.0) : 0.0; }
+    double rate(const std::string& n) const { return median.count(n) ? median.at(n).value("items_per_second", 0.0) : 0.0; }
+    double counter(const std::string& n, const char* c) const { return median.count(n) ? median.at(n).value(c, 0.0) : 0.0; }
+    /// "12.3 ns ±1.2%": the median and the repetitions' coefficient of variation.
+    std::string time(const std::string& n) const {
+        std::string s = fmt("%.1f ns", ns(n));
+        if (cv.count(n)) s += fmt(" ±%.1f%%", 100 * cv.at(n).value("real_time", 0.0));
+        return s;
+    }
+};
+
+void library(report& r, const gbench& g) {
+    const double floor = g.ns("BM_Floor_TokenHash");
+    r.section("Library (tokenauth-bench)",
+              "Medians of " + std::to_string(g.repetitions) +
+                  " repetitions, ± the coefficient of variation across them. The floor is `BM_Floor_TokenHash`, "
+                  "the SHA-256 that validation computes (55 bytes, one block).");
+    r.add("`BM_Floor_TokenHash` (the floor)", g.time("BM_Floor_TokenHash"), "1", "");
+    r.add("`BM_Sha256_OneBlock_Hardware` / `BM_Sha256_Portable55` / `BM_Hash_Blake2b_Legacy`",
+          fmt("%.1f", g.ns("BM_Sha256_OneBlock_Hardware")) + " / " + fmt("%.1f", g.ns("BM_Sha256_Portable55")) + " / " +
+              fmt("%.1f ns", g.ns("BM_Hash_Blake2b_Legacy")));
+    r.add("`BM_Parse_AccessToken`", g.time("BM_Parse_AccessToken"), fmt("%.2f", g.ns("BM_Parse_AccessToken") / floor));
+    for (const char* n : {"BM_Validate_Hit/1000", "BM_Validate_Hit/100000"})
+        r.add(std::string("`") + n + "`", g.time(n), fmt("%.2f", g.ns(n) / floor));
+    const double hit = g.ns("BM_Validate_Hit/1000000") / floor;
+    r.add("`BM_Validate_Hit/1000000`", g.time("BM_Validate_Hit/1000000"), fmt("%.2f", hit), "<= 3.00", hit <= 3.0);
+    const double unknown = g.ns("BM_Validate_UnknownId") / g.ns("BM_Validate_BadSecret");
+    r.add("`BM_Validate_UnknownId` / `BM_Validate_BadSecret` (equal cost)",
+          g.time("BM_Validate_UnknownId") + " / " + g.time("BM_Validate_BadSecret"), fmt("%.2f", unknown), "0.90 to 1.10",
+          unknown >= 0.9 && unknown <= 1.1);
+    r.add("`BM_Validate_Expired`", g.time("BM_Validate_Expired"), fmt("%.2f", g.ns("BM_Validate_Expired") / floor));
+    r.add("`BM_Validate_Hit_Legacy` (a BLAKE2b record before its upgrade)", g.time("BM_Validate_Hit_Legacy"),
+          fmt("%.2f", g.ns("BM_Validate_Hit_Legacy") / floor));
+    for (const char* n : {"BM_Validate_Malformed", "BM_Validate_BadChecksum"}) {
+        const double x = g.ns(n) / floor;
+        r.add(std::string("`") + n + "`", g.time(n), fmt("%.2f", x), "<= 1.00", x <= 1.0);
+    }
+    const double t1 = g.rate("BM_Validate_Hit_Threads/real_time/threads:1");
+    const double t2 = g.rate("BM_Validate_Hit_Threads/real_time/threads:2");
+    const double f1 = g.rate("BM_Floor_TokenHash_Threads/real_time/threads:1");
+    const double f2 = g.rate("BM_Floor_TokenHash_Threads/real_time/threads:2");
+    const double scaling = t1 > 0 ? t2 / t1 : 0;
+    r.add("`BM_Validate_Hit_Threads`: 2 threads / 1 thread", fmt("%.2fx", scaling),
+          f1 > 0 ? fmt("floor %.2fx", f2 / f1) : "", ">= 1.80", scaling >= 1.8);
+    const double bytes = g.counter("BM_Store_Memory/1000000/iterations:1", "rss_bytes_per_token");
+    r.add("`memory_token_store` bytes per token at 1,000,000 (RSS; tables)",
+          fmt("%.0f B", bytes) + fmt("; %.0f B", g.counter("BM_Store_Memory/1000000/iterations:1", "table_bytes_per_token")),
+          "", "<= 192 B", bytes > 0 && bytes <= 192);
+}
+
+void http(report& r, const json& h) {
+    r.section("HTTP (bench/http/run.sh)",
+              "`tokenauth-server --http` on loopback, wrk with 8 keep-alive connections, " +
+                  std::to_string(h.value("duration_s", 0)) + " s a run; version and who-am-i interleaved, " +
+                  std::to_string(h.value("rounds", 0)) +
+                  " rounds; median (min to max) requests/s. The floor is `GET /v1/version`, no authentication.");
+    const stats version = of(numbers(h.at("version"), "rps"));
+    auto line = [&](const char* key) {
+        const stats s = of(numbers(h.at(key), "rps"));
+        const stats p50 = of(numbers(h.at(key), "p50_us")), p99 = of(numbers(h.at(key), "p99_us"));
+        return std::make_pair(s, fmt("%.0f req/s", s.median) + fmt(" (%.0f", s.min) + fmt(" to %.0f)", s.max) +
+                                     fmt(", p50 %.0f us", p50.median) + fmt(", p99 %.0f us", p99.median));
+    };
+    r.add("`GET /v1/version` (the floor)", line("version").second, "1");
+    const auto [whoami, whoami_text] = line("whoami");
+    const double ratio = whoami.median / version.median;
+    r.add("`GET /v1/session/who-am-i` with an access token", whoami_text, fmt("%.2f", ratio), ">= 0.95", ratio >= 0.95);
+    const auto [bad, bad_text] = line("bad_secret");
+    r.add("who-am-i with a wrong secret (401)", bad_text, fmt("%.2f", bad.median / version.median));
+    const stats pairs = of(numbers(h, "create_delete_per_s"));
+    r.add("token create + delete pairs (each a `synchronous=FULL` commit)", fmt("%.0f creations/s", pairs.median));
+}
+
+void postgres(report& r, const json& p) {
+    r.section("PostgreSQL (bench/postgres/run.sh)",
+              "Two servers on one PostgreSQL 15 (fsync on), wrk with " + std::to_string(p.value("clients", 0)) +
+                  " clients, " + std::to_string(p.value("duration_s", 0)) + " s.");
+    const stats pairs = of(numbers(p, "create_delete_per_s"));
+    r.add("durable token create + delete pairs through server A", fmt("%.0f creations/s", pairs.median));
+    const json& rev = p.at("revocation_ms");
+    const double p99 = rev.value("p99", 0.0);
+    r.add("a token disabled on A, refused by B (" + std::to_string(rev.value("tokens", 0)) + " tokens)",
+          fmt("p50 %.1f ms", rev.value("p50", 0.0)) + fmt(", p99 %.1f ms", p99) + fmt(", max %.1f ms", rev.value("max", 0.0)),
+          "", "p99 <= 1000 ms", p99 <= 1000);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool markdown = false;
+    std::string lib, http_path, pg_path, machine_path;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--markdown") markdown = true;
+        else if (a == "--http" && i + 1 < argc) http_path = argv[++i];
+        else if (a == "--pg" && i + 1 < argc) pg_path = argv[++i];
+        else if (a == "--machine" && i + 1 < argc) machine_path = argv[++i];
+        else if (lib.empty() && a[0] != '-') lib = a;
+        else {
+            std::fprintf(stderr, "usage: %s [--markdown] LIB.json [--http H.json] [--pg P.json] [--machine M.json]\n", argv[0]);
+            return 2;
+        }
+    }
+    const auto lib_json = load(lib);
+    if (!lib_json) {
+        std::fprintf(stderr, "%s: cannot read %s as JSON\n", argv[0], lib.c_str());
+        return 2;
+    }
+    if (markdown && !machine_path.empty()) {
+        if (const auto m = load(machine_path)) {
+            std::printf("Machine: %s, %d cores (%s); load average %s at the start, %s at the end. Date: %s. Compiler: %s.\n\n",
+                        m->value("cpu", "?").c_str(), m->value("cores", 0), m->value("flags", "").c_str(),
+                        m->value("load_start", "?").c_str(), m->value("load_end", "?").c_str(), m->value("date", "?").c_str(),
+                        m->value("compiler", "?").c_str());
+        }
+    }
+    report r(markdown);
+    library(r, gbench(*lib_json));
+    if (!http_path.empty()) {
+        if (const auto h = load(http_path)) http(r, *h);
+        else std::fprintf(stderr, "%s: no HTTP results in %s\n", argv[0], http_path.c_str());
+    }
+    if (!pg_path.empty()) {
+        if (const auto p = load(pg_path)) postgres(r, *p);
+        else std::fprintf(stderr, "%s: no PostgreSQL results in %s\n", argv[0], pg_path.c_str());
+    }
+    r.print();
+    return 0;
+}

@@ -1,0 +1,76 @@
+// What the server answers around the spec's endpoints: a wrong method on a known path, the
+// version everywhere it is reported, and what a failed credential leaves in the log.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "api_helpers.hpp"
+
+using nlohmann::json;
+using test_server::server_process;
+using test_server::temp_dir;
+using namespace test_server::api;
+
+namespace {
+
+/// A command's standard output ("" when it cannot run).
+std::string output_of(const std::string& cmd) {
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+        ::pclose(p);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a known path with another method is 405 naming the allowed ones, an unknown path 404", "[server][interface]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const std::string admin = s.login();
+    auto r = s.request("PUT", "/v1/version", admin, json::object());
+    require_error(r, 405, "method_not_allowed_error");
+    CHECK(r.headers.find("Allow")->second == "GET, HEAD");
+    r = s.request("DELETE", "/v1/session/login", "");
+    require_error(r, 405, "method_not_allowed_error");
+    CHECK(r.headers.find("Allow")->second == "POST");
+    r = s.request("PATCH", "/v1/users/500", admin, json::object());
+    require_error(r, 405, "method_not_allowed_error");
+    CHECK(r.headers.find("Allow")->second == "GET, PUT, DELETE, HEAD");
+    require_error(s.request("GET", "/v1/no-such-thing", admin), 404, "not_found_error");
+    require_error(s.request("DELETE", "/v1/no-such-thing", admin), 404, "not_found_error");
+}
+
+TEST_CASE("the version is one number: --version of both binaries, build_id and the .pc file", "[server][interface]") {
+    const std::string v = TOKENAUTH_PROJECT_VERSION;
+    CHECK(output_of(test_server::server_binary() + " --version") == "tokenauth-server " + v + "\n");
+    CHECK(output_of(std::string(TOKENAUTH_CLI_BIN) + " --version") == "tokenauth-cli " + v + "\n");
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    CHECK(s.request("GET", "/v1/version").body.at("build_id") == "tokenauth-" + v);
+    CHECK(s.request("GET", "/v1/version").body.at("revision_id").get<std::string>().find("5.3.0") != std::string::npos);
+}
+
+TEST_CASE("a credential sent under another scheme is not read as one, not even in the log", "[server][interface]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const std::string admin = s.login();
+    create_user(s, admin, "svc");
+    const created_token t = create_token(s, admin, user_identity("svc"));
+    // "Tokens " is seven bytes, like "Bearer ": the token after it must not be taken for a
+    // bearer credential.
+    const auto r = s.request_text("GET", "/v1/session/who-am-i", "", "", {{"Authorization", "Tokens " + t.bearer}});
+    require_error(r, 401);
+    CHECK(r.body.at("description") == "malformed credential: authorization scheme is not Bearer");
+    const std::string log = s.log();
+    const auto at = log.find("\"event\":\"auth_failed\"");
+    REQUIRE(at != std::string::npos);
+    const auto start = log.rfind('\n', at) + 1, end = log.find('\n', at);
+    const std::string line = log.substr(start, end - start);
+    INFO(line);
+    CHECK(line.find("bad_scheme") != std::string::npos);
+    CHECK(line.find("token_id") == std::string::npos);
+}
