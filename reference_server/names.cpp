@@ -39,13 +39,23 @@ bool valid_utf8(std::string_view s) {
     return true;
 }
 
-std::string normalized(const icu::UnicodeString& in, bool casefold) {
+/// NFKC_Casefold of an NFC string, as UTF-8.
+std::string folded(const icu::UnicodeString& in) {
     UErrorCode status = U_ZERO_ERROR;
-    const icu::UnicodeString out = normalizer(casefold).normalize(in, status);
+    const icu::UnicodeString out = normalizer(true).normalize(in, status);
     if (U_FAILURE(status)) throw std::runtime_error("ICU could not normalise a name");
     std::string utf8;
     out.toUTF8String(utf8);
     return utf8;
+}
+
+/// The NFC form of valid UTF-8.
+icu::UnicodeString nfc(std::string_view utf8) {
+    UErrorCode status = U_ZERO_ERROR;
+    icu::UnicodeString out = normalizer(false).normalize(
+        icu::UnicodeString::fromUTF8(icu::StringPiece(utf8.data(), static_cast<std::int32_t>(utf8.size()))), status);
+    if (U_FAILURE(status)) throw std::runtime_error("ICU could not normalise a name");
+    return out;
 }
 
 std::string code_point(UChar32 c) {
@@ -83,10 +93,7 @@ checked check(std::string_view raw, kind k) {
         out.error = "must be valid UTF-8";
         return out;
     }
-    UErrorCode status = U_ZERO_ERROR;
-    const icu::UnicodeString nfc_text = normalizer(false).normalize(
-        icu::UnicodeString::fromUTF8(icu::StringPiece(raw.data(), static_cast<std::int32_t>(raw.size()))), status);
-    if (U_FAILURE(status)) throw std::runtime_error("ICU could not normalise a name");
+    const icu::UnicodeString nfc_text = nfc(raw);
     nfc_text.toUTF8String(out.name);
     if (out.name.size() > max_bytes) {
         out.error = "must be at most " + std::to_string(max_bytes) + " bytes of UTF-8";
@@ -109,7 +116,7 @@ checked check(std::string_view raw, kind k) {
         out.error = "must not be '.' or '..'";
         return out;
     }
-    out.key = normalized(nfc_text, true);
+    out.key = folded(nfc_text);
     if (out.key.empty()) {
         out.error = "must contain a character that is not ignorable";
         return out;
@@ -120,10 +127,11 @@ checked check(std::string_view raw, kind k) {
 std::string key(std::string_view text) {
     // No valid name contains U+0000, so a key that starts with it matches none.
     if (!valid_utf8(text)) return std::string(1, '\0') + std::string(text);
-    const icu::UnicodeString s =
-        icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<std::int32_t>(text.size())));
-    // NFKC_Casefold of the NFC form equals NFKC_Casefold of the text itself (NFKC subsumes NFC).
-    return normalized(s, true);
+    // The key is NFKC_Casefold of the NFC form, exactly as check() computes it. Folding the raw
+    // text directly differs for some canonically equivalent inputs: U+0345 U+0301 is reordered
+    // by NFC to U+0301 U+0345, while folding first turns U+0345 into U+03B9 (combining class 0),
+    // which then composes with U+0301.
+    return folded(nfc(text));
 }
 
 }  // namespace tokenauth::server::names
