@@ -250,7 +250,21 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
                 authenticate(ctx);
             }
             ctx.dir = svc_.db.snapshot();
-            h(ctx);
+            try {
+                h(ctx);
+            } catch (const api_error& e) {
+                // Not found here may be only not seen yet: another server sharing the store may
+                // have just created it. A 404 wrote nothing, so when catching up brings a newer
+                // directory the handler runs once more on it (token rows are read from storage
+                // itself); a store nobody else writes keeps its snapshot and answers at once.
+                if (e.status != 404) throw;
+                svc_.db.refresh();
+                auto fresh = svc_.db.snapshot();
+                if (fresh == ctx.dir) throw;
+                res = httplib::Response{};
+                ctx.dir = std::move(fresh);
+                h(ctx);
+            }
         } catch (const api_error& e) {
             send_error(res, e);
         } catch (const storage_error& e) {

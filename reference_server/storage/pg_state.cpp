@@ -355,6 +355,21 @@ void pg_state::catch_up(pg::connection& c) {
     apply_changes(c, r);
 }
 
+void pg_state::refresh() {
+    std::lock_guard lock(db_mu_);
+    for (int attempt = 0;; ++attempt) {
+        pg::connection& c = writer();
+        try {
+            catch_up(c);
+            break;
+        } catch (const pg::error& e) {
+            if (!e.connection_lost() && c.ok()) throw;
+            db_.reset();
+            if (attempt == 1) throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        }
+    }
+}
+
 void pg_state::catch_up_locked(pg::connection& c) { apply_changes(c, read_changes(c, applied_seq_)); }
 
 template <class Apply>

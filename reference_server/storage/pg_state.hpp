@@ -39,6 +39,7 @@ public:
     ~pg_state() override;
 
     bool stale() const noexcept override;
+    void refresh() override;
     std::vector<token_id> save_uses() override;
 
     std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,

@@ -128,6 +128,11 @@ public:
     /// True when this server may have missed changes made elsewhere (a shared database it has
     /// not reached for too long): authenticated requests must not be served.
     virtual bool stale() const noexcept { return false; }
+    /// Applies at once what other servers sharing the store have written and this one has not
+    /// seen yet (snapshot() then shows it). A request that found nothing in its snapshot asks
+    /// this once before it answers 404, so a user created through one server can be named
+    /// through another at once. A store no other server writes has nothing to catch up with.
+    virtual void refresh() {}
 
     virtual std::optional<token_row> get_token(const token_id& id) = 0;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when

@@ -118,6 +118,35 @@ TEST_CASE("the two-token limit holds for 20 concurrent creates over two servers"
     CHECK(listed.body.at("entries").size() == 2);
 }
 
+TEST_CASE("what one server has just created can be named through the other at once", "[postgres]") {
+    // Behind a load balancer, a create and the next request land on different servers: the
+    // second must not answer 404 because its follower has not applied the change yet.
+    if (test_server::skip_without_postgres()) return;
+    two_servers pair;
+    const std::string admin = pair.a.login();
+    std::atomic<int> ok{0}, not_found{0}, other{0};  // counted here: Catch2's CHECK is not thread-safe
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < 15; ++i) {
+                const std::string name = "svc" + std::to_string(c) + "-" + std::to_string(i);
+                const auto u = pair.a.request("POST", "/v1/users/", admin,
+                                              json{{"name", name}, {"primary_group", "0"}, {"uid", ""},
+                                                   {"home_directory", nullptr}, {"password", nullptr}});
+                if (u.status != 200) {
+                    ++other;
+                    continue;
+                }
+                const auto r = pair.b.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", {{"name", name}}}});
+                (r.status == 200 ? ok : r.status == 404 ? not_found : other)++;
+            }
+        });
+    for (auto& t : clients) t.join();
+    CHECK(not_found == 0);
+    CHECK(other == 0);
+    CHECK(ok == 60);
+}
+
 TEST_CASE("kill -9 during writes loses no acknowledged write", "[postgres]") {
     if (test_server::skip_without_postgres()) return;
     ::signal(SIGPIPE, SIG_IGN);  // the killed server's socket may close under a write
