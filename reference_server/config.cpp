@@ -125,6 +125,16 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "seconds between batched writes of access tokens' last-used times (also written at shutdown)")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    app.add_option("--k8s-prefix", c.k8s_prefix,
+                   "put before every user and group name a Kubernetes TokenReview answer gives "
+                   "(POST /v1/auth/tokenreviews); names that would start with system: are never given")
+        ->check(CLI::Validator(
+            [](std::string& s) { return s.rfind("system:", 0) == 0 ? "the prefix must not start with system:" : ""; },
+            "PREFIX"))
+        ->capture_default_str();
+    app.add_option("--k8s-audience", c.k8s_audience,
+                   "the audience a TokenReview's spec.audiences must contain when it names any (default: none, "
+                   "so only reviews without audiences succeed)");
     app.add_option("--audit-max-bytes", c.audit_max_bytes, "size at which DATA_DIR/audit.log rotates")
         ->check(CLI::Range(std::int64_t{4096}, std::int64_t{1} << 40))
         ->capture_default_str();

@@ -230,6 +230,8 @@ int main(int argc, char** argv) {
         policy rules;
         rules.delegation = cfg->delegation_qumulo ? delegation_mode::qumulo : delegation_mode::contained;
         rules.max_token_lifetime = cfg->max_token_lifetime * 1'000'000'000;
+        rules.k8s_prefix = cfg->k8s_prefix;
+        rules.k8s_audience = cfg->k8s_audience;
         services svc{db, validator, clock, log, abuse, audit, rules};
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
         configure_http(*http, log);
@@ -240,6 +242,7 @@ int main(int argc, char** argv) {
         register_roles(routes);
         register_identity(routes);
         register_ui(routes);
+        register_edge(routes);
         routes.add_fallbacks();
 
         const int port = http->open(cfg->host, cfg->port);

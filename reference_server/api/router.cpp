@@ -201,13 +201,18 @@ api_error unauthorized(errc code, bool session) {
 
 }  // namespace
 
-void router::authenticate(request_context& ctx) const {
+void authenticate(request_context& ctx) {
+    services& svc = ctx.svc;
+    // A server that may have missed revocations elsewhere fails closed.
+    if (svc.db.stale())
+        throw api_error{503, "storage_unavailable_error",
+                        "this server has lost touch with the shared database; try again shortly", 1};
     static const std::string empty;
     const auto now = std::chrono::steady_clock::now();
     // An address that keeps failing is refused before any work (one atomic load while no
     // address is blocked).
-    if (const auto wait = svc_.abuse.bearer_addresses.blocked_for(ctx.client, now)) {
-        svc_.abuse.failures.write("auth_failed", ctx.client, "throttled",
+    if (const auto wait = svc.abuse.bearer_addresses.blocked_for(ctx.client, now)) {
+        svc.abuse.failures.write("auth_failed", ctx.client, "throttled",
                                   [&] { return nlohmann::json{{"method", ctx.req.method}}; });
         throw api_error{429, "too_many_requests_error",
                         "too many failed authentications from this address; try again in " + std::to_string(wait) + " s",
@@ -215,14 +220,14 @@ void router::authenticate(request_context& ctx) const {
     }
     const auto found = ctx.req.headers.find("Authorization");  // case-insensitive, no copy
     const std::string& header = found == ctx.req.headers.end() ? empty : found->second;
-    const auto who = svc_.validator.validate(header);
+    const auto who = svc.validator.validate(header);
     if (!who) {
         // The credential only when it was sent as one (never the bytes after another scheme).
         std::string_view token;
         if (tokenauth::validator::split_bearer(header, token) != errc::ok) token = {};
         // A request without any credential is a client that has not logged in yet, not an attack.
-        if (who.code() != errc::missing_credentials) svc_.abuse.bearer_addresses.failure(ctx.client, now);
-        svc_.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), [&] {
+        if (who.code() != errc::missing_credentials) svc.abuse.bearer_addresses.failure(ctx.client, now);
+        svc.abuse.failures.write("auth_failed", ctx.client, to_identifier(who.code()), [&] {
             nlohmann::json fields = {{"method", ctx.req.method}, {"path", ctx.req.path.substr(0, 256)}};
             if (const auto parsed = parse_access_token(token)) fields["token_id"] = to_string(parsed->id);
             return fields;
@@ -242,13 +247,7 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
             for (const char* h : {"Authorization", "Proxy-Authorization"})
                 if (req.headers.count(h) > 1)
                     throw bad_request(std::string("the request has more than one ") + h + " header");
-            if (a == auth::required) {
-                // A server that may have missed revocations elsewhere fails closed.
-                if (svc_.db.stale())
-                    throw api_error{503, "storage_unavailable_error",
-                                    "this server has lost touch with the shared database; try again shortly", 1};
-                authenticate(ctx);
-            }
+            if (a == auth::required) authenticate(ctx);
             ctx.dir = svc_.db.snapshot();
             try {
                 h(ctx);
@@ -281,6 +280,7 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
     else if (m == "PUT") http_.Put(pattern, wrapped);
     else if (m == "PATCH") http_.Patch(pattern, wrapped);
     else if (m == "DELETE") http_.Delete(pattern, wrapped);
+    else if (m == "OPTIONS") http_.Options(pattern, wrapped);
 }
 
 std::string router::allowed_methods(const std::string& path) const {

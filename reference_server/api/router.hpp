@@ -43,6 +43,8 @@ enum class delegation_mode {
 struct policy {
     delegation_mode delegation = delegation_mode::contained;
     timestamp max_token_lifetime = 0;  ///< nanoseconds from creation; 0: unlimited
+    std::string k8s_prefix = "tokenauth:";  ///< before every user and group name a TokenReview answers
+    std::string k8s_audience;               ///< the audience TokenReviews may ask for ("": none)
 };
 
 /// What the handlers share: storage (to read; writes go through request_context::write),
@@ -134,6 +136,12 @@ public:
 
 using handler = std::function<void(request_context&)>;
 
+/// Validates the request's Authorization header and sets ctx.who: 503 while the store is
+/// stale (a shared database out of reach for too long), 429 with Retry-After while
+/// the client address is throttled, 401 (counted against the address) for a bad credential.
+/// Routes with auth::required run it before the handler; the others may call it themselves.
+void authenticate(request_context& ctx);
+
 enum class auth { required, none };
 
 /// Registers handlers on a cpp-httplib server with authentication, error mapping and
@@ -147,6 +155,10 @@ public:
     void put(const std::string& pattern, handler h) { add("PUT", pattern, std::move(h), auth::required); }
     void patch(const std::string& pattern, handler h) { add("PATCH", pattern, std::move(h), auth::required); }
     void del(const std::string& pattern, handler h) { add("DELETE", pattern, std::move(h), auth::required); }
+    /// The same handler for GET (and so HEAD), POST, PUT, PATCH, DELETE and OPTIONS.
+    void any(const std::string& pattern, const handler& h, auth a) {
+        for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) add(m, pattern, h, a);
+    }
 
     /// Registers, after every route, the answers for requests no route took: 405 with
     /// `Allow` when the path has routes for other methods, else 404. Call once, last.
@@ -156,7 +168,6 @@ public:
 
 private:
     void add(const char* method, const std::string& pattern, handler h, auth a);
-    void authenticate(request_context& ctx) const;
 
     httplib::Server& http_;
     services& svc_;
@@ -188,5 +199,6 @@ void register_users_and_groups(router& r);
 void register_roles(router& r);
 void register_identity(router& r);
 void register_ui(router& r);
+void register_edge(router& r);
 
 }  // namespace tokenauth::server

@@ -23,9 +23,9 @@ std::string slurp(const std::string& path) {
     return ss.str();
 }
 
-/// The ```sh block after the marker comment.
-std::string block_after(const std::string& marker) {
-    const std::string readme = slurp(TOKENAUTH_README);
+/// The ```sh block after the marker comment in a Markdown file (the README by default).
+std::string block_after(const std::string& marker, const std::string& file = TOKENAUTH_README) {
+    const std::string readme = slurp(file);
     const auto at = readme.find("<!-- walkthrough:" + marker + " -->");
     REQUIRE(at != std::string::npos);
     const auto start = readme.find("```sh\n", at);
@@ -68,6 +68,20 @@ TEST_CASE("README curl walkthrough works as printed", "[readme]") {
     CHECK(out.find("\"name\":\"svc-backup\"") != std::string::npos);
     CHECK(out.find("\"access_token_id\"") != std::string::npos);
     CHECK(block.find("TOKENAUTH_ADMIN_PASSWORD='change-me' ./scripts/run.sh") != std::string::npos);
+}
+
+TEST_CASE("docs/edge.md walkthrough works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data", {}, "change-me");
+    std::string script = block_after("edge", TOKENAUTH_EDGE_DOC);
+    REQUIRE(script.find("127.0.0.1:8000") != std::string::npos);
+    replace_all(script, "127.0.0.1:8000", "127.0.0.1:" + std::to_string(s.port()));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out.find("X-Auth-Request-User: svc-edge") != std::string::npos);
+    CHECK(out.find("\"active\":true") != std::string::npos);
+    CHECK(out.find("\"username\":\"svc-edge\"") != std::string::npos);
+    CHECK(out.find("\"authenticated\":true") != std::string::npos);
+    CHECK(out.find("\"username\":\"tokenauth:svc-edge\"") != std::string::npos);
 }
 
 TEST_CASE("README CLI walkthrough works as printed", "[readme]") {

@@ -1,0 +1,229 @@
+// Validation for other services, through the same validator and throttle as every route:
+//   any method on /v1/auth/verify[/...]  edge proxies (nginx auth_request, Traefik
+//                                        forwardAuth, Envoy ext_authz): a status and headers
+//   POST /v1/auth/introspect             RFC 7662 token introspection
+//   POST /v1/auth/tokenreviews           Kubernetes webhook token authentication
+#include <tokenauth/session.hpp>
+
+#include <tokenauth/detail/wipe.hpp>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "router.hpp"
+#include "../text.hpp"
+
+namespace tokenauth::server {
+namespace {
+
+constexpr const char* realm = "Bearer realm=\"tokenauth\"";
+
+/// RFC 6750's challenge: realm only for a request without credentials, error= otherwise.
+std::string challenge(const char* error) {
+    return error == nullptr ? realm : std::string(realm) + ", error=\"" + error + "\"";
+}
+
+/// The privilege a proxy asks the caller to hold: ?privilege= or X-Tokenauth-Required-Privilege
+/// (the query wins); nullopt for none, 400 for a name that is not a privilege.
+std::optional<privilege> required_privilege(const request_context& ctx) {
+    std::string name = ctx.req.get_param_value("privilege");
+    if (name.empty()) name = ctx.req.get_header_value("X-Tokenauth-Required-Privilege");
+    if (name.empty()) return std::nullopt;
+    const auto p = parse_privilege(name);
+    if (!p) throw bad_request("unknown privilege required by the proxy: '" + name.substr(0, 64) + "'");
+    return *p;
+}
+
+/// Comma-separated privilege names, for a header.
+std::string joined(const privilege_set& s, char separator) {
+    std::string out;
+    for (privilege p : s.to_vector()) {
+        if (!out.empty()) out += separator;
+        out += to_string(p);
+    }
+    return out;
+}
+
+void verify(request_context& ctx) {
+    try {
+        authenticate(ctx);
+    } catch (const api_error& e) {
+        if (e.status != 401 && e.status != 429) throw;
+        // nginx turns any status but 2xx, 401 and 403 into 500: a throttled client gets 401
+        // with Retry-After instead of 429.
+        api_error out = e;
+        out.status = 401;
+        const bool none = ctx.req.get_header_value("Authorization").empty() && e.status == 401;
+        ctx.res.set_header("WWW-Authenticate", challenge(none ? nullptr : "invalid_token"));
+        throw out;
+    }
+    const user_row* u = ctx.dir->user(ctx.who.auth_id);
+    if (u == nullptr) {
+        ctx.res.set_header("WWW-Authenticate", challenge("invalid_token"));
+        throw api_error{401, "invalid_credentials_error", "the credential's user no longer exists"};
+    }
+    const privilege_set held = ctx.caller_privileges();
+    if (const auto needed = required_privilege(ctx); needed && !held.contains(*needed)) {
+        ctx.res.set_header("WWW-Authenticate", challenge("insufficient_scope"));
+        throw api_error{403, "privilege_required_error", std::string(to_string(*needed)) + " is required for this request"};
+    }
+    ctx.res.status = 200;
+    ctx.res.set_header("X-Auth-Request-User", text::percent_encode(u->name));
+    ctx.res.set_header("X-Tokenauth-Auth-Id", std::to_string(u->auth_id));
+    if (ctx.who.kind == credential_kind::access_token) ctx.res.set_header("X-Tokenauth-Token-Id", to_string(ctx.who.token));
+    if (ctx.req.get_param_value("privileges") == "1") ctx.res.set_header("X-Tokenauth-Privileges", joined(held, ','));
+}
+
+/// The caller of introspection and TokenReview: a bearer holding PRIVILEGE_ACCESS_TOKENS_READ.
+/// Anything else is 401, as RFC 7662 says for a caller not allowed to introspect.
+void require_reviewer(request_context& ctx) {
+    authenticate(ctx);
+    if (!ctx.caller_privileges().contains(privilege::access_tokens_read))
+        throw api_error{401, "privilege_required_error", "PRIVILEGE_ACCESS_TOKENS_READ is required to review tokens"};
+}
+
+/// Validates a token a reviewer sent in a body: its user, with who set, or nullptr. An invalid
+/// one counts against the reviewer's address in the failure throttle, so reviewing is no way
+/// around it.
+const user_row* review(request_context& ctx, std::string_view token, principal& out) {
+    std::string header = "Bearer ";
+    header += token;
+    const auto who = ctx.svc.validator.validate(header);
+    tokenauth::wipe(header.data(), header.size());
+    const user_row* u = who ? ctx.dir->user(who->auth_id) : nullptr;
+    if (u == nullptr) {
+        ctx.svc.abuse.bearer_addresses.failure(ctx.client, std::chrono::steady_clock::now());
+        ctx.svc.abuse.failures.write("token_review_failed", ctx.client, who ? std::string("unknown_user") : std::string(to_identifier(who.code())),
+                                     [&] { return nlohmann::json{{"path", ctx.req.path}}; });
+        return nullptr;
+    }
+    out = *who;
+    return u;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// The value of `key` in an application/x-www-form-urlencoded body; 400 when malformed or
+/// repeated, "" when absent.
+std::string form_value(std::string_view body, std::string_view key) {
+    std::string found;
+    bool seen = false;
+    while (!body.empty()) {
+        const std::size_t amp = body.find('&');
+        const std::string_view pair = body.substr(0, amp);
+        body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+        const std::size_t eq = pair.find('=');
+        if (pair.substr(0, eq) != key) continue;
+        if (seen) throw bad_request(std::string("the form has more than one '") + std::string(key) + "'");
+        seen = true;
+        const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '+') {
+                found += ' ';
+            } else if (raw[i] != '%') {
+                found += raw[i];
+            } else {
+                const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
+                const int lo = i + 2 < raw.size() ? hex_digit(raw[i + 2]) : -1;
+                if (hi < 0 || lo < 0) throw bad_request("the form has a malformed percent-encoding");
+                found += static_cast<char>(hi * 16 + lo);
+                i += 2;
+            }
+        }
+    }
+    return found;
+}
+
+std::int64_t seconds(timestamp t) { return t / nanos_per_second; }
+
+void introspect(request_context& ctx) {
+    const std::string type = ctx.req.get_header_value("Content-Type");
+    if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
+        throw api_error{415, "unsupported_media_type_error", "introspection takes an application/x-www-form-urlencoded body"};
+    require_reviewer(ctx);
+    std::string token = form_value(ctx.req.body, "token");
+    principal who;
+    const user_row* found = review(ctx, token, who);
+    tokenauth::wipe(token.data(), token.size());
+    if (found == nullptr) return ctx.reply({{"active", false}});  // never why
+    nlohmann::json j = {{"active", true},
+                        {"sub", std::to_string(who.auth_id)},
+                        {"username", found->name},
+                        {"token_type", "Bearer"},
+                        {"scope", joined(ctx.svc.db.scopes().restrict(ctx.dir->privileges_of(who.auth_id), who.scope), ' ')}};
+    if (who.expires_at != never_expires) j["exp"] = seconds(who.expires_at);
+    if (who.kind == credential_kind::access_token) {
+        if (const auto row = ctx.svc.db.get_token(who.token)) j["iat"] = seconds(row->creation_time);
+    } else {
+        j["iat"] = seconds(who.expires_at - default_session_lifetime);  // every session lives that long
+    }
+    ctx.reply(j);
+}
+
+bool is_system_name(std::string_view name) { return name.rfind("system:", 0) == 0; }
+
+void token_review(request_context& ctx) {
+    nlohmann::json in;
+    try {
+        in = nlohmann::json::parse(ctx.req.body);
+    } catch (const nlohmann::json::exception&) {
+        throw bad_request("the body is not a JSON TokenReview");
+    }
+    const auto api_version = in.find("apiVersion");
+    const auto spec = in.find("spec");
+    if (!in.is_object() || api_version == in.end() || !api_version->is_string() ||
+        (*api_version != "authentication.k8s.io/v1" && *api_version != "authentication.k8s.io/v1beta1") ||
+        in.value("kind", "") != "TokenReview" || spec == in.end() || !spec->is_object() ||
+        !spec->contains("token") || !(*spec)["token"].is_string())
+        throw bad_request("expected an authentication.k8s.io/v1 or v1beta1 TokenReview with spec.token");
+    std::vector<std::string> audiences;
+    if (const auto a = spec->find("audiences"); a != spec->end() && !a->is_null()) {
+        if (!a->is_array()) throw bad_request("spec.audiences must be an array of strings");
+        for (const auto& v : *a) {
+            if (!v.is_string()) throw bad_request("spec.audiences must be an array of strings");
+            audiences.push_back(v.get<std::string>());
+        }
+    }
+    require_reviewer(ctx);
+    const std::string& audience = ctx.svc.policy.k8s_audience;
+    const bool audience_ok =
+        audiences.empty() || (!audience.empty() && std::find(audiences.begin(), audiences.end(), audience) != audiences.end());
+    std::string token = (*spec)["token"].get<std::string>();
+    (*spec)["token"] = "";
+    principal who;
+    const user_row* found = audience_ok ? review(ctx, token, who) : nullptr;
+    tokenauth::wipe(token.data(), token.size());
+    nlohmann::json status;
+    const std::string& prefix = ctx.svc.policy.k8s_prefix;
+    const std::string username = found != nullptr ? prefix + found->name : std::string();
+    if (found == nullptr || is_system_name(username)) {
+        status = {{"authenticated", false}, {"error", audience_ok ? "invalid token" : "token not valid for the requested audiences"}};
+    } else {
+        nlohmann::json groups = nlohmann::json::array();
+        for (std::uint64_t g : ctx.dir->groups_of(found->auth_id))
+            if (const group_row* row = ctx.dir->group(g); row != nullptr && !is_system_name(prefix + row->name))
+                groups.push_back(prefix + row->name);
+        status = {{"authenticated", true},
+                  {"user", {{"username", username}, {"uid", std::to_string(found->auth_id)}, {"groups", groups}}}};
+        if (!audiences.empty()) status["audiences"] = nlohmann::json::array({audience});
+    }
+    ctx.reply({{"apiVersion", *api_version}, {"kind", "TokenReview"}, {"status", status}});
+}
+
+}  // namespace
+
+void register_edge(router& r) {
+    r.any("/v1/auth/verify", verify, auth::none);
+    r.any("/v1/auth/verify/.*", verify, auth::none);
+    r.post("/v1/auth/introspect", introspect, auth::none);
+    r.post("/v1/auth/tokenreviews", token_review, auth::none);
+}
+
+}  // namespace tokenauth::server
