@@ -126,9 +126,10 @@ private:
 };
 
 /// The store --database names: SQLite (embedded, the default) or PostgreSQL (shared).
-std::unique_ptr<published_store> open_store(const config& c) {
+std::unique_ptr<published_store> open_store(const config& c, event_log& log) {
     if (is_postgresql(c.database)) {
         pg_state::options o;
+        o.on_follow_error = [&log](const std::string& what) { log.write("follower_error", {{"what", what}}); };
         o.conninfo = c.database;
         o.admin_password = c.admin_password;
         o.session_key_file = c.session_key_file;
@@ -181,7 +182,7 @@ int main(int argc, char** argv) {
         // The data dir holds the TLS files, the audit log and (SQLite) the database.
         if (::mkdir(cfg->data_dir.c_str(), 0700) != 0 && errno != EEXIST)
             throw std::runtime_error("cannot create data dir " + cfg->data_dir + ": " + std::strerror(errno));
-        const std::unique_ptr<published_store> store = open_store(*cfg);
+        const std::unique_ptr<published_store> store = open_store(*cfg, log);
         published_store& db = *store;
         if (db.generated_admin_password) {
             std::cerr << "tokenauth-server: first start: user 'admin' has the generated password: "

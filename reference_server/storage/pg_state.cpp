@@ -146,7 +146,31 @@ const char* const migrations[] = {
     DROP INDEX principals_name;
     DROP INDEX roles_name;
     )sql",
+    // v5: the change log names the entity of every change: kind is one of change_kinds (below)
+    // and entity_id its id (a token's in token_id); rows logged before say 'directory' with
+    // no entity. meta.pruned_through is the highest seq pruned from the log: a follower
+    // behind it must load a snapshot (seq has gaps, so min(seq) cannot tell).
+    R"sql(
+    ALTER TABLE changes ADD COLUMN entity_id TEXT;
+    INSERT INTO meta (key, value) VALUES ('pruned_through', '0');
+    )sql",
 };
+
+/// The kinds of change this server knows, as the change log spells them. A follower that
+/// meets another kind (a newer server's) stops there and fails closed rather than skip it.
+enum class change_kind { token, directory, user, group, group_members, role, role_members };
+constexpr std::pair<change_kind, std::string_view> change_kinds[] = {
+    {change_kind::token, "token"},         {change_kind::directory, "directory"},
+    {change_kind::user, "user"},           {change_kind::group, "group"},
+    {change_kind::group_members, "group_members"}, {change_kind::role, "role"},
+    {change_kind::role_members, "role_members"},
+};
+
+std::optional<change_kind> parse_change_kind(std::string_view text) {
+    for (const auto& [k, name] : change_kinds)
+        if (name == text) return k;
+    return std::nullopt;
+}
 constexpr std::int64_t name_keys_version = 4;
 
 /// Migration v4's second half: keys computed here, oldest row first, then the indexes.
@@ -188,7 +212,8 @@ std::string role_taken(const std::string& name) { return "a role named '" + name
 
 }  // namespace
 
-pg_state::pg_state(const options& opts) : conninfo_(opts.conninfo), max_staleness_(opts.max_staleness) {
+pg_state::pg_state(const options& opts)
+    : conninfo_(opts.conninfo), max_staleness_(opts.max_staleness), on_follow_error_(opts.on_follow_error) {
     ensure_sodium_init();
     if (opts.session_key_file.empty())
         throw std::runtime_error("a PostgreSQL database needs --session-key-file: every server shares one key file");
@@ -390,8 +415,17 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
     bool directory_changed = false;
     for (int i = 0; i < r.rows(); ++i) {
         if (r.int64(i, 0) <= applied_seq_) continue;  // applied by its own writer meanwhile
-        if (r.str(i, 1) == "directory") {
-            directory_changed = true;
+        const auto kind = parse_change_kind(r.str(i, 1));
+        if (!kind) {
+            // A newer server's kind of change: skipping it could keep a removed user's access,
+            // so this server stops here; with nothing applied it turns stale (503) until it is
+            // upgraded.
+            if (directory_changed) publish_directory(load_directory(c));
+            throw std::runtime_error("the change log holds a change of kind '" + r.str(i, 1).substr(0, 32) +
+                                     "', which this server does not know: upgrade it");
+        }
+        if (*kind != change_kind::token) {
+            directory_changed = true;  // (the directory is reloaded whole: see docs/postgresql.md)
         } else if (!r.null(i, 2)) {
             token_id id;
             r.bytes(i, 2, id.bytes, sizeof id.bytes, "a change's token id");
@@ -414,6 +448,7 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
 void pg_state::follow() {
     std::unique_ptr<pg::connection> c;
     bool read_log = true;
+    std::string last_error;  // reported once until another one, or a success, comes
     for (;;) {
         {
             std::unique_lock lock(stop_mu_);
@@ -429,6 +464,7 @@ void pg_state::follow() {
             // At once after (re)connecting, then on news of a change not yet applied, or
             // after a second without news (a lost notification costs at most that).
             if (read_log) catch_up(*c);
+            last_error.clear();
             read_log = true;
             pollfd p{PQsocket(c->raw()), POLLIN, 0};
             if (::poll(&p, 1, 1000) > 0) {
@@ -454,7 +490,9 @@ void pg_state::follow() {
                     stop_cv_.wait_for(lock, std::chrono::milliseconds(1), [this] { return stop_; });
                 }
             }
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
+            if (on_follow_error_ && last_error != e.what()) on_follow_error_(e.what());
+            last_error = e.what();
             c.reset();
             std::unique_lock lock(stop_mu_);
             stop_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; });
@@ -516,15 +554,15 @@ pg::result pg_state::call(const char* name, const char* sql, const std::vector<p
 }
 
 template <class F>
-void pg_state::write(F&& body, change kind, const token_id* token, const std::string& conflict_message) {
+void pg_state::write(F&& body, const logged_change& entity, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     pg::connection& c = begin();
     try {
         body(c);
-        c.exec("WITH logged AS (INSERT INTO changes (kind, token_id) VALUES ($1, $2) RETURNING seq) "
+        // After body: it may have chosen the entity's id (a new user's auth id).
+        c.exec("WITH logged AS (INSERT INTO changes (kind, entity_id) VALUES ($1, $2) RETURNING seq) "
                "SELECT pg_notify($3, seq::text) FROM logged",
-               {pg::text(kind == change::directory ? "directory" : "token"), token ? id_param(*token) : std::nullopt,
-                pg::text(channel)});
+               {pg::text(entity.kind), pg::text(entity.id), pg::text(channel)});
         c.exec("COMMIT");
     } catch (...) {
         try {
@@ -691,16 +729,18 @@ std::vector<token_id> pg_state::save_uses() {
 // --- users, groups, roles ---
 
 user_row pg_state::create_user(user_row u) {
+    logged_change entity{"user", ""};
     write(
         [&](pg::connection& c) {
             u.auth_id = next_auth_id(c);
+            entity.id = std::to_string(u.auth_id);
             u.binding = session_binding::generate();
             c.exec("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
                    "session_binding, name_key) VALUES ($1, 'user', $2, $3, $4, $5, $6, $7, $8)",
                    {pg::number(u.auth_id), pg::text(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
                     u.password_hash, pg::bytes(u.binding.bytes, sizeof u.binding.bytes), names::key(u.name)});
         },
-        change::directory, nullptr, name_taken(u.name));
+        entity, name_taken(u.name));
     return u;
 }
 
@@ -712,7 +752,7 @@ user_row pg_state::update_user(const user_row& u, bool password_changed) {
                    {pg::text(u.name), names::key(u.name), pg::number(u.primary_group), pg::text(u.uid), u.home_directory,
                     u.password_hash, pg::number(std::int64_t{password_changed ? 1 : 0}), pg::number(u.auth_id)});
         },
-        change::directory, nullptr, name_taken(u.name));
+        {"user", std::to_string(u.auth_id)}, name_taken(u.name));
     const auto d = snapshot();
     const user_row* now = d->user(u.auth_id);
     if (now == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(u.auth_id));
@@ -733,7 +773,7 @@ void pg_state::delete_user(std::uint64_t id) {
             }
             c.exec("DELETE FROM principals WHERE auth_id = $1 AND kind = 'user'", {pg::number(id)});
         },
-        change::directory);
+        {"user", std::to_string(id)});
     for (const auto& tid : doomed) tokens_.erase(tid);
 }
 
@@ -743,7 +783,7 @@ user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {
             c.exec("UPDATE principals SET password_hash = $1, generation = generation + 1 WHERE auth_id = $2 AND kind = 'user'",
                    {pg::text(hash), pg::number(id)});
         },
-        change::directory);
+        {"user", std::to_string(id)});
     const auto d = snapshot();
     const user_row* u = d->user(id);
     if (u == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(id));
@@ -751,13 +791,15 @@ user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {
 }
 
 group_row pg_state::create_group(group_row g) {
+    logged_change entity{"group", ""};
     write(
         [&](pg::connection& c) {
             g.auth_id = next_auth_id(c);
+            entity.id = std::to_string(g.auth_id);
             c.exec("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES ($1, 'group', $2, $3, $4)",
                    {pg::number(g.auth_id), pg::text(g.name), pg::text(g.gid), names::key(g.name)});
         },
-        change::directory, nullptr, name_taken(g.name));
+        entity, name_taken(g.name));
     return g;
 }
 
@@ -767,7 +809,7 @@ group_row pg_state::update_group(const group_row& g) {
             c.exec("UPDATE principals SET " PG_SET_NAME_AND_KEY ", gid = $3 WHERE auth_id = $4 AND kind = 'group'",
                    {pg::text(g.name), names::key(g.name), pg::text(g.gid), pg::number(g.auth_id)});
         },
-        change::directory, nullptr, name_taken(g.name));
+        {"group", std::to_string(g.auth_id)}, name_taken(g.name));
     return g;
 }
 
@@ -782,7 +824,7 @@ void pg_state::delete_group(std::uint64_t id) {
                                                                      " user(s); change their primary group first");
             c.exec("DELETE FROM principals WHERE auth_id = $1 AND kind = 'group'", {pg::number(id)});
         },
-        change::directory);
+        {"group", std::to_string(id)});
 }
 
 void pg_state::add_group_member(std::uint64_t group, std::uint64_t member) {
@@ -791,7 +833,7 @@ void pg_state::add_group_member(std::uint64_t group, std::uint64_t member) {
             c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                    {pg::number(group), pg::number(member)});
         },
-        change::directory);
+        {"group_members", std::to_string(group)});
 }
 
 void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
@@ -799,7 +841,7 @@ void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
         [&](pg::connection& c) {
             c.exec("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2", {pg::number(group), pg::number(member)});
         },
-        change::directory);
+        {"group_members", std::to_string(group)});
 }
 
 void pg_state::create_role(const tokenauth::role& r) {
@@ -808,7 +850,7 @@ void pg_state::create_role(const tokenauth::role& r) {
             c.exec("INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)",
                    {pg::text(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)), names::key(r.name)});
         },
-        change::directory, nullptr, role_taken(r.name));
+        {"role", r.name}, role_taken(r.name));
 }
 
 void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
@@ -818,12 +860,12 @@ void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
                    {pg::text(r.name), names::key(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)),
                     pg::text(name)});
         },
-        change::directory, nullptr, role_taken(r.name));
+        {"role", name}, role_taken(r.name));
 }
 
 void pg_state::delete_role(const std::string& name) {
     write([&](pg::connection& c) { c.exec("DELETE FROM roles WHERE name = $1", {pg::text(name)}); },
-          change::directory);
+          {"role", name});
 }
 
 void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
@@ -833,7 +875,7 @@ void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
                    "ON CONFLICT DO NOTHING",
                    {pg::text(role), pg::number(member)});
         },
-        change::directory);
+        {"role_members", role});
 }
 
 void pg_state::remove_role_member(const std::string& role, std::uint64_t member) {
@@ -841,7 +883,7 @@ void pg_state::remove_role_member(const std::string& role, std::uint64_t member)
         [&](pg::connection& c) {
             c.exec("DELETE FROM role_members WHERE role = $1 AND auth_id = $2", {pg::text(role), pg::number(member)});
         },
-        change::directory);
+        {"role_members", role});
 }
 
 // --- migration from SQLite ---

@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "pg.hpp"
+#include <functional>
+
 #include "published.hpp"
 
 namespace tokenauth::server {
@@ -31,6 +33,9 @@ public:
         std::string session_key_file;                ///< required: shared by every server
         std::chrono::milliseconds max_staleness{5000};
         bool follow = true;                          ///< false: no follower thread (the migration tool)
+        /// Told (from the follower thread) what stopped it following, once per distinct
+        /// message: a database out of reach, a change of a kind this server does not know.
+        std::function<void(const std::string&)> on_follow_error;
     };
 
     /// Connects, migrates (under an advisory lock, so servers may start together), seeds an
@@ -74,13 +79,19 @@ public:
     void import_from(state& source);
 
 private:
-    enum class change { directory, token };
+    /// What a directory write changed, as the change log names it: kind ("user", "group",
+    /// "group_members", "role", "role_members") and the entity's id (auth id or role name).
+    struct logged_change {
+        const char* kind;
+        std::string id;
+    };
     /// Runs body(connection&) in one transaction under the writers' advisory lock, appends a
-    /// change row, NOTIFYs, commits, then applies every change not yet applied (its own
-    /// included). Unique violations become conflict (with conflict_message), foreign-key
-    /// violations not_found, a lost connection unavailable.
+    /// change row for entity (read after body, which may set its id), NOTIFYs, commits, then
+    /// applies every change not yet applied (its own included). Unique violations become
+    /// conflict (with conflict_message), foreign-key violations not_found, a lost connection
+    /// unavailable.
     template <class F>
-    void write(F&& body, change kind, const token_id* token = nullptr, const std::string& conflict_message = "");
+    void write(F&& body, const logged_change& entity, const std::string& conflict_message = "");
     void migrate(pg::connection& c);
     void seed(pg::connection& c, const options& opts);
     std::shared_ptr<directory> load_directory(pg::connection& c);
@@ -106,6 +117,7 @@ private:
 
     std::string conninfo_;
     std::chrono::milliseconds max_staleness_;
+    std::function<void(const std::string&)> on_follow_error_;
     std::mutex db_mu_;  // the writer connection
     std::unique_ptr<pg::connection> db_;
     std::mutex apply_mu_;  // applying changes (writer and follower)

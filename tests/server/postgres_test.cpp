@@ -328,3 +328,54 @@ TEST_CASE("a legacy BLAKE2b token in PostgreSQL validates on every server and is
     CHECK(b.request("GET", "/v1/session/who-am-i", tokenauth::encode_access_token(wrong)).status == 401);
     CHECK(a.request("GET", "/v1/session/who-am-i", tokenauth::encode_access_token(wrong)).status == 401);
 }
+
+TEST_CASE("change log v2: every write names its entity, and the pruning mark is recorded", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
+    two_servers pair;
+    server_process& a = pair.a;
+    const std::string admin = a.login();
+    const std::string before = sql(pair.db, "SELECT coalesce(max(seq), 0) FROM changes");
+    const std::string user = create_user(a, admin, "svc");
+    const auto group = a.request("POST", "/v1/groups/", admin, json{{"name", "ops"}, {"gid", ""}});
+    REQUIRE(group.status == 200);
+    const std::string gid = group.body.at("id");
+    REQUIRE(a.request("POST", "/v1/groups/" + gid + "/members/", admin, json{{"member_id", user}}).status == 200);
+    grant(a, admin, "Readers", {"PRIVILEGE_LOCAL_USER_READ"}, json{{"name", "svc"}});
+    const auto t = create_token(a, admin, user_identity("svc"));
+    REQUIRE(a.request("DELETE", "/v1/users/" + user, admin).status == 200);
+    const std::string logged = sql(pair.db, "SELECT string_agg(kind || ':' || coalesce(entity_id, encode(token_id, 'hex')), ' ' "
+                                            "ORDER BY seq) FROM changes WHERE seq > " + before);
+    const std::string want = "user:" + user + " group:" + gid + " group_members:" + gid + " role:Readers role_members:Readers";
+    CHECK(logged.rfind(want + " token:", 0) == 0);  // then the token's creation, its deletion, and the user's
+    CHECK(logged.size() > want.size());
+    CHECK(logged.substr(logged.rfind(' ') + 1) == "user:" + user);
+    CHECK(sql(pair.db, "SELECT count(*) FROM changes WHERE seq > " + before + " AND kind = 'directory'") == "0");
+    CHECK(sql(pair.db, "SELECT value FROM meta WHERE key = 'pruned_through'") == "0");
+    CHECK(sql(pair.db, "SELECT version FROM schema_version") == "5");
+    // The token's two rows (created, then deleted with its user) name it.
+    CHECK(sql(pair.db, "SELECT count(*) FROM changes WHERE seq > " + before + " AND kind = 'token' AND token_id IS NOT NULL") == "2");
+    CHECK(a.request("GET", "/v1/session/who-am-i", t.bearer).status == 401);
+}
+
+TEST_CASE("a change of a kind the server does not know fails it closed instead of being skipped", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
+    temp_dir dir;
+    const std::string db = pg_instance::shared().create_database();
+    server_process a(dir.path + "/a", on(db, dir.path + "/session.key", {"--max-staleness", "1"}));
+    const std::string admin = a.login();
+    REQUIRE(a.request("GET", "/v1/session/who-am-i", admin).status == 200);
+    // What a newer server might log: skipping it could keep a removed user's access.
+    sql(db, "WITH c AS (INSERT INTO changes (kind, entity_id) VALUES ('user_v9', '1001') RETURNING seq) "
+            "SELECT pg_notify('tokenauth_changes', seq::text) FROM c");
+    int status = 0;
+    for (int i = 0; i < 500 && status != 503; ++i) {
+        status = a.request("GET", "/v1/session/who-am-i", admin).status;
+        if (status != 503) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(status == 503);
+    CHECK(a.log().find("\"event\":\"follower_error\"") != std::string::npos);
+    CHECK(a.log().find("user_v9") != std::string::npos);
+    // A database whose schema is newer than the server's is refused at start.
+    sql(db, "UPDATE schema_version SET version = version + 1");
+    CHECK_THROWS(server_process(dir.path + "/b", on(db, dir.path + "/session.key")));
+}
