@@ -170,12 +170,12 @@ TEST_CASE("errc is a registered error category with distinct messages", "[valida
     CHECK(ec.category().name() == std::string("tokenauth"));
     CHECK(ec.message() == "token secret does not match");
     std::set<std::string> messages, ids;
-    for (int i = 1; i <= static_cast<int>(errc::too_long); ++i) {
+    for (int i = 1; i <= static_cast<int>(errc::store_stale); ++i) {
         messages.insert(tokenauth::to_string(static_cast<errc>(i)));
         ids.insert(tokenauth::to_identifier(static_cast<errc>(i)));
     }
-    CHECK(messages.size() == static_cast<std::size_t>(errc::too_long));
-    CHECK(ids.size() == static_cast<std::size_t>(errc::too_long));
+    CHECK(messages.size() == static_cast<std::size_t>(errc::store_stale));
+    CHECK(ids.size() == static_cast<std::size_t>(errc::store_stale));
     CHECK(std::string(tokenauth::to_string(static_cast<errc>(9999))) == "unknown error");
 }
 
@@ -293,4 +293,26 @@ TEST_CASE("a custom store with only find() gets the default verify, unknown ids 
     CHECK(v.validate("Bearer " + tokenauth::encode_access_token(tokenauth::generate_access_token())).code() ==
           errc::unknown_token);
     CHECK(store.finds == 3);
+}
+
+TEST_CASE("a stale store fails every access token closed with store_stale", "[validator]") {
+    // A store that wraps another and can be told it has fallen behind (as a replica does).
+    struct staleable final : tokenauth::token_store {
+        const tokenauth::token_store& inner;
+        std::atomic<bool> behind{false};
+        explicit staleable(const tokenauth::token_store& s) : inner(s) {}
+        bool find(const tokenauth::token_id& id, tokenauth::token_record& out) const noexcept override { return inner.find(id, out); }
+        bool stale() const noexcept override { return behind; }
+    };
+    fixture f;
+    staleable store(f.store);
+    const tokenauth::validator v(store, f.clock);
+    const std::string token = f.add(1001);
+    CHECK(v.validate("Bearer " + token).ok());
+    store.behind = true;
+    CHECK(v.validate("Bearer " + token).code() == errc::store_stale);
+    CHECK(v.validate("Bearer access-v1:nonsense").code() != errc::store_stale);  // parse errors first
+    store.behind = false;
+    CHECK(v.validate("Bearer " + token).ok());
+    CHECK(!tokenauth::memory_token_store().stale());
 }

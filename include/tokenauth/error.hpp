@@ -46,6 +46,8 @@ enum class errc : int {
     unknown_privilege,        ///< a privilege name that does not exist
     bad_token_id,             ///< a token id string is not a valid decimal id
     too_long,                 ///< an input exceeds its length limit
+    // Store state (appended: codes keep their values)
+    store_stale,              ///< the token store may have missed revocations (a replica behind its source)
 };
 
 /// A static, human-readable description of an error code. Never fails or allocates.
@@ -76,6 +78,7 @@ constexpr const char* describe(errc e) noexcept {
     case errc::unknown_privilege: return "unknown privilege";
     case errc::bad_token_id: return "invalid token id";
     case errc::too_long: return "input too long";
+    case errc::store_stale: return "token store is out of date";
     default: return "unknown error";
     }
 }
@@ -111,6 +114,7 @@ constexpr const char* to_identifier(errc e) noexcept {
     case errc::unknown_privilege: return "unknown_privilege";
     case errc::bad_token_id: return "bad_token_id";
     case errc::too_long: return "too_long";
+    case errc::store_stale: return "store_stale";
     default: return "unknown_error";
     }
 }

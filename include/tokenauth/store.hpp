@@ -205,6 +205,12 @@ public:
         (void)now;
     }
 
+    /// True while the store may have missed revocations (a replica that has lost its
+    /// source for longer than its bound): the validator then refuses every access token
+    /// with errc::store_stale. Must be cheap; the default, for stores that cannot fall
+    /// behind, is false.
+    [[nodiscard]] virtual bool stale() const noexcept { return false; }
+
     /// verify(), then record_use() when the token was found enabled and unexpired at now:
     /// what the validator calls. A store may do both in one lookup.
     [[nodiscard]] virtual lookup_result verify_use(const access_token& t, token_record& out,

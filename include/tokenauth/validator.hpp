@@ -76,8 +76,8 @@ public:
 
     /// Validates "Bearer <token>" (scheme case-insensitive, exactly one space). Fails with
     /// header_too_long, missing_credentials, malformed, bad_scheme, bad_prefix, any
-    /// token parse error, unknown_token, bad_secret, disabled, expired, bad_signature,
-    /// session_revoked or unknown_user.
+    /// token parse error, store_stale, unknown_token, bad_secret, disabled, expired,
+    /// bad_signature, session_revoked or unknown_user.
     [[nodiscard]] result<principal> validate(std::string_view authorization) const noexcept {
         std::string_view token;
         if (const errc e = split_bearer(authorization, token); e != errc::ok) return e;
@@ -116,6 +116,7 @@ private:
     result<principal> validate_access(std::string_view text) const noexcept {
         const result<access_token> parsed = parse_access_token(text);
         if (!parsed) return parsed.failure();
+        if (store_->stale()) return errc::store_stale;  // fail closed: it may have missed a revocation
         token_record rec;
         // The secret is checked before the token's state, so a caller without the secret
         // learns nothing about whether a token is disabled or expired.

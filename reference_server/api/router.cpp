@@ -195,6 +195,8 @@ api_error unauthorized(errc code, bool session) {
     case errc::session_revoked:
         return {401, "session_ended_error", "session has been ended (password changed); log in again"};
     case errc::unknown_user: return {401, "invalid_credentials_error", "the credential's user no longer exists"};
+    case errc::store_stale:
+        return {503, "storage_unavailable_error", "this server has lost touch with its token store; try again shortly", 1};
     default: return {401, "invalid_credentials_error", std::string("malformed credential: ") + to_string(code)};
     }
 }

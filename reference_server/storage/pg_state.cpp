@@ -2,6 +2,7 @@
 #include "pg_state.hpp"
 
 #include <poll.h>
+#include <tokenauth/postgres/replica.hpp>
 
 #include "../names.hpp"
 #include "../text.hpp"
@@ -154,7 +155,43 @@ const char* const migrations[] = {
     ALTER TABLE changes ADD COLUMN entity_id TEXT;
     INSERT INTO meta (key, value) VALUES ('pruned_through', '0');
     )sql",
+    // v6: what a replica (include/tokenauth/postgres/replica.hpp) reads, as views without
+    // password hashes or session bindings, granted to the role tokenauth_replica. The role
+    // is created when this server's database user may create roles; otherwise an
+    // administrator creates it (docs/postgresql.md) and the grants are made at the next
+    // start. Either way it cannot log in until an administrator allows it.
+    R"sql(
+    CREATE VIEW tokenauth_replica_tokens AS
+        SELECT id, secret_hash, hash_scheme, user_id, expiration_time, enabled, privileges FROM access_tokens;
+    CREATE VIEW tokenauth_replica_changes AS SELECT seq, kind, token_id, entity_id FROM changes;
+    CREATE VIEW tokenauth_replica_state AS
+        SELECT (SELECT max(version) FROM schema_version) AS schema_version,
+               (SELECT value::bigint FROM meta WHERE key = 'pruned_through') AS pruned_through;
+    CREATE VIEW tokenauth_replica_users AS SELECT auth_id, name FROM principals WHERE kind = 'user';
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tokenauth_replica')
+           AND (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN
+            CREATE ROLE tokenauth_replica NOLOGIN;
+        END IF;
+    END $$;
+    )sql",
 };
+
+static_assert(std::size(migrations) == tokenauth::postgres::known_schema_version,
+              "a schema change must be known to the replica (include/tokenauth/postgres/replica.hpp)");
+
+/// Every start: the replica role (when it exists) may read the replica views and nothing else
+/// of this database.
+constexpr const char* grant_replica_views = R"sql(
+    DO $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tokenauth_replica') THEN
+            GRANT SELECT ON tokenauth_replica_tokens, tokenauth_replica_changes, tokenauth_replica_state,
+                tokenauth_replica_users TO tokenauth_replica;
+        END IF;
+    END $$;
+)sql";
 
 /// The kinds of change this server knows, as the change log spells them. A follower that
 /// meets another kind (a newer server's) stops there and fails closed rather than skip it.
@@ -266,6 +303,7 @@ void pg_state::migrate(pg::connection& c) {
             c.exec("INSERT INTO schema_version VALUES ($1)", {pg::number(version + 1)});
             t.commit();
         }
+        c.exec_script(grant_replica_views);
     } catch (...) {
         c.exec("SELECT pg_advisory_unlock($1)", {pg::number(migration_lock)});
         throw;

@@ -1,4 +1,4 @@
-# cmake -DMODE=subdirectory|package|build_tree|pkgconfig|no_sodium -DSOURCE_DIR=... -DWORK_DIR=...
+# cmake -DMODE=subdirectory|package|build_tree|pkgconfig|no_sodium|postgres|no_libpq -DSOURCE_DIR=... -DWORK_DIR=...
 #       -P run_consumer.cmake
 # Builds and runs tests/cmake/consumer against tokenauth consumed in the given way.
 file(REMOVE_RECURSE ${WORK_DIR})
@@ -40,6 +40,36 @@ elseif(MODE STREQUAL "no_sodium")
     list(APPEND consumer_args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
     run(${CMAKE_COMMAND} ${consumer_args})
     message(STATUS "consumer (no_sodium): ok")
+    return()
+elseif(MODE STREQUAL "no_libpq")
+    run(${CMAKE_COMMAND} ${library_args})
+    run(${CMAKE_COMMAND} --install ${WORK_DIR}/lib --prefix ${WORK_DIR}/prefix)
+    execute_process(COMMAND pkg-config --variable=pcfiledir libsodium OUTPUT_VARIABLE dir OUTPUT_STRIP_TRAILING_WHITESPACE)
+    file(MAKE_DIRECTORY ${WORK_DIR}/pc)
+    file(COPY ${dir}/libsodium.pc DESTINATION ${WORK_DIR}/pc)
+    list(APPEND consumer_args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DLIBSODIUM_PC_DIR=${WORK_DIR}/pc)
+    run(${CMAKE_COMMAND} ${consumer_args})
+    message(STATUS "consumer (no_libpq): ok")
+    return()
+elseif(MODE STREQUAL "postgres")
+    run(${CMAKE_COMMAND} ${library_args})
+    run(${CMAKE_COMMAND} --install ${WORK_DIR}/lib --prefix ${WORK_DIR}/prefix)
+    list(APPEND consumer_args -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+    run(${CMAKE_COMMAND} ${consumer_args})
+    run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
+    run(${WORK_DIR}/consumer/consumer_replica)
+    # And through pkg-config alone.
+    set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/lib/pkgconfig)
+    execute_process(COMMAND pkg-config --cflags --libs tokenauth-postgres RESULT_VARIABLE rc OUTPUT_VARIABLE flags
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "pkg-config does not know tokenauth-postgres")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    run(c++ -std=c++17 -Wall -Wextra -Werror ${SOURCE_DIR}/tests/cmake/consumer/replica.cpp ${flags}
+        -o ${WORK_DIR}/consumer_replica_pc)
+    run(${WORK_DIR}/consumer_replica_pc)
+    message(STATUS "consumer (postgres): ok")
     return()
 elseif(MODE STREQUAL "package")
     # Install the library alone into a private prefix, then consume the installed package.
