@@ -10,11 +10,12 @@ packages=(
     clang libclang-rt-14-dev
     openssl curl wrk valgrind
 )
-# --test: also what the browser, PostgreSQL, nginx and aarch64 tests need: Chromium, PostgreSQL 15, nginx-light,
+# --test: also what the browser, PostgreSQL, nginx, Beast and aarch64 tests need: Chromium, PostgreSQL 15,
+# nginx-light, libboost-dev (Boost.Beast, for the adapter test),
 # an aarch64 cross compiler and qemu-user, and Node.js with npm for the browser driver
 # (playwright-core); a machine that has node and npm already keeps its own.
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium postgresql-15 nginx-light g++-aarch64-linux-gnu qemu-user)
+    packages+=(chromium postgresql-15 nginx-light libboost-dev g++-aarch64-linux-gnu qemu-user)
     command -v node >/dev/null 2>&1 || packages+=(nodejs)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

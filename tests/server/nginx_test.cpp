@@ -34,17 +34,6 @@ bool skip_without_nginx() {
     return true;
 }
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        throw std::runtime_error("no free port");
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 /// An upstream that answers every request with the headers and body size it received.
 class echo_upstream {
@@ -79,7 +68,7 @@ private:
 /// tests run as root), on a free port; stopped on destruction.
 class nginx_process {
 public:
-    nginx_process(int tokenauth_port, int upstream_port) : port_(free_port()) {
+    nginx_process(int tokenauth_port, int upstream_port) : port_(test_server::free_port()) {
         const std::string& dir = dir_.path;
         std::ifstream in(TOKENAUTH_NGINX_CONF_IN);
         std::string conf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -14,6 +14,19 @@
 
 namespace test_server {
 
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+        throw std::runtime_error("no free port");
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
 /// What an HTTP/1.0 exchange returned, headers as sent (nothing decoded).
 struct raw_response {
     int status = 0;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "raw_http.hpp"
 
 using nlohmann::json;
 using test_server::pg_instance;
@@ -238,4 +239,43 @@ TEST_CASE("replica: docs/library.md's example compiles and runs as printed", "[r
     const std::string refused = bin + " '" + p.db + "' 'Bearer access-v1:nonsense' > " + dir.path + "/out.txt 2>&1";
     CHECK(WEXITSTATUS(std::system(refused.c_str())) == 1);
     CHECK(test_server::read_file(dir.path + "/out.txt").rfind("refused: ", 0) == 0);
+}
+
+TEST_CASE("replica: the README's replica and adapter service compiles and serves as printed", "[replica]") {
+    if (test_server::skip_without_postgres()) return;
+    std::string readme = test_server::read_file(TOKENAUTH_README);
+    const auto at = readme.find("<!-- replica-adapter-example -->");
+    REQUIRE(at != std::string::npos);
+    const auto start = readme.find("```cpp\n", at) + 7;
+    std::string block = readme.substr(start, readme.find("```\n", start) - start);
+    server_on_pg p;
+    create_user(p.s, p.admin, "svc");
+    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const int port = test_server::free_port();
+    // Only the database and the port are this test's.
+    const std::string uri = "postgresql://tokenauth_replica@db.example/tokenauth";
+    REQUIRE(block.find(uri) != std::string::npos);
+    REQUIRE(block.find("8080") != std::string::npos);
+    block.replace(block.find(uri), uri.size(), p.db);
+    block.replace(block.find("8080"), 4, std::to_string(port));
+    temp_dir dir;
+    std::ofstream(dir.path + "/service.cpp") << block;
+    const std::string bin = dir.path + "/service";
+    const std::string build = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror -I" + TOKENAUTH_INCLUDE_DIR + " " +
+                              dir.path + "/service.cpp -o " + bin +
+                              " $(pkg-config --cflags --libs libsodium libpq cpp-httplib) -pthread > " + dir.path +
+                              "/build.txt 2>&1";
+    INFO(test_server::read_file(dir.path + "/build.txt"));
+    REQUIRE(std::system(build.c_str()) == 0);
+    REQUIRE(std::system((bin + " > " + dir.path + "/out.txt 2>&1 & echo $! > " + dir.path + "/pid").c_str()) == 0);
+    httplib::Client c("127.0.0.1", port);
+    for (int i = 0; i < 500 && !c.Get("/reports"); ++i) std::this_thread::sleep_for(10ms);  // until it listens
+    const auto ok = c.Get("/reports", {{"Authorization", "Bearer " + t.bearer}});
+    REQUIRE(ok);
+    CHECK(ok->status == 200);
+    CHECK(ok->body.rfind("reports for user 100", 0) == 0);
+    const auto refused = c.Get("/reports");
+    CHECK(refused->status == 401);
+    CHECK(refused->get_header_value("WWW-Authenticate") == "Bearer realm=\"tokenauth\"");
+    std::system(("kill $(cat " + dir.path + "/pid)").c_str());
 }
