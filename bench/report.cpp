@@ -176,7 +176,7 @@ void library(report& r, const gbench& g) {
 void http(report& r, const json& h) {
     r.section("HTTP (bench/http/run.sh)",
               "`tokenauth-server --http` on loopback, wrk with 8 keep-alive connections, " +
-                  std::to_string(h.value("duration_s", 0)) + " s a run; version and who-am-i interleaved, " +
+                  std::to_string(h.value("duration_s", 0)) + " s a run; version, who-am-i and verify interleaved, " +
                   std::to_string(h.value("rounds", 0)) +
                   " rounds; median (min to max) requests/s. The floor is `GET /v1/version`, no authentication.");
     const stats version = of(numbers(h.at("version"), "rps"));
@@ -190,6 +190,11 @@ void http(report& r, const json& h) {
     const auto [whoami, whoami_text] = line("whoami");
     const double ratio = whoami.median / version.median;
     r.add("`GET /v1/session/who-am-i` with an access token", whoami_text, fmt("%.2f", ratio), ">= 0.95", ratio >= 0.95);
+    if (h.contains("verify")) {  // the edge proxies' endpoint (docs/edge.md)
+        const auto [verify, verify_text] = line("verify");
+        const double v = verify.median / version.median;
+        r.add("`GET /v1/auth/verify` with an access token", verify_text, fmt("%.2f", v), ">= 0.95", v >= 0.95);
+    }
     const auto [bad, bad_text] = line("bad_secret");
     r.add("who-am-i with a wrong secret (401)", bad_text, fmt("%.2f", bad.median / version.median));
     const stats pairs = of(numbers(h, "create_delete_per_s"));

@@ -4,9 +4,11 @@
 # bounded to DURATION seconds). Prints requests/s and p50/p99 latency for:
 #   version      GET /v1/version (no authentication): the HTTP stack's own ceiling
 #   whoami       GET /v1/session/who-am-i with an access token
+#   verify       GET /v1/auth/verify with an access token (what nginx auth_request asks)
 #   bad_secret   the same with a wrong secret (the 401 path)
 #   create+del   token create + delete pairs (each a durable SQLite commit)
-# and the ratio whoami/version. version and whoami run interleaved, ROUNDS times each; the
+# and the ratios whoami/version and verify/version. version, whoami and verify run interleaved,
+# ROUNDS times each; the
 # medians are reported (this machine is shared and noisy).
 # Usage: bench/http/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 3)]
 # TOKENAUTH_BENCH_SERVER=PATH measures another server binary (an older build, say) instead.
@@ -66,10 +68,12 @@ echo "server: $server_bin --http, ${TOKENAUTH_BENCH_THREADS:-16} threads; wrk 1 
 for ((r = 0; r < rounds; r++)); do
     run version -t1 -c8 "$api/v1/version"
     run whoami -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/session/who-am-i"
+    run verify -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/auth/verify"
 done
 run bad_secret -t1 -c8 -H "Authorization: Bearer $bad" "$api/v1/session/who-am-i"
 report version
 report whoami
+report verify
 report bad_secret
 pairs=$(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" "$api" | grep '^created')
 echo "create+del   $pairs"
@@ -80,12 +84,14 @@ if [[ -n "${TOKENAUTH_BENCH_JSON:-}" ]]; then  # every run, for bench/report.sh 
     }
     {
         printf '{"duration_s": %s, "rounds": %s' "$duration" "$rounds"
-        for name in version whoami bad_secret; do
+        for name in version whoami verify bad_secret; do
             printf ', "%s": {"rps": [%s], "p50_us": [%s], "p99_us": [%s]}' "$name" "$(series $name 1)" "$(series $name 2)" \
                 "$(series $name 3)"
         done
         printf ', "create_delete_per_s": [%s]}\n' "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")"
     } >"$TOKENAUTH_BENCH_JSON"
 fi
-awk -v a="$(median whoami | cut -d' ' -f1)" -v b="$(median version | cut -d' ' -f1)" \
-    'BEGIN { printf "ratio whoami/version = %.2f (target >= 0.95), medians of %d runs each\n", a / b, '"$rounds"' }'
+for name in whoami verify; do
+    awk -v n="$name" -v a="$(median $name | cut -d' ' -f1)" -v b="$(median version | cut -d' ' -f1)" \
+        'BEGIN { printf "ratio %s/version = %.2f (target >= 0.95), medians of %d runs each\n", n, a / b, '"$rounds"' }'
+done

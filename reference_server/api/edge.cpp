@@ -103,44 +103,6 @@ const user_row* review(request_context& ctx, std::string_view token, principal& 
     return u;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/// The value of `key` in an application/x-www-form-urlencoded body; 400 when malformed or
-/// repeated, "" when absent.
-std::string form_value(std::string_view body, std::string_view key) {
-    std::string found;
-    bool seen = false;
-    while (!body.empty()) {
-        const std::size_t amp = body.find('&');
-        const std::string_view pair = body.substr(0, amp);
-        body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
-        const std::size_t eq = pair.find('=');
-        if (pair.substr(0, eq) != key) continue;
-        if (seen) throw bad_request(std::string("the form has more than one '") + std::string(key) + "'");
-        seen = true;
-        const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-            if (raw[i] == '+') {
-                found += ' ';
-            } else if (raw[i] != '%') {
-                found += raw[i];
-            } else {
-                const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
-                const int lo = i + 2 < raw.size() ? hex_digit(raw[i + 2]) : -1;
-                if (hi < 0 || lo < 0) throw bad_request("the form has a malformed percent-encoding");
-                found += static_cast<char>(hi * 16 + lo);
-                i += 2;
-            }
-        }
-    }
-    return found;
-}
-
 std::int64_t seconds(timestamp t) { return t / nanos_per_second; }
 
 void introspect(request_context& ctx) {
@@ -148,7 +110,7 @@ void introspect(request_context& ctx) {
     if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
         throw api_error{415, "unsupported_media_type_error", "introspection takes an application/x-www-form-urlencoded body"};
     require_reviewer(ctx);
-    std::string token = form_value(ctx.req.body, "token");
+    std::string token = ctx.body(decode_introspection(ctx.req.body));
     principal who;
     const user_row* found = review(ctx, token, who);
     tokenauth::wipe(token.data(), token.size());
@@ -170,33 +132,13 @@ void introspect(request_context& ctx) {
 bool is_system_name(std::string_view name) { return name.rfind("system:", 0) == 0; }
 
 void token_review(request_context& ctx) {
-    nlohmann::json in;
-    try {
-        in = nlohmann::json::parse(ctx.req.body);
-    } catch (const nlohmann::json::exception&) {
-        throw bad_request("the body is not a JSON TokenReview");
-    }
-    const auto api_version = in.find("apiVersion");
-    const auto spec = in.find("spec");
-    if (!in.is_object() || api_version == in.end() || !api_version->is_string() ||
-        (*api_version != "authentication.k8s.io/v1" && *api_version != "authentication.k8s.io/v1beta1") ||
-        in.value("kind", "") != "TokenReview" || spec == in.end() || !spec->is_object() ||
-        !spec->contains("token") || !(*spec)["token"].is_string())
-        throw bad_request("expected an authentication.k8s.io/v1 or v1beta1 TokenReview with spec.token");
-    std::vector<std::string> audiences;
-    if (const auto a = spec->find("audiences"); a != spec->end() && !a->is_null()) {
-        if (!a->is_array()) throw bad_request("spec.audiences must be an array of strings");
-        for (const auto& v : *a) {
-            if (!v.is_string()) throw bad_request("spec.audiences must be an array of strings");
-            audiences.push_back(v.get<std::string>());
-        }
-    }
+    token_review_body in = ctx.body(decode_token_review(ctx.req.body));
+    const std::vector<std::string>& audiences = in.audiences;
     require_reviewer(ctx);
     const std::string& audience = ctx.svc.policy.k8s_audience;
     const bool audience_ok =
         audiences.empty() || (!audience.empty() && std::find(audiences.begin(), audiences.end(), audience) != audiences.end());
-    std::string token = (*spec)["token"].get<std::string>();
-    (*spec)["token"] = "";
+    std::string& token = in.token;
     principal who;
     const user_row* found = audience_ok ? review(ctx, token, who) : nullptr;
     tokenauth::wipe(token.data(), token.size());
@@ -214,7 +156,7 @@ void token_review(request_context& ctx) {
                   {"user", {{"username", username}, {"uid", std::to_string(found->auth_id)}, {"groups", groups}}}};
         if (!audiences.empty()) status["audiences"] = nlohmann::json::array({audience});
     }
-    ctx.reply({{"apiVersion", *api_version}, {"kind", "TokenReview"}, {"status", status}});
+    ctx.reply({{"apiVersion", in.api_version}, {"kind", "TokenReview"}, {"status", status}});
 }
 
 }  // namespace

@@ -205,6 +205,83 @@ decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
     });
 }
 
+namespace {
+int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+}  // namespace
+
+decoded<std::string> decode_introspection(std::string_view body) noexcept {
+    decoded<std::string> out;
+    try {
+        std::string found;
+        bool seen = false;
+        while (!body.empty()) {
+            const std::size_t amp = body.find('&');
+            const std::string_view pair = body.substr(0, amp);
+            body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+            const std::size_t eq = pair.find('=');
+            if (pair.substr(0, eq) != "token") continue;
+            if (seen) {
+                out.error = bad("the form has more than one 'token'");
+                return out;
+            }
+            seen = true;
+            const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+            for (std::size_t i = 0; i < raw.size(); ++i) {
+                if (raw[i] != '%') {
+                    found += raw[i] == '+' ? ' ' : raw[i];
+                    continue;
+                }
+                const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
+                const int lo = i + 2 < raw.size() ? hex_digit(raw[i + 2]) : -1;
+                if (hi < 0 || lo < 0) {
+                    out.error = bad("the form has a malformed percent-encoding");
+                    return out;
+                }
+                found += static_cast<char>(hi * 16 + lo);
+                i += 2;
+            }
+        }
+        out.value = std::move(found);
+    } catch (const std::exception&) {  // bad_alloc
+        out.error = bad("the form could not be read");
+    }
+    return out;
+}
+
+decoded<token_review_body> decode_token_review(std::string_view body) noexcept {
+    return guarded<token_review_body>(body, [](const json& j, decoded<token_review_body>& out) {
+        token_review_body b;
+        const json* spec = field(j, "spec");
+        const json* kind = field(j, "kind");
+        if (!required_string(j, "apiVersion", b.api_version, out.error) ||
+            (b.api_version != "authentication.k8s.io/v1" && b.api_version != "authentication.k8s.io/v1beta1") ||
+            kind == nullptr || *kind != "TokenReview" || spec == nullptr || !spec->is_object() ||
+            !required_string(*spec, "token", b.token, out.error, max_authorization_length)) {
+            out.error = bad("expected an authentication.k8s.io/v1 or v1beta1 TokenReview with spec.token");
+            return;
+        }
+        if (const json* a = field(*spec, "audiences"); a != nullptr && !a->is_null()) {
+            if (!a->is_array() || a->size() > 64) {
+                out.error = bad("spec.audiences must be an array of at most 64 strings");
+                return;
+            }
+            for (const json& v : *a) {
+                if (!v.is_string() || v.get_ref<const std::string&>().size() > max_name_length) {
+                    out.error = bad("spec.audiences must be an array of strings");
+                    return;
+                }
+                b.audiences.push_back(v.get<std::string>());
+            }
+        }
+        out.value = std::move(b);
+    });
+}
+
 decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept {
     return guarded<std::vector<std::string>>(body, [](const json& j, decoded<std::vector<std::string>>& out) {
         const json* c = field(j, "credentials");

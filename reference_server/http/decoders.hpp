@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api_error.hpp"
 
@@ -64,7 +65,18 @@ struct role_body {
 inline constexpr std::size_t max_name_length = 256;
 inline constexpr std::size_t max_password_length = 1024;
 
+/// A Kubernetes TokenReview (authentication.k8s.io/v1 or v1beta1).
+struct token_review_body {
+    std::string api_version;
+    std::string token;
+    std::vector<std::string> audiences;
+};
+
 decoded<token_create_body> decode_token_create(std::string_view body) noexcept;
+/// RFC 7662's request: the `token` of an application/x-www-form-urlencoded body ("" when
+/// absent; 400 when malformed or repeated). Other fields (token_type_hint) are ignored.
+decoded<std::string> decode_introspection(std::string_view body) noexcept;
+decoded<token_review_body> decode_token_review(std::string_view body) noexcept;
 /// POST /v1/auth/access-tokens/revoke: {"credentials": [up to 500 strings]}.
 inline constexpr std::size_t max_revoke_credentials = 500;
 decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept;
