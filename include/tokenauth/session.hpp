@@ -67,6 +67,18 @@ struct session_key {
     }
 };
 
+/// A session key from its text form, 64 hex digits (a key file's content; line breaks at the
+/// end are ignored). Fails with malformed otherwise.
+inline result<session_key> parse_session_key_hex(std::string_view text) noexcept {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    session_key key;
+    std::size_t bin_len = 0;
+    if (text.size() != 64 || sodium_hex2bin(key.bytes, sizeof key.bytes, text.data(), text.size(), nullptr, &bin_len,
+                                            nullptr) != 0 || bin_len != sizeof key.bytes)
+        return errc::malformed;
+    return key;
+}
+
 /// The per-user value a session MAC covers; see the file comment. Not secret, never reused.
 struct session_binding {
     std::uint8_t bytes[16] = {};

@@ -138,6 +138,7 @@ private:
     }
 
     result<principal> validate_session(std::string_view text) const noexcept {
+        if (store_->stale()) return errc::store_stale;  // its users' state may be out of date too
         std::uint8_t payload[session_payload_size];
         const errc decoded = detail::decode_prefixed(text, session_token_prefix, session_token_version, payload);
         if (decoded != errc::ok) return decoded;

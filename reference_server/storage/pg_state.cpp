@@ -168,6 +168,8 @@ const char* const migrations[] = {
         SELECT (SELECT max(version) FROM schema_version) AS schema_version,
                (SELECT value::bigint FROM meta WHERE key = 'pruned_through') AS pruned_through;
     CREATE VIEW tokenauth_replica_users AS SELECT auth_id, name FROM principals WHERE kind = 'user';
+    CREATE VIEW tokenauth_replica_sessions AS
+        SELECT auth_id, generation, session_binding FROM principals WHERE kind = 'user';
     DO $$
     BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tokenauth_replica')
@@ -188,7 +190,7 @@ constexpr const char* grant_replica_views = R"sql(
     BEGIN
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tokenauth_replica') THEN
             GRANT SELECT ON tokenauth_replica_tokens, tokenauth_replica_changes, tokenauth_replica_state,
-                tokenauth_replica_users TO tokenauth_replica;
+                tokenauth_replica_users, tokenauth_replica_sessions TO tokenauth_replica;
         END IF;
     END $$;
 )sql";

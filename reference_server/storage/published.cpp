@@ -114,11 +114,10 @@ bool read_session_key_file(const std::string& path, session_key& key) {
     ::close(fd);
     std::size_t len = n > 0 ? static_cast<std::size_t>(n) : 0;
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) --len;
-    std::size_t bin_len = 0;
-    const bool ok = len == 64 && sodium_hex2bin(key.bytes, sizeof key.bytes, text, len, nullptr, &bin_len, nullptr) == 0 &&
-                    bin_len == sizeof key.bytes;
+    const auto parsed = parse_session_key_hex(std::string_view(text, len));
     sodium_memzero(text, sizeof text);
-    if (!ok) throw std::runtime_error("session key file " + path + " must hold 64 hex digits (32 bytes)");
+    if (!parsed) throw std::runtime_error("session key file " + path + " must hold 64 hex digits (32 bytes)");
+    key = *parsed;
     return true;
 }
 

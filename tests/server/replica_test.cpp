@@ -279,3 +279,40 @@ TEST_CASE("replica: the README's replica and adapter service compiles and serves
     CHECK(refused->get_header_value("WWW-Authenticate") == "Bearer realm=\"tokenauth\"");
     std::system(("kill $(cat " + dir.path + "/pid)").c_str());
 }
+
+TEST_CASE("replica: sessions are accepted only when opted in, and a password change ends them", "[replica]") {
+    if (test_server::skip_without_postgres()) return;
+    server_on_pg p;
+    create_user(p.s, p.admin, "jane", std::string("jane-password-1"));
+    const std::string jane = p.s.login("jane", "jane-password-1");
+    const auto key = tokenauth::parse_session_key_hex(test_server::read_file(p.dir.path + "/session.key"));
+    REQUIRE(key.ok());
+    tokenauth::system_clock clock;
+    {
+        replica tokens_only({p.db});  // the default: no session state, so no session validates
+        const tokenauth::validator v(tokens_only, clock, *key, tokens_only);
+        CHECK(!v.validate("Bearer " + jane).ok());
+    }
+    tokenauth::postgres::replica_options o{p.db};
+    o.accept_sessions = true;
+    replica r(o);
+    const tokenauth::validator v(r, clock, *key, r);
+    auto who = v.validate("Bearer " + jane);
+    REQUIRE(who.ok());
+    CHECK(who->kind == tokenauth::credential_kind::session);
+    CHECK(v.validate("Bearer " + p.admin).ok());
+    // A password change on the server ends jane's sessions here too; her new one works.
+    const auto changed = p.s.request("POST", "/v1/session/change-password", jane,
+                                     json{{"old_password", "jane-password-1"}, {"new_password", "jane-password-2"}});
+    REQUIRE(changed.status == 200);
+    wait_for(r, last_change(p.db));
+    CHECK(v.validate("Bearer " + jane).code() == errc::session_revoked);
+    CHECK(v.validate("Bearer " + changed.body.at("bearer_token").get<std::string>()).ok());
+    // Deleted: unknown.
+    const auto users = p.s.request("GET", "/v1/users/", p.admin).body;
+    for (const auto& u : users)
+        if (u.at("name") == "jane") REQUIRE(p.s.request("DELETE", "/v1/users/" + u.at("id").get<std::string>(), p.admin).status == 200);
+    wait_for(r, last_change(p.db));
+    CHECK(!v.validate("Bearer " + changed.body.at("bearer_token").get<std::string>()).ok());
+    CHECK(v.validate("Bearer " + p.admin).ok());
+}

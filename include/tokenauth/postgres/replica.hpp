@@ -10,9 +10,10 @@
 // not know, or a schema newer than it knows. When its position falls below what the server
 // pruned from the log, it loads a snapshot again.
 //
-// Access tokens only: sessions are signed with the servers' session key, and whoever holds
-// that key can mint a session for any user, so a replica is not given one. Validations do not
-// write last-used times back to the database.
+// Access tokens by default. Sessions are an explicit opt-in (replica_options::accept_sessions,
+// and a validator given the servers' session key and this replica as its session users):
+// whoever holds that key can mint a session for any user, so a service given it must be
+// trusted as much as the servers. Validations do not write last-used times back.
 //
 // Needs libpq: link the CMake target tokenauth::postgres (find_package(tokenauth CONFIG
 // COMPONENTS postgres)) or pkg-config tokenauth-postgres.
@@ -30,15 +31,18 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "../privilege.hpp"
 #include "../store.hpp"
+#include "../validator.hpp"
 
 namespace tokenauth::postgres {
 
@@ -50,6 +54,11 @@ struct replica_options {
     std::chrono::milliseconds max_staleness{5000};     ///< stale() after this long without catching up
     std::chrono::milliseconds poll_interval{1000};     ///< the longest wait for a notification
     std::chrono::milliseconds reconnect_delay{250};    ///< after a failure, before trying again
+    /// Also follow users' session state (generation, binding), so that a validator given the
+    /// servers' session key and this replica as its session_user_source accepts sessions.
+    /// Whoever holds that key can mint a session for any user: opt in only where it is kept
+    /// as safe as on the servers.
+    bool accept_sessions = false;
 };
 
 struct replica_stats {
@@ -115,7 +124,7 @@ struct token_id_hash {
 
 }  // namespace detail
 
-class replica final : public token_store {
+class replica final : public token_store, public session_user_source {
 public:
     /// Connects, loads the first snapshot and starts following. Throws std::runtime_error
     /// when the database cannot be reached or its schema is not one this replica knows.
@@ -149,6 +158,16 @@ public:
     bool stale() const noexcept override {
         return steady_ns() - synced_at_.load(std::memory_order_acquire) >
                std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.max_staleness).count();
+    }
+
+    /// A user's session state; false for an unknown user, or always without accept_sessions.
+    bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override {
+        if (!opts_.accept_sessions) return false;
+        std::shared_lock lock(users_mu_);
+        const auto it = users_.find(auth_id);
+        if (it == users_.end()) return false;
+        out = it->second;
+        return true;
     }
 
     /// The last change-log sequence applied: every write the server logged up to it is seen.
@@ -214,6 +233,7 @@ private:
             const auto pos = c.exec("SELECT coalesce(max(seq), 0) FROM tokenauth_replica_changes");
             const auto rows = c.exec("SELECT id, secret_hash, hash_scheme, user_id, expiration_time, enabled, privileges "
                                      "FROM tokenauth_replica_tokens");
+            if (opts_.accept_sessions) load_users(c, nullptr);
             c.exec("COMMIT");
             std::unordered_set<token_id, detail::token_id_hash> present;
             for (int i = 0; i < PQntuples(rows.get()); ++i) {
@@ -233,11 +253,36 @@ private:
         synced_at_.store(steady_ns(), std::memory_order_release);
     }
 
+    /// Reads users' session state: one user's (auth_id), or everyone's (nullptr).
+    void load_users(detail::pq_connection& c, const char* auth_id) {
+        const auto r = auth_id == nullptr
+                           ? c.exec("SELECT auth_id, generation, session_binding FROM tokenauth_replica_sessions")
+                           : c.exec("SELECT auth_id, generation, session_binding FROM tokenauth_replica_sessions "
+                                    "WHERE auth_id = $1",
+                                    {auth_id});
+        std::unordered_map<std::uint64_t, session_user> read;
+        for (int i = 0; i < PQntuples(r.get()); ++i) {
+            session_user u;
+            u.generation = std::strtoull(PQgetvalue(r.get(), i, 1), nullptr, 10);
+            if (!detail::bytea_to(PQgetvalue(r.get(), i, 2), u.binding.bytes, sizeof u.binding.bytes))
+                throw std::runtime_error("tokenauth replica: a user's session binding is corrupt");
+            read.emplace(std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10), u);
+        }
+        std::unique_lock lock(users_mu_);
+        if (auth_id == nullptr) {
+            users_ = std::move(read);
+        } else if (read.empty()) {
+            users_.erase(std::strtoull(auth_id, nullptr, 10));  // deleted
+        } else {
+            users_.insert_or_assign(read.begin()->first, read.begin()->second);
+        }
+    }
+
     /// Applies every change after applied_seq(), or loads a snapshot when those were pruned.
     void catch_up(detail::pq_connection& c) {
         if (check_state(c) > applied_seq()) return load_snapshot(c);
         const auto r = c.exec("SELECT c.seq, c.kind, c.token_id, t.id, t.secret_hash, t.hash_scheme, t.user_id, "
-                              "t.expiration_time, t.enabled, t.privileges FROM tokenauth_replica_changes c "
+                              "t.expiration_time, t.enabled, t.privileges, c.entity_id FROM tokenauth_replica_changes c "
                               "LEFT JOIN tokenauth_replica_tokens t ON t.id = c.token_id WHERE c.seq > $1 ORDER BY c.seq",
                               {std::to_string(applied_seq())});
         for (int i = 0; i < PQntuples(r.get()); ++i) {
@@ -251,8 +296,12 @@ private:
                     tokens_.erase(id);  // deleted
                     known_.erase(id);
                 }
-            } else if (kind != "directory" && kind != "user" && kind != "group" && kind != "group_members" &&
-                       kind != "role" && kind != "role_members") {
+            } else if (kind == "user" || kind == "directory") {
+                // A user's sessions end with a new generation or its deletion (a legacy
+                // 'directory' row names no user: everyone is read again).
+                if (opts_.accept_sessions)
+                    load_users(c, kind == "user" && !PQgetisnull(r.get(), i, 10) ? PQgetvalue(r.get(), i, 10) : nullptr);
+            } else if (kind != "group" && kind != "group_members" && kind != "role" && kind != "role_members") {
                 // A newer server's kind: skipping it could keep someone's access.
                 throw std::runtime_error("tokenauth replica: the change log holds a change of kind '" +
                                          std::string(kind.substr(0, 32)) + "', which this replica does not know");
@@ -303,6 +352,8 @@ private:
     scope_table scopes_;  // before tokens_: records name its entries
     memory_token_store tokens_;
     std::unordered_set<token_id, detail::token_id_hash> known_;  // the follower's: ids held
+    mutable std::shared_mutex users_mu_;
+    std::unordered_map<std::uint64_t, session_user> users_;  // with accept_sessions
     std::atomic<std::int64_t> applied_seq_{0};
     std::atomic<std::int64_t> synced_at_{0};
     std::atomic<std::uint64_t> snapshot_loads_{0};
