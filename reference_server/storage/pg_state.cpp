@@ -507,7 +507,10 @@ void pg_state::follow() {
             last_error.clear();
             read_log = true;
             pollfd p{PQsocket(c->raw()), POLLIN, 0};
-            if (::poll(&p, 1, 1000) > 0) {
+            // A second at most, and well within --max-staleness, so that a quiet database never
+            // makes a healthy server look stale.
+            const auto wait = std::min<std::int64_t>(1000, std::max<std::int64_t>(10, max_staleness_.count() / 4));
+            if (::poll(&p, 1, static_cast<int>(wait)) > 0) {
                 if (PQconsumeInput(c->raw()) == 0) {
                     c.reset();
                     continue;

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,7 +53,7 @@ inline constexpr std::int64_t known_schema_version = 6;
 struct replica_options {
     std::string conninfo;                              ///< libpq URI or key=value string
     std::chrono::milliseconds max_staleness{5000};     ///< stale() after this long without catching up
-    std::chrono::milliseconds poll_interval{1000};     ///< the longest wait for a notification
+    std::chrono::milliseconds poll_interval{1000};     ///< the longest wait for a notification (and at most max_staleness / 4)
     std::chrono::milliseconds reconnect_delay{250};    ///< after a failure, before trying again
     /// Also follow users' session state (generation, binding), so that a validator given the
     /// servers' session key and this replica as its session_user_source accepts sessions.
@@ -336,7 +337,10 @@ private:
                 catch_up(*c);
                 set_error("");
                 pollfd p{PQsocket(c->raw()), POLLIN, 0};
-                const int waited = ::poll(&p, 1, static_cast<int>(opts_.poll_interval.count()));
+                // Well within max_staleness, so that a quiet database never makes it look stale.
+                const auto wait = std::min<std::int64_t>(opts_.poll_interval.count(),
+                                                         std::max<std::int64_t>(10, opts_.max_staleness.count() / 4));
+                const int waited = ::poll(&p, 1, static_cast<int>(wait));
                 if (waited > 0 && PQconsumeInput(c->raw()) == 0) c.reset();
                 if (c)
                     while (PGnotify* n = PQnotifies(c->raw())) PQfreemem(n);
