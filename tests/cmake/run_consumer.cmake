@@ -11,6 +11,20 @@ function(run)
     endif()
 endfunction()
 
+# Compiles SOURCE with only what pkg-config says of PACKAGE (installed in the work prefix),
+# then runs it.
+function(build_with_pkgconfig package source binary)
+    set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/lib/pkgconfig)
+    execute_process(COMMAND pkg-config --cflags --libs ${package} RESULT_VARIABLE rc OUTPUT_VARIABLE flags
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT rc EQUAL 0)
+        message(FATAL_ERROR "pkg-config does not know ${package}")
+    endif()
+    separate_arguments(flags UNIX_COMMAND "${flags}")
+    run(c++ -std=c++17 -Wall -Wextra -Werror ${source} ${flags} -o ${WORK_DIR}/${binary})
+    run(${WORK_DIR}/${binary})
+endfunction()
+
 set(consumer_args -S ${SOURCE_DIR}/tests/cmake/consumer -B ${WORK_DIR}/consumer -DMODE=${MODE})
 set(library_args -S ${SOURCE_DIR} -B ${WORK_DIR}/lib -DTOKENAUTH_BUILD_TESTS=OFF -DTOKENAUTH_BUILD_SERVER=OFF
     -DTOKENAUTH_BUILD_BENCHMARKS=OFF -DTOKENAUTH_INSTALL=ON)
@@ -18,16 +32,7 @@ if(MODE STREQUAL "pkgconfig")
     # Installed, then compiled with only what pkg-config says (no CMake on the consumer side).
     run(${CMAKE_COMMAND} ${library_args})
     run(${CMAKE_COMMAND} --install ${WORK_DIR}/lib --prefix ${WORK_DIR}/prefix)
-    set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/lib/pkgconfig)
-    execute_process(COMMAND pkg-config --cflags --libs tokenauth RESULT_VARIABLE rc OUTPUT_VARIABLE flags
-                    OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "pkg-config does not know tokenauth")
-    endif()
-    separate_arguments(flags UNIX_COMMAND "${flags}")
-    run(c++ -std=c++17 -Wall -Wextra -Werror ${SOURCE_DIR}/tests/cmake/consumer/main.cpp ${flags}
-        -o ${WORK_DIR}/consumer_pc)
-    run(${WORK_DIR}/consumer_pc)
+    build_with_pkgconfig(tokenauth ${SOURCE_DIR}/tests/cmake/consumer/main.cpp consumer_pc)
     message(STATUS "consumer (pkgconfig): ok")
     return()
 elseif(MODE STREQUAL "build_tree")
@@ -59,16 +64,7 @@ elseif(MODE STREQUAL "postgres")
     run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
     run(${WORK_DIR}/consumer/consumer_replica)
     # And through pkg-config alone.
-    set(ENV{PKG_CONFIG_PATH} ${WORK_DIR}/prefix/lib/pkgconfig)
-    execute_process(COMMAND pkg-config --cflags --libs tokenauth-postgres RESULT_VARIABLE rc OUTPUT_VARIABLE flags
-                    OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "pkg-config does not know tokenauth-postgres")
-    endif()
-    separate_arguments(flags UNIX_COMMAND "${flags}")
-    run(c++ -std=c++17 -Wall -Wextra -Werror ${SOURCE_DIR}/tests/cmake/consumer/replica.cpp ${flags}
-        -o ${WORK_DIR}/consumer_replica_pc)
-    run(${WORK_DIR}/consumer_replica_pc)
+    build_with_pkgconfig(tokenauth-postgres ${SOURCE_DIR}/tests/cmake/consumer/replica.cpp consumer_replica_pc)
     message(STATUS "consumer (postgres): ok")
     return()
 elseif(MODE STREQUAL "package")

@@ -54,6 +54,27 @@ struct server_on_pg {
     std::string db = pg_instance::shared().create_database();
     server_process s{dir.path + "/server", {"--database", db, "--session-key-file", dir.path + "/session.key"}};
     std::string admin = s.login();
+    /// Creates the user svc and a token for it.
+    created_token svc_token() const {
+        create_user(s, admin, "svc");
+        return create_token(s, admin, user_identity("svc"));
+    }
+};
+
+/// server_on_pg with a token for svc, and a replica with the given bound validating it.
+struct with_replica : server_on_pg {
+    created_token t;
+    std::unique_ptr<replica> r;
+    tokenauth::system_clock clock;
+    std::unique_ptr<tokenauth::validator> v;
+    explicit with_replica(std::chrono::milliseconds bound) {
+        t = svc_token();
+        tokenauth::postgres::replica_options o{db};
+        o.max_staleness = bound;
+        r = std::make_unique<replica>(o);
+        v = std::make_unique<tokenauth::validator>(*r, clock);
+    }
+    errc validate() const { return v->validate("Bearer " + t.bearer).code(); }
 };
 
 }  // namespace
@@ -119,30 +140,22 @@ TEST_CASE("replica: the server's tokens validate in another process, and its rev
 
 TEST_CASE("replica: PostgreSQL stopped, validation fails closed after the bound and recovers by itself", "[replica]") {
     if (test_server::skip_without_postgres()) return;
-    server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
-    tokenauth::postgres::replica_options o{p.db};
-    o.max_staleness = 1s;
-    replica r(o);
-    tokenauth::system_clock clock;
-    const tokenauth::validator v(r, clock);
-    REQUIRE(v.validate("Bearer " + t.bearer).ok());
+    with_replica w(1s);
+    REQUIRE(w.validate() == errc::ok);
     auto& pg = pg_instance::shared();
     pg.stop();
-    while (v.validate("Bearer " + t.bearer).code() != errc::store_stale) std::this_thread::sleep_for(20ms);
-    CHECK(r.stale());
-    CHECK(!r.last_error().empty());
+    while (w.validate() != errc::store_stale) std::this_thread::sleep_for(20ms);
+    CHECK(w.r->stale());
+    CHECK(!w.r->last_error().empty());
     pg.start();
-    while (!v.validate("Bearer " + t.bearer).ok()) std::this_thread::sleep_for(20ms);
-    CHECK(!r.stale());
+    while (w.validate() != errc::ok) std::this_thread::sleep_for(20ms);
+    CHECK(!w.r->stale());
 }
 
 TEST_CASE("replica: started after 10,000 changes, it loads one snapshot instead of applying them", "[replica]") {
     if (test_server::skip_without_postgres()) return;
     server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const auto t = p.svc_token();
     sql(p.db, "INSERT INTO changes (kind, entity_id) SELECT 'user', '500' FROM generate_series(1, 10000)");
     replica r({p.db});
     CHECK(r.stats().snapshot_loads == 1);
@@ -155,8 +168,7 @@ TEST_CASE("replica: started after 10,000 changes, it loads one snapshot instead 
 TEST_CASE("replica: behind what the server pruned, it loads a snapshot again", "[replica]") {
     if (test_server::skip_without_postgres()) return;
     server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const auto t = p.svc_token();
     replica r({p.db});
     tokenauth::system_clock clock;
     const tokenauth::validator v(r, clock);
@@ -172,31 +184,23 @@ TEST_CASE("replica: behind what the server pruned, it loads a snapshot again", "
 
 TEST_CASE("replica: a change of a kind it does not know, or a newer schema, fails it closed", "[replica]") {
     if (test_server::skip_without_postgres()) return;
-    server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
-    tokenauth::postgres::replica_options o{p.db};
-    o.max_staleness = 1s;
-    replica r(o);
-    tokenauth::system_clock clock;
-    const tokenauth::validator v(r, clock);
-    sql(p.db, "INSERT INTO changes (kind, entity_id) VALUES ('user_v9', '1001'); NOTIFY tokenauth_changes");
-    while (r.last_error().find("user_v9") == std::string::npos) std::this_thread::sleep_for(20ms);
+    with_replica w(1s);
+    sql(w.db, "INSERT INTO changes (kind, entity_id) VALUES ('user_v9', '1001'); NOTIFY tokenauth_changes");
+    while (w.r->last_error().find("user_v9") == std::string::npos) std::this_thread::sleep_for(20ms);
     // It stops there: after the bound, nothing validates until it is upgraded.
-    while (v.validate("Bearer " + t.bearer).code() != errc::store_stale) std::this_thread::sleep_for(20ms);
+    while (w.validate() != errc::store_stale) std::this_thread::sleep_for(20ms);
     std::this_thread::sleep_for(300ms);
-    CHECK(v.validate("Bearer " + t.bearer).code() == errc::store_stale);
-    CHECK(r.last_error().find("user_v9") != std::string::npos);
-    sql(p.db, "DELETE FROM changes WHERE kind = 'user_v9'");
-    sql(p.db, "UPDATE schema_version SET version = version + 1");
-    CHECK_THROWS_WITH(replica({p.db}), Catch::Contains("newer than this replica knows"));
+    CHECK(w.validate() == errc::store_stale);
+    CHECK(w.r->last_error().find("user_v9") != std::string::npos);
+    sql(w.db, "DELETE FROM changes WHERE kind = 'user_v9'");
+    sql(w.db, "UPDATE schema_version SET version = version + 1");
+    CHECK_THROWS_WITH(replica({w.db}), Catch::Contains("newer than this replica knows"));
 }
 
 TEST_CASE("replica: the tokenauth_replica role reads the replica views and no password hash", "[replica]") {
     if (test_server::skip_without_postgres()) return;
     server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const auto t = p.svc_token();
     sql(p.db, "ALTER ROLE tokenauth_replica LOGIN");
     std::string as_replica = p.db;
     as_replica.replace(as_replica.find("user=tokenauth"), std::string("user=tokenauth").size(), "user=tokenauth_replica");
@@ -227,8 +231,7 @@ TEST_CASE("replica: docs/library.md's example compiles and runs as printed", "[r
     const auto start = doc.find("```cpp\n", at) + 7;
     const std::string block = doc.substr(start, doc.find("```\n", start) - start);
     server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const auto t = p.svc_token();
     temp_dir dir;
     std::ofstream(dir.path + "/example.cpp") << block;
     const std::string bin = dir.path + "/example";
@@ -253,8 +256,7 @@ TEST_CASE("replica: the README's replica and adapter service compiles and serves
     const auto start = readme.find("```cpp\n", at) + 7;
     std::string block = readme.substr(start, readme.find("```\n", start) - start);
     server_on_pg p;
-    create_user(p.s, p.admin, "svc");
-    const auto t = create_token(p.s, p.admin, user_identity("svc"));
+    const auto t = p.svc_token();
     const int port = test_server::free_port();
     // Only the database and the port are this test's.
     const std::string uri = "postgresql://tokenauth_replica@db.example/tokenauth";
