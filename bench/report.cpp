@@ -212,6 +212,20 @@ void postgres(report& r, const json& p) {
     r.add("a token disabled on A, refused by B (" + std::to_string(rev.value("tokens", 0)) + " tokens)",
           fmt("p50 %.1f ms", rev.value("p50", 0.0)) + fmt(", p99 %.1f ms", p99) + fmt(", max %.1f ms", rev.value("max", 0.0)),
           "", "p99 <= 1000 ms", p99 <= 1000);
+    if (const auto it = p.find("replica"); it != p.end()) {  // tokenauth::postgres::replica
+        const stats replica = of(numbers(*it, "replica_ns")), memory = of(numbers(*it, "memory_ns"));
+        const double ratio = replica.median / memory.median;
+        r.add("one access token validated through `tokenauth::postgres::replica` (floor: a `memory_token_store` with "
+              "the same record, interleaved)",
+              fmt("%.1f ns", replica.median) + fmt(" (%.1f", replica.min) + fmt(" to %.1f)", replica.max) +
+                  fmt("; floor %.1f ns", memory.median),
+              fmt("%.2f", ratio), "<= 1.1", ratio <= 1.1);
+        const json& rr = it->at("revocation_ms");
+        const double rp99 = rr.value("p99", 0.0);
+        r.add("a token disabled through A, refused by the replica (" + std::to_string(rr.value("tokens", 0)) + " tokens)",
+              fmt("p50 %.1f ms", rr.value("p50", 0.0)) + fmt(", p99 %.1f ms", rp99) + fmt(", max %.1f ms", rr.value("max", 0.0)),
+              "", "p99 <= 50 ms", rp99 <= 50);
+    }
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #   create+del   durable token create + delete pairs through server A (each a commit)
 #   revocation   a token disabled through A, polled on B until B refuses it: p50 and p99
 #                over ROUNDS tokens (the change log's NOTIFY wakes B's follower)
+#   replica      tokenauth::postgres::replica against a memory_token_store (ns per validation)
+#                and a token disabled through A until the replica refuses it (ROUNDS tokens)
 # Usage: bench/postgres/run.sh [DURATION_SECONDS (default 5)] [ROUNDS (default 200)]
 # TOKENAUTH_BENCH_JSON=FILE also writes the figures there (bench/report.sh reads it).
 set -euo pipefail
@@ -12,7 +14,7 @@ duration=${1:-5}
 rounds=${2:-200}
 ./scripts/deps.sh --test
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOKENAUTH_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server >/dev/null
+cmake --build build-bench -j"${TOKENAUTH_JOBS:-2}" --target tokenauth-server tokenauth-replica-bench >/dev/null
 server_bin=./build-bench/reference_server/tokenauth-server
 pgbin=/usr/lib/postgresql/15/bin
 
@@ -103,3 +105,4 @@ if json_out:  # for bench/report.sh
                    "revocation_ms": {"p50": pick(0.5), "p99": pick(0.99), "max": latencies[-1],
                                      "tokens": len(latencies)}}, f)
 PY
+./build-bench/bench/tokenauth-replica-bench "$db" "$a" "$admin" "$rounds" ${TOKENAUTH_BENCH_JSON:+"$TOKENAUTH_BENCH_JSON"}
