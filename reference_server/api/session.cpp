@@ -1,4 +1,4 @@
-// GET /v1/version; POST /v1/session/login; GET /v1/session/who-am-i;
+// GET /v1/version; GET /livez, /readyz; POST /v1/session/login; GET /v1/session/who-am-i;
 // GET /v1/session/roles; POST /v1/session/change-password.
 #include <tokenauth/session.hpp>
 
@@ -27,6 +27,14 @@ void register_version_and_session(router& r) {
                    {"build_id", std::string("tokenauth-") + build::version},
                    {"flavor", build::flavor},
                    {"build_date", build::date}});
+    }, auth::none);
+
+    // Probes for load balancers and Kubernetes: unauthenticated, outside the failure
+    // throttle, answered from cached state (no database round trip).
+    r.get("/livez", [](request_context& ctx) { ctx.reply({{"status", "ok"}}); }, auth::none);
+    r.get("/readyz", [](request_context& ctx) {
+        if (const char* why = ctx.svc.db.not_ready()) return ctx.reply({{"status", "unavailable"}, {"reason", why}}, 503);
+        ctx.reply({{"status", "ready"}});
     }, auth::none);
 
     r.post("/v1/session/login", [](request_context& ctx) {

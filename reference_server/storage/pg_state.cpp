@@ -289,6 +289,11 @@ bool pg_state::stale() const noexcept {
            std::chrono::duration_cast<std::chrono::nanoseconds>(max_staleness_).count();
 }
 
+const char* pg_state::not_ready() const noexcept {
+    if (!stale()) return nullptr;
+    return unreachable_.load(std::memory_order_acquire) ? "storage_unreachable" : "stale";
+}
+
 void pg_state::migrate(pg::connection& c) {
     c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
     try {
@@ -505,6 +510,7 @@ void pg_state::follow() {
             // after a second without news (a lost notification costs at most that).
             if (read_log) catch_up(*c);
             last_error.clear();
+            unreachable_.store(false, std::memory_order_release);
             read_log = true;
             pollfd p{PQsocket(c->raw()), POLLIN, 0};
             // A second at most, and well within --max-staleness, so that a quiet database never
@@ -534,6 +540,8 @@ void pg_state::follow() {
                 }
             }
         } catch (const std::exception& e) {
+            // Not reached (no connection, or one that broke) or reached and refused to go on.
+            unreachable_.store(!c || !c->ok(), std::memory_order_release);
             if (on_follow_error_ && last_error != e.what()) on_follow_error_(e.what());
             last_error = e.what();
             c.reset();

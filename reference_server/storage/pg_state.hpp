@@ -44,6 +44,7 @@ public:
     ~pg_state() override;
 
     bool stale() const noexcept override;
+    const char* not_ready() const noexcept override;
     void refresh() override;
     std::vector<token_id> save_uses() override;
 
@@ -121,6 +122,7 @@ private:
     std::mutex db_mu_;  // the writer connection
     std::unique_ptr<pg::connection> db_;
     std::mutex apply_mu_;  // applying changes (writer and follower)
+    std::atomic<bool> unreachable_{false};  ///< the follower's last attempt could not reach the database
     std::atomic<std::int64_t> applied_seq_{0};  ///< written under apply_mu_; the follower peeks
     std::atomic<std::int64_t> synced_at_{0};  ///< steady-clock ns of the last successful catch-up
     std::mutex stop_mu_;

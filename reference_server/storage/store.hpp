@@ -128,6 +128,10 @@ public:
     /// True when this server may have missed changes made elsewhere (a shared database it has
     /// not reached for too long): authenticated requests must not be served.
     virtual bool stale() const noexcept { return false; }
+    /// Why this server should not take traffic now, as a fixed word for /readyz
+    /// ("storage_unreachable", "stale"), or nullptr when it is ready. From cached state only:
+    /// no database round trip.
+    virtual const char* not_ready() const noexcept { return stale() ? "stale" : nullptr; }
     /// Applies at once what other servers sharing the store have written and this one has not
     /// seen yet (snapshot() then shows it). A request that found nothing in its snapshot asks
     /// this once before it answers 404, so a user created through one server can be named

@@ -524,3 +524,16 @@ TEST_CASE("plain HTTP is opt-in and loopback-only", "[server][config]") {
                              "--threads", "TOKENAUTH_ADMIN_PASSWORD"})
         CHECK(text.find(flag) != std::string::npos);
 }
+
+TEST_CASE("/livez and /readyz answer without credentials and outside the failure throttle", "[api]") {
+    temp_dir dir;
+    server_process s(dir.path, {"--auth-failures-per-minute", "2"});
+    for (int i = 0; i < 3; ++i) s.request("GET", "/v1/session/who-am-i", "access-v1:nonsense");
+    CHECK(s.request("GET", "/v1/session/who-am-i", "access-v1:nonsense").status == 429);  // this address is throttled
+    const auto live = s.request("GET", "/livez");
+    CHECK(live.status == 200);
+    CHECK(live.body == nlohmann::json{{"status", "ok"}});
+    const auto ready = s.request("GET", "/readyz");
+    CHECK(ready.status == 200);
+    CHECK(ready.body == nlohmann::json{{"status", "ready"}});
+}

@@ -203,8 +203,14 @@ TEST_CASE("without the database a server fails closed after --max-staleness and 
     const auto r = a.request("GET", "/v1/session/who-am-i", t.bearer);
     require_error(r, 503, "storage_unavailable_error");
     CHECK(a.request("GET", "/v1/version").status == 200);  // unauthenticated: still answers
+    // The probes: alive, not ready, with a fixed reason and no driver text.
+    CHECK(a.request("GET", "/livez").status == 200);
+    const auto ready = a.request("GET", "/readyz");
+    CHECK(ready.status == 503);
+    CHECK(ready.body == json{{"status", "unavailable"}, {"reason", "storage_unreachable"}});
     pg.start();
     CHECK(until_status(a, "/v1/session/who-am-i", t.bearer, 200, 30s) >= 0ms);
+    CHECK(a.request("GET", "/readyz").body == json{{"status", "ready"}});
     // Writes work again on the same server, without a restart.
     CHECK(a.request("PATCH", "/v1/auth/access-tokens/" + t.id, admin, json{{"enabled", false}}).status == 200);
 }
@@ -381,6 +387,8 @@ TEST_CASE("a change of a kind the server does not know fails it closed instead o
     CHECK(status == 503);
     std::this_thread::sleep_for(300ms);
     CHECK(a.request("GET", "/v1/session/who-am-i", admin).status == 503);
+    CHECK(a.request("GET", "/readyz").body == json{{"status", "unavailable"}, {"reason", "stale"}});
+    CHECK(a.request("GET", "/livez").status == 200);
     // A database whose schema is newer than the server's is refused at start.
     sql(db, "UPDATE schema_version SET version = version + 1");
     CHECK_THROWS(server_process(dir.path + "/b", on(db, dir.path + "/session.key")));
