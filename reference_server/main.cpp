@@ -57,6 +57,12 @@ void configure_http(httplib::Server& http, event_log& log) {
     http.set_keep_alive_timeout(5);
     http.set_payload_max_length(max_body);
     http.set_default_headers({{"Cache-Control", "no-store"}});
+    // Every request gets an id before routing (the client's X-Request-Id when well formed):
+    // in the response header, on every log line while it runs, in its error body.
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+        res.set_header("X-Request-Id", request_id::begin(req.get_header_value("X-Request-Id")));
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
     // Errors cpp-httplib produces itself (unknown path, unparsable request) get the spec's
     // JSON body; responses that already have a body keep it.
     http.set_error_handler(httplib::Server::HandlerWithResponse(

@@ -24,7 +24,9 @@ std::string error_text(const api_error& e) {
 
 void send_error(httplib::Response& res, const api_error& e) {
     res.status = e.status;
-    res.set_content(error_text(e), "application/json");
+    nlohmann::json body = error_body(e);
+    if (const std::string& id = request_id::current(); !id.empty()) body["request_id"] = id;  // an added field
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
     if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(e.retry_after));
 }
 

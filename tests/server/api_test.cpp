@@ -537,3 +537,34 @@ TEST_CASE("/livez and /readyz answer without credentials and outside the failure
     CHECK(ready.status == 200);
     CHECK(ready.body == nlohmann::json{{"status", "ready"}});
 }
+
+TEST_CASE("X-Request-Id: a well-formed one is kept, any other replaced; in the header, the error body and the log", "[api]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    auto r = s.request_text("GET", "/v1/session/who-am-i", "", "", {{"X-Request-Id", "job-42.retry_1"}});
+    CHECK(r.status == 401);
+    CHECK(r.headers.find("X-Request-Id")->second == "job-42.retry_1");
+    CHECK(r.body.at("request_id") == "job-42.retry_1");
+    CHECK(r.body.at("error_class") == "authentication_required_error");  // the spec's fields stay
+    // On every log line of the request: a login logs one.
+    r = s.request_text("POST", "/v1/session/login", "", json{{"username", "admin"}, {"password", test_server::admin_password}}.dump(),
+                       {{"X-Request-Id", "login-7"}});
+    REQUIRE(r.status == 200);
+    CHECK(r.headers.find("X-Request-Id")->second == "login-7");
+    CHECK(s.log().find("\"event\":\"login\"") != std::string::npos);
+    CHECK(s.log().find("\"request_id\":\"login-7\"") != std::string::npos);
+    // Too long, or characters outside [A-Za-z0-9._-], or none: a generated one.
+    for (const std::string& offered : {std::string(65, 'a'), std::string("has space"), std::string("x\"y"), std::string()}) {
+        httplib::Headers h;
+        if (!offered.empty()) h.emplace("X-Request-Id", offered);
+        r = s.request_text("GET", "/v1/version", "", "", h);
+        const std::string id = r.headers.find("X-Request-Id")->second;
+        CHECK(id != offered);
+        CHECK(id.size() == 32);
+        CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    }
+    // Unknown paths (cpp-httplib's own answers) carry one too.
+    r = s.request("GET", "/no/such/path");
+    CHECK(r.status == 404);
+    CHECK(r.body.at("request_id") == r.headers.find("X-Request-Id")->second);
+}
