@@ -1,5 +1,6 @@
 // tokenauth-server: flags and environment -> config -> state -> HTTPS server -> run until
-// SIGINT/SIGTERM, then finish in-flight requests and close the database.
+// SIGINT/SIGTERM, then finish in-flight requests and close the database. SIGHUP reloads the
+// TLS certificate and key.
 #include <httplib.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -179,6 +180,7 @@ int main(int argc, char** argv) {
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);  // not a stop: reloads the TLS certificate and key
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
 
@@ -198,6 +200,9 @@ int main(int argc, char** argv) {
         // Names stored before uniqueness keys that collide with an older name: kept, reported.
         for (const std::string& note : db.name_collisions()) log.write("name_collision", {{"detail", note}});
         std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls(nullptr, SSL_CTX_free);
+        // Contexts replaced by a reload: kept until the transport is gone (it may be handing
+        // one to a new connection as it is replaced).
+        std::vector<std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)>> retired_tls;
         if (!cfg->http) {
             if (ensure_self_signed_certificate(cfg->tls_cert, cfg->tls_key))
                 log.write("tls_certificate_generated", {{"cert", cfg->tls_cert}});
@@ -264,11 +269,34 @@ int main(int argc, char** argv) {
                                 {"tokens", db.tokens().size()},
                                 {"threads", cfg->threads}});
 
+        // SIGHUP (systemctl reload, a renewed certificate): new handshakes get the files'
+        // certificate and key; connections stay up. A pair that does not load is refused and
+        // the one in use kept. SIGINT and SIGTERM stop.
+        auto reload_tls = [&] {
+            if (!tls) return log.write("reload", {{"tls", "none (--http)"}});
+            try {
+                std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> next(make_tls_context(cfg->tls_cert, cfg->tls_key),
+                                                                       SSL_CTX_free);
+                http->replace_tls(next.get());
+                retired_tls.push_back(std::move(tls));
+                tls = std::move(next);
+                log.write("tls_reloaded", {{"cert", cfg->tls_cert}});
+            } catch (const std::exception& e) {
+                log.write("tls_reload_failed", {{"cert", cfg->tls_cert}, {"reason", e.what()}, {"kept", "the previous pair"}});
+            }
+        };
         std::thread waiter([&] {
-            int sig = 0;
-            sigwait(&stop_signals, &sig);
-            log.write("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-            http->shut_down();
+            for (;;) {
+                int sig = 0;
+                sigwait(&stop_signals, &sig);
+                if (sig == SIGHUP) {
+                    reload_tls();
+                    continue;
+                }
+                log.write("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+                http->shut_down();
+                return;
+            }
         });
         const bool ok = http->serve();
         if (waiter.joinable()) {

@@ -286,8 +286,8 @@ void transport::accept_all() {
         c->index = connections_.size();
         connections_.push_back(c);
         const auto now = steady::now();
-        if (tls_ != nullptr) {
-            c->ssl = SSL_new(tls_);
+        if (SSL_CTX* tls = tls_.load(std::memory_order_acquire); tls != nullptr) {
+            c->ssl = SSL_new(tls);
             SSL_set_fd(c->ssl, fd);
             SSL_set_accept_state(c->ssl);
             c->ph = phase::handshake;

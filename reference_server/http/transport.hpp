@@ -60,6 +60,10 @@ public:
     bool serve();
     /// Stops serve() (thread-safe).
     void shut_down();
+    /// New handshakes use ctx from now on (a reloaded certificate); connections already up
+    /// keep theirs. Thread-safe. ctx is not owned and, like every context given before, must
+    /// outlive this transport.
+    void replace_tls(SSL_CTX* ctx) noexcept { tls_.store(ctx, std::memory_order_release); }
 
 private:
     struct connection;
@@ -82,7 +86,7 @@ private:
     void drain_completions();
 
     transport_options opt_;
-    SSL_CTX* tls_;
+    std::atomic<SSL_CTX*> tls_;
     error_renderer render_;
     event_log& log_;
     int listen_fd_ = -1;

@@ -142,6 +142,11 @@ public:
         return log_;
     }
 
+    /// Sends sig to the server (SIGHUP: reload).
+    void signal(int sig) const {
+        if (pid_ > 0) ::kill(pid_, sig);
+    }
+
     /// SIGKILL: the process ends at once, as in a crash.
     void kill_hard() {
         if (pid_ <= 0) return;
