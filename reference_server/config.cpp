@@ -92,6 +92,10 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     app.add_option("--login-failure-window", c.login_failure_window, "seconds over which failed logins are counted")
         ->check(CLI::Range(1, 86400))
         ->capture_default_str();
+    app.add_option("--shutdown-timeout", c.shutdown_timeout,
+                   "seconds that requests in flight may take to finish after SIGTERM or SIGINT (new ones are refused)")
+        ->check(CLI::Range(0, 3600))
+        ->capture_default_str();
     app.add_option("--auth-failures-per-minute", c.auth_failures_per_minute,
                    "failed bearer credentials one address may send per minute before 429 (0: no limit, for benchmarks)")
         ->check(CLI::Range(0, 100000000))

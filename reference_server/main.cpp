@@ -20,6 +20,7 @@
 #include "audit/audit_log.hpp"
 #include "config.hpp"
 #include "http/transport.hpp"
+#include "notify.hpp"
 #include "storage/pg_state.hpp"
 #include "storage/state.hpp"
 #include "tls/certificate.hpp"
@@ -214,6 +215,9 @@ int main(int argc, char** argv) {
         topts.request_timeout = std::chrono::seconds(std::max(cfg->request_timeout, cfg->head_timeout));
         topts.max_connections_per_address = static_cast<std::size_t>(cfg->max_connections_per_address);
         topts.limits.max_body = max_body;
+        topts.shutdown_timeout = std::chrono::seconds(cfg->shutdown_timeout);
+        topts.heartbeat_every = notify::watchdog_every();
+        topts.heartbeat = [] { notify::send("WATCHDOG=1"); };
         auto http = std::make_unique<transport>(
             topts, tls.get(),
             [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
@@ -268,11 +272,16 @@ int main(int argc, char** argv) {
                                 {"data_dir", cfg->data_dir},
                                 {"tokens", db.tokens().size()},
                                 {"threads", cfg->threads}});
+        notify::send("READY=1");
 
         // SIGHUP (systemctl reload, a renewed certificate): new handshakes get the files'
         // certificate and key; connections stay up. A pair that does not load is refused and
         // the one in use kept. SIGINT and SIGTERM stop.
         auto reload_tls = [&] {
+            notify::send("RELOADING=1");
+            struct ready_again {
+                ~ready_again() { notify::send("READY=1"); }
+            } after;
             if (!tls) return log.write("reload", {{"tls", "none (--http)"}});
             try {
                 std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> next(make_tls_context(cfg->tls_cert, cfg->tls_key),
@@ -294,6 +303,7 @@ int main(int argc, char** argv) {
                     continue;
                 }
                 log.write("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+                notify::send("STOPPING=1");
                 http->shut_down();
                 return;
             }

@@ -6,16 +6,17 @@ set -euo pipefail
 packages=(
     g++ cmake make pkg-config git
     libsodium-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev libsqlite3-dev libpq-dev libcli11-dev libicu-dev
+    libsystemd-dev
     catch2 libbenchmark-dev
     clang libclang-rt-14-dev
     openssl curl wrk valgrind
 )
 # --test: also what the browser, PostgreSQL, nginx, Beast and aarch64 tests need: Chromium, PostgreSQL 15,
-# nginx-light, libboost-dev (Boost.Beast, for the adapter test),
+# nginx-light, libboost-dev (Boost.Beast, for the adapter test), systemd (systemd-analyze for the unit),
 # an aarch64 cross compiler and qemu-user, and Node.js with npm for the browser driver
 # (playwright-core); a machine that has node and npm already keeps its own.
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium postgresql-15 nginx-light libboost-dev g++-aarch64-linux-gnu qemu-user)
+    packages+=(chromium postgresql-15 nginx-light libboost-dev systemd g++-aarch64-linux-gnu qemu-user)
     command -v node >/dev/null 2>&1 || packages+=(nodejs)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

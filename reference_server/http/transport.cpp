@@ -202,6 +202,7 @@ bool transport::serve() {
     epoll_event events[256];
     bool listening = true;
     steady::time_point give_up{};
+    steady::time_point next_heartbeat{};
     for (;;) {
         if (stopping_ && listening) {
             // Stop accepting and reading; requests in flight are finished and answered.
@@ -212,7 +213,7 @@ bool transport::serve() {
             const auto snapshot = connections_;
             for (connection* c : snapshot)
                 if (c->ph != phase::processing && c->ph != phase::writing) close(c);
-            give_up = steady::now() + std::chrono::seconds(10);
+            give_up = steady::now() + opt_.shutdown_timeout;
         }
         if (!listening) {
             const bool writing = std::any_of(connections_.begin(), connections_.end(),
@@ -236,6 +237,10 @@ bool transport::serve() {
         if (now >= next_sweep_) {
             sweep(now);
             next_sweep_ = now + std::chrono::milliseconds(100);
+        }
+        if (opt_.heartbeat && opt_.heartbeat_every.count() > 0 && now >= next_heartbeat) {
+            opt_.heartbeat();
+            next_heartbeat = now + opt_.heartbeat_every;
         }
     }
     pool_->shutdown();

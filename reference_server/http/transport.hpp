@@ -43,6 +43,11 @@ struct transport_options {
     std::size_t max_connections_per_address = 256;
     std::size_t max_requests_per_connection = 10000;
     int workers = 8;
+    std::chrono::milliseconds shutdown_timeout{10000};  ///< how long requests in flight may finish after a stop
+    /// Called from the event loop about every heartbeat_every while it runs (a systemd
+    /// watchdog ping: a loop that hangs stops pinging); none when heartbeat_every is 0.
+    std::function<void()> heartbeat;
+    std::chrono::milliseconds heartbeat_every{0};
 };
 
 class transport final : public httplib::Server {

@@ -84,6 +84,19 @@ TEST_CASE("docs/edge.md walkthrough works as printed", "[readme]") {
     CHECK(out.find("\"username\":\"tokenauth:svc-edge\"") != std::string::npos);
 }
 
+TEST_CASE("docs/operations.md probe block works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    std::string script = block_after("probes", TOKENAUTH_OPERATIONS_DOC);
+    replace_all(script, "127.0.0.1:8000", "127.0.0.1:" + std::to_string(s.port()));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out == "{\"status\":\"ok\"}{\"status\":\"ready\"}");
+    // The install block names the files this repository ships.
+    const std::string install = block_after("install", TOKENAUTH_OPERATIONS_DOC);
+    CHECK(install.find("packaging/tokenauth.service") != std::string::npos);
+    CHECK(install.find("packaging/tokenauth.default") != std::string::npos);
+}
+
 TEST_CASE("README CLI walkthrough works as printed", "[readme]") {
     temp_dir dir;
     server_process s(dir.path + "/data", {}, "change-me");
