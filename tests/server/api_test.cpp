@@ -538,7 +538,7 @@ TEST_CASE("/livez and /readyz answer without credentials and outside the failure
     CHECK(ready.body == nlohmann::json{{"status", "ready"}});
 }
 
-TEST_CASE("X-Request-Id: a well-formed one is kept, any other replaced; in the header, the error body and the log", "[api]") {
+TEST_CASE("X-Request-Id: a well-formed one is kept, any other replaced, and it is in the header, the error body and the log", "[api]") {
     temp_dir dir;
     server_process s(dir.path);
     auto r = s.request_text("GET", "/v1/session/who-am-i", "", "", {{"X-Request-Id", "job-42.retry_1"}});

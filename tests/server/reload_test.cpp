@@ -40,7 +40,7 @@ std::string served_cn(int port) {
 
 }  // namespace
 
-TEST_CASE("SIGHUP reloads the TLS certificate under load without failing a request; a bad pair is refused", "[reload]") {
+TEST_CASE("SIGHUP reloads the TLS certificate under load without failing a request, and a bad pair is refused", "[reload]") {
     if (std::system("command -v openssl >/dev/null") != 0) {
         std::printf("SKIPPED: openssl missing; run ./scripts/deps.sh\n");
         return;
