@@ -64,8 +64,11 @@ void verify(request_context& ctx) {
         ctx.res.set_header("WWW-Authenticate", challenge("invalid_token"));
         throw api_error{401, "invalid_credentials_error", "the credential's user no longer exists"};
     }
-    const privilege_set held = ctx.caller_privileges();
-    if (const auto needed = required_privilege(ctx); needed && !held.contains(*needed)) {
+    // The privileges only when asked for: a plain verify is on every proxied request.
+    const auto needed = required_privilege(ctx);
+    const bool list = ctx.req.get_param_value("privileges") == "1";
+    const privilege_set held = needed || list ? ctx.caller_privileges() : privilege_set{};
+    if (needed && !held.contains(*needed)) {
         ctx.res.set_header("WWW-Authenticate", challenge("insufficient_scope"));
         throw api_error{403, "privilege_required_error", std::string(to_string(*needed)) + " is required for this request"};
     }
@@ -73,7 +76,7 @@ void verify(request_context& ctx) {
     ctx.res.set_header("X-Auth-Request-User", text::percent_encode(u->name));
     ctx.res.set_header("X-Tokenauth-Auth-Id", std::to_string(u->auth_id));
     if (ctx.who.kind == credential_kind::access_token) ctx.res.set_header("X-Tokenauth-Token-Id", to_string(ctx.who.token));
-    if (ctx.req.get_param_value("privileges") == "1") ctx.res.set_header("X-Tokenauth-Privileges", joined(held, ','));
+    if (list) ctx.res.set_header("X-Tokenauth-Privileges", joined(held, ','));
 }
 
 /// The caller of introspection and TokenReview: a bearer holding PRIVILEGE_ACCESS_TOKENS_READ.

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -187,9 +188,18 @@ public:
     }
 
 private:
+    /// A monotonic clock in ns. stale() reads it on every validation, so where Linux offers
+    /// the coarse clock (a few ns, millisecond resolution: ample for a bound of seconds) it is
+    /// that one.
     static std::int64_t steady_ns() noexcept {
+#ifdef CLOCK_MONOTONIC_COARSE
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+#else
         return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
             .count();
+#endif
     }
 
     /// The server's schema version and pruned mark; throws when the schema is newer.
