@@ -12,20 +12,7 @@ using test_server::server_process;
 using test_server::temp_dir;
 using namespace test_server::api;
 
-namespace {
-
-/// A command's standard output ("" when it cannot run).
-std::string output_of(const std::string& cmd) {
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[256];
-        while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-        ::pclose(p);
-    }
-    return out;
-}
-
-}  // namespace
+using test_server::output_of;
 
 TEST_CASE("a known path with another method is 405 naming the allowed ones, an unknown path 404", "[server][interface]") {
     temp_dir dir;

@@ -14,17 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string shell(const std::string& cmd) {
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[512];
-        while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-        ::pclose(p);
-    }
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
-}
-
 /// A new self-signed pair at cert and key, for CN.
 void make_pair(const std::string& cert, const std::string& key, const std::string& cn) {
     REQUIRE(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=" + cn +
@@ -34,8 +23,10 @@ void make_pair(const std::string& cert, const std::string& key, const std::strin
 
 /// The subject CN of the certificate a new handshake with the server gets.
 std::string served_cn(int port) {
-    return shell("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+    std::string cn = test_server::output_of("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
                  " 2>/dev/null | openssl x509 -noout -subject -nameopt multiline 2>/dev/null | sed -n 's/ *commonName *= *//p'");
+    while (!cn.empty() && (cn.back() == '\n' || cn.back() == '\r')) cn.pop_back();
+    return cn;
 }
 
 }  // namespace
