@@ -38,6 +38,28 @@ bool is_loopback(const std::string& host) {
     return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
+namespace {
+/// HOST:PORT (an IPv6 host in brackets) into host and port 0..65535; false after telling why.
+bool parse_host_port(const std::string& text, const char* flag, std::string& host, int& port) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        std::cerr << "tokenauth-server: " << flag << " must be HOST:PORT\n";
+        return false;
+    }
+    host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    try {
+        std::size_t used = 0;
+        port = std::stoi(text.substr(colon + 1), &used);
+        if (used != text.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+    } catch (const std::exception&) {
+        std::cerr << "tokenauth-server: " << flag << " port must be 0 to 65535\n";
+        return false;
+    }
+    return true;
+}
+}  // namespace
+
 std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     config c;
     std::string listen = "127.0.0.1:8000";
@@ -155,6 +177,13 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "(revocations made elsewhere could be missed); it recovers by itself")
         ->check(CLI::Range(0.5, 3600.0))
         ->capture_default_str();
+    std::string metrics_listen;
+    app.add_option("--metrics-listen", metrics_listen,
+                   "HOST:PORT of a plain-HTTP listener serving only GET /metrics, without authentication "
+                   "(loopback only, unless --metrics-listen-any); on the main listener /metrics needs "
+                   "PRIVILEGE_METRICS_READ");
+    app.add_flag("--metrics-listen-any", c.metrics_listen_any,
+                 "allow --metrics-listen on an address other than loopback (anyone who reaches it reads the metrics)");
     app.add_option("--migrate-from", c.migrate_from,
                    "sqlite:PATH: copy that SQLite store into the (empty) PostgreSQL --database, then exit");
     try {
@@ -191,22 +220,21 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
         c.max_token_lifetime = *seconds;
     }
     if (!c.verify_audit.empty()) return c;
-    const auto colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-        std::cerr << "tokenauth-server: --listen must be HOST:PORT\n";
+    if (!parse_host_port(listen, "--listen", c.host, c.port)) {
         exit_code = 2;
         return std::nullopt;
     }
-    c.host = listen.substr(0, colon);
-    if (c.host.size() > 2 && c.host.front() == '[' && c.host.back() == ']') c.host = c.host.substr(1, c.host.size() - 2);
-    try {
-        std::size_t used = 0;
-        c.port = std::stoi(listen.substr(colon + 1), &used);
-        if (used != listen.size() - colon - 1 || c.port < 0 || c.port > 65535) throw std::out_of_range("port");
-    } catch (const std::exception&) {
-        std::cerr << "tokenauth-server: --listen port must be 0 to 65535\n";
-        exit_code = 2;
-        return std::nullopt;
+    if (!metrics_listen.empty()) {
+        if (!parse_host_port(metrics_listen, "--metrics-listen", c.metrics_host, c.metrics_port)) {
+            exit_code = 2;
+            return std::nullopt;
+        }
+        if (!is_loopback(c.metrics_host) && !c.metrics_listen_any) {
+            std::cerr << "tokenauth-server: refusing an unauthenticated metrics listener on non-loopback address "
+                      << c.metrics_host << "; add --metrics-listen-any to allow it\n";
+            exit_code = 2;
+            return std::nullopt;
+        }
     }
     if ((c.tls_cert.empty()) != (c.tls_key.empty())) {
         std::cerr << "tokenauth-server: give both --tls-cert and --tls-key, or neither\n";

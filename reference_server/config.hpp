@@ -40,6 +40,9 @@ struct config {
     std::string k8s_prefix = "tokenauth:";      ///< --k8s-prefix: before names in TokenReview answers
     std::string k8s_audience;                   ///< --k8s-audience: the audience TokenReviews may name
     std::string migrate_from;                   ///< --migrate-from sqlite:PATH: copy into --database, exit
+    std::string metrics_host;                   ///< --metrics-listen: "" for no metrics listener
+    int metrics_port = 0;
+    bool metrics_listen_any = false;            ///< --metrics-listen-any: a non-loopback metrics address allowed
 };
 
 /// True for a libpq URI (postgresql:// or postgres://).

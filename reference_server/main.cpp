@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "api/metrics.hpp"
 #include "api/router.hpp"
 #include "audit/audit_log.hpp"
 #include "config.hpp"
@@ -248,7 +249,8 @@ int main(int argc, char** argv) {
         rules.max_token_lifetime = cfg->max_token_lifetime * 1'000'000'000;
         rules.k8s_prefix = cfg->k8s_prefix;
         rules.k8s_audience = cfg->k8s_audience;
-        services svc{db, validator, clock, log, abuse, audit, rules};
+        server_metrics metrics;
+        services svc{db, validator, clock, log, abuse, audit, rules, metrics};
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
         configure_http(*http, log);
         router routes(*http, svc);
@@ -259,6 +261,8 @@ int main(int argc, char** argv) {
         register_identity(routes);
         register_ui(routes);
         register_edge(routes);
+        const metrics_sources scrape{db, [&http] { return http->current(); }, [&audit] { return audit.bytes(); }};
+        register_metrics(routes, scrape, auth::required);
         routes.add_fallbacks();
 
         const int port = http->open(cfg->host, cfg->port);
@@ -266,12 +270,48 @@ int main(int argc, char** argv) {
             std::cerr << "tokenauth-server: cannot listen on " << cfg->host << ":" << cfg->port << "\n";
             return 1;
         }
-        log.write("listening", {{"address", cfg->host},
-                                {"port", port},
-                                {"scheme", cfg->http ? "http" : "https"},
-                                {"data_dir", cfg->data_dir},
-                                {"tokens", db.tokens().size()},
-                                {"threads", cfg->threads}});
+        // --metrics-listen: plain HTTP, GET /metrics only, no authentication, its own loop.
+        std::unique_ptr<transport> metrics_http;
+        std::unique_ptr<router> metrics_routes;
+        int metrics_port = 0;
+        if (!cfg->metrics_host.empty()) {
+            transport_options mopts = topts;
+            mopts.workers = 2;
+            mopts.heartbeat = nullptr;
+            mopts.heartbeat_every = std::chrono::milliseconds(0);
+            metrics_http = std::make_unique<transport>(
+                mopts, nullptr,
+                [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
+            configure_http(*metrics_http, log);
+            metrics_routes = std::make_unique<router>(*metrics_http, svc);
+            register_metrics(*metrics_routes, scrape, auth::none);
+            metrics_routes->add_fallbacks();
+            metrics_port = metrics_http->open(cfg->metrics_host, cfg->metrics_port);
+            if (metrics_port <= 0) {
+                std::cerr << "tokenauth-server: cannot listen on " << cfg->metrics_host << ":" << cfg->metrics_port
+                          << " (--metrics-listen)\n";
+                return 1;
+            }
+        }
+        std::thread metrics_loop;
+        if (metrics_http) metrics_loop = std::thread([&metrics_http] { metrics_http->serve(); });
+        struct join_metrics {
+            std::unique_ptr<transport>& t;
+            std::thread& loop;
+            ~join_metrics() {
+                if (!loop.joinable()) return;
+                t->shut_down();
+                loop.join();
+            }
+        } metrics_stop{metrics_http, metrics_loop};
+        nlohmann::json listening = {{"address", cfg->host},
+                                    {"port", port},
+                                    {"scheme", cfg->http ? "http" : "https"},
+                                    {"data_dir", cfg->data_dir},
+                                    {"tokens", db.tokens().size()},
+                                    {"threads", cfg->threads}};
+        if (metrics_port > 0) listening["metrics_port"] = metrics_port;
+        log.write("listening", std::move(listening));
         notify::send("READY=1");
 
         // SIGHUP (systemctl reload, a renewed certificate): new handshakes get the files'

@@ -13,10 +13,12 @@ packages=(
 )
 # --test: also what the browser, PostgreSQL, nginx, Beast and aarch64 tests need: Chromium, PostgreSQL 15,
 # nginx-light, libboost-dev (Boost.Beast, for the adapter test), systemd (systemd-analyze for the unit),
+# prometheus (a real scrape, and promtool), dpkg-dev and help2man (the Debian packages and their man pages),
 # an aarch64 cross compiler and qemu-user, and Node.js with npm for the browser driver
 # (playwright-core); a machine that has node and npm already keeps its own.
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(chromium postgresql-15 nginx-light libboost-dev systemd g++-aarch64-linux-gnu qemu-user)
+    packages+=(chromium postgresql-15 nginx-light libboost-dev systemd prometheus dpkg-dev help2man g++-aarch64-linux-gnu
+              qemu-user)
     command -v node >/dev/null 2>&1 || packages+=(nodejs)
     command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -93,7 +93,7 @@ void require_reviewer(request_context& ctx) {
 const user_row* review(request_context& ctx, std::string_view token, principal& out) {
     std::string header = "Bearer ";
     header += token;
-    const auto who = ctx.svc.validator.validate(header);
+    const auto who = ctx.validate(header);
     tokenauth::wipe(header.data(), header.size());
     const user_row* u = who ? ctx.dir->user(who->auth_id) : nullptr;
     if (u == nullptr) {

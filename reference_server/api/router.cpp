@@ -86,16 +86,26 @@ std::string paging_link(std::string path_and_query, std::uint64_t limit, std::ui
     return path_and_query + "limit=" + std::to_string(limit) + "&after=" + std::to_string(after);
 }
 
+result<principal> request_context::validate(std::string_view header) const {
+    auto who = svc.validator.validate(header);
+    svc.metrics.validation(who ? errc::ok : who.code());
+    return who;
+}
+
 std::string request_context::hash_password(const std::string& password) const {
-    if (!svc.abuse.passwords.enter(password_patience))
+    if (!svc.abuse.passwords.enter(password_patience)) {
+        svc.metrics.shed.add(0);
         throw api_error{503, "server_busy_error", "the server is busy hashing passwords; try again shortly", 1};
+    }
     const password_gate::pass slot(svc.abuse.passwords);
     return server::hash_password(password);
 }
 
 bool request_context::verify_password(const std::string& hash, const std::string& password) const {
-    if (!svc.abuse.passwords.enter(password_patience))
+    if (!svc.abuse.passwords.enter(password_patience)) {
+        svc.metrics.shed.add(0);
         throw api_error{503, "server_busy_error", "the server is busy checking passwords; try again shortly", 1};
+    }
     const password_gate::pass slot(svc.abuse.passwords);
     return server::verify_password(hash, password);
 }
@@ -119,6 +129,7 @@ bool request_context::check_password(const char* event, const user_row* u, std::
     const std::string pair = client + '\n' + names::key(name);
     const auto wait = std::max(abuse.login_addresses.blocked_for(client, now), abuse.login_pairs.blocked_for(pair, now));
     if (wait > 0) {
+        svc.metrics.throttled.add(0);
         abuse.failures.write(event, client, "throttled", [] { return nlohmann::json::object(); });
         throw api_error{429, "too_many_requests_error",
                         "too many failed password checks; try again in " + std::to_string(wait) + " s",
@@ -208,14 +219,17 @@ api_error unauthorized(errc code, bool session) {
 void authenticate(request_context& ctx) {
     services& svc = ctx.svc;
     // A server that may have missed revocations elsewhere fails closed.
-    if (svc.db.stale())
+    if (svc.db.stale()) {
+        svc.metrics.validation(errc::store_stale);
         throw api_error{503, "storage_unavailable_error",
                         "this server has lost touch with the shared database; try again shortly", 1};
+    }
     static const std::string empty;
     const auto now = std::chrono::steady_clock::now();
     // An address that keeps failing is refused before any work (one atomic load while no
     // address is blocked).
     if (const auto wait = svc.abuse.bearer_addresses.blocked_for(ctx.client, now)) {
+        svc.metrics.throttled.add(0);
         svc.abuse.failures.write("auth_failed", ctx.client, "throttled",
                                   [&] { return nlohmann::json{{"method", ctx.req.method}}; });
         throw api_error{429, "too_many_requests_error",
@@ -224,7 +238,7 @@ void authenticate(request_context& ctx) {
     }
     const auto found = ctx.req.headers.find("Authorization");  // case-insensitive, no copy
     const std::string& header = found == ctx.req.headers.end() ? empty : found->second;
-    const auto who = svc.validator.validate(header);
+    const auto who = ctx.validate(header);
     if (!who) {
         // The credential only when it was sent as one (never the bytes after another scheme).
         std::string_view token;
@@ -241,8 +255,9 @@ void authenticate(request_context& ctx) {
     ctx.who = *who;
 }
 
-void router::add(const char* method, const std::string& pattern, handler h, auth a) {
-    auto wrapped = [this, h = std::move(h), a](const httplib::Request& req, httplib::Response& res) {
+httplib::Server::Handler router::wrap(handler h, auth a, std::size_t route) {
+    return [this, h = std::move(h), a, route](const httplib::Request& req, httplib::Response& res) {
+        const auto started = std::chrono::steady_clock::now();
         request_context ctx(svc_, req, res);
         try {
             ctx.client = client_address(req, svc_.abuse.trusted_proxies);
@@ -276,15 +291,25 @@ void router::add(const char* method, const std::string& pattern, handler h, auth
             svc_.log.write("internal_error", {{"method", req.method}, {"path", req.path.substr(0, 256)}, {"what", e.what()}});
             send_error(res, {500, "internal_error", "the server could not complete the request"});
         }
+        svc_.metrics.http.observe(route, res.status, std::chrono::steady_clock::now() - started);
     };
+}
+
+namespace {
+void route_on(httplib::Server& http, const std::string& m, const std::string& pattern, httplib::Server::Handler h) {
+    if (m == "GET") http.Get(pattern, std::move(h));
+    else if (m == "POST") http.Post(pattern, std::move(h));
+    else if (m == "PUT") http.Put(pattern, std::move(h));
+    else if (m == "PATCH") http.Patch(pattern, std::move(h));
+    else if (m == "DELETE") http.Delete(pattern, std::move(h));
+    else if (m == "OPTIONS") http.Options(pattern, std::move(h));
+}
+}  // namespace
+
+void router::add(const char* method, const std::string& pattern, handler h, auth a) {
     const std::string m = method;
     routes_.emplace_back(std::regex(pattern), m);
-    if (m == "GET") http_.Get(pattern, wrapped);
-    else if (m == "POST") http_.Post(pattern, wrapped);
-    else if (m == "PUT") http_.Put(pattern, wrapped);
-    else if (m == "PATCH") http_.Patch(pattern, wrapped);
-    else if (m == "DELETE") http_.Delete(pattern, wrapped);
-    else if (m == "OPTIONS") http_.Options(pattern, wrapped);
+    route_on(http_, m, pattern, wrap(std::move(h), a, svc_.metrics.http.add_route(route_template(pattern), m)));
 }
 
 std::string router::allowed_methods(const std::string& path) const {
@@ -298,19 +323,16 @@ std::string router::allowed_methods(const std::string& path) const {
 }
 
 void router::add_fallbacks() {
-    auto fallback = [this](const httplib::Request& req, httplib::Response& res) {
-        const std::string allowed = allowed_methods(req.path);
-        if (allowed.empty()) return send_error(res, not_found("no such endpoint"));
-        send_error(res, {405, "method_not_allowed_error", req.method + " is not allowed here; allowed: " + allowed});
-        res.set_header("Allow", allowed);
+    // Through wrap() like every route (counted as route "other"), with no authentication.
+    auto fallback = [this](request_context& ctx) {
+        const std::string allowed = allowed_methods(ctx.req.path);
+        // Answered, not thrown: a 404 thrown would make a shared store catch up first.
+        if (allowed.empty()) return send_error(ctx.res, not_found("no such endpoint"));
+        send_error(ctx.res, {405, "method_not_allowed_error", ctx.req.method + " is not allowed here; allowed: " + allowed});
+        ctx.res.set_header("Allow", allowed);
     };
-    const std::string any = ".*";
-    http_.Get(any, fallback);
-    http_.Post(any, fallback);
-    http_.Put(any, fallback);
-    http_.Patch(any, fallback);
-    http_.Delete(any, fallback);
-    http_.Options(any, fallback);
+    for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+        route_on(http_, m, ".*", wrap(fallback, auth::none, svc_.metrics.http.add_route("other", m)));
 }
 
 nlohmann::json user_json(const directory& d, const user_row& u) {

@@ -18,6 +18,7 @@
 #include "../http/decoders.hpp"
 #include "../http/log.hpp"
 #include "../http/throttle.hpp"
+#include "../metrics/metrics.hpp"
 #include "../storage/store.hpp"
 
 namespace tokenauth::server {
@@ -48,12 +49,13 @@ struct policy {
 };
 
 /// What the handlers share: storage (to read; writes go through request_context::write),
-/// the validator, the clock, the event log, the audit trail, the abuse controls and the policy.
+/// the validator, the clock, the event log, the audit trail, the abuse controls, the policy
+/// and the counters /metrics reports.
 class services {
 public:
     services(store& s, const tokenauth::validator& v, const tokenauth::clock& c, event_log& l, abuse_controls& a,
-             line_sink& t, server::policy p)
-        : db(s), validator(v), clock(c), log(l), abuse(a), audit(t), policy(p), writes_(s) {}
+             line_sink& t, server::policy p, server_metrics& m)
+        : db(s), validator(v), clock(c), log(l), abuse(a), audit(t), policy(p), metrics(m), writes_(s) {}
 
     store_reader& db;
     const tokenauth::validator& validator;
@@ -62,6 +64,7 @@ public:
     abuse_controls& abuse;
     line_sink& audit;
     server::policy policy;
+    server_metrics& metrics;
 
 private:
     friend class request_context;
@@ -124,6 +127,8 @@ public:
     void reply_empty() const { res.status = 200; }
     /// An unsigned integer query parameter from min to max; fallback when absent; 400 else.
     std::uint64_t query_uint(const char* key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max) const;
+    /// The validator's answer for an Authorization header value, counted in the metrics.
+    result<principal> validate(std::string_view header) const;
     /// Argon2id through the password gate: 503 with Retry-After when every slot stays busy.
     std::string hash_password(const std::string& password) const;
     bool verify_password(const std::string& hash, const std::string& password) const;
@@ -168,6 +173,8 @@ public:
 
 private:
     void add(const char* method, const std::string& pattern, handler h, auth a);
+    /// Wraps a handler: the request context, errors as JSON, the duration metric of route.
+    httplib::Server::Handler wrap(handler h, auth a, std::size_t route);
 
     httplib::Server& http_;
     services& svc_;

@@ -41,8 +41,15 @@ void register_version_and_session(router& r) {
         const login_body b = ctx.body(decode_login(ctx.req.body));
         const std::optional<std::uint64_t> id = ctx.dir->principal_named(b.username);
         const user_row* found = id ? ctx.dir->user(*id) : nullptr;
-        if (!ctx.check_password("login_failed", found, b.username, b.password))
-            throw api_error{401, "invalid_credentials_error", "invalid username or password"};
+        bool ok = false;
+        try {
+            ok = ctx.check_password("login_failed", found, b.username, b.password);
+        } catch (const api_error& e) {
+            ctx.svc.metrics.login(e.status == 429 ? login_result::throttled : login_result::busy);
+            throw;
+        }
+        ctx.svc.metrics.login(ok ? login_result::success : login_result::failure);
+        if (!ok) throw api_error{401, "invalid_credentials_error", "invalid username or password"};
         ctx.svc.log.write("login", {{"auth_id", std::to_string(found->auth_id)}, {"remote_addr", ctx.client}});
         ctx.svc.audit.write("login", {{"actor", {{"auth_id", std::to_string(found->auth_id)}, {"name", found->name}}},
                                       {"client", ctx.client},

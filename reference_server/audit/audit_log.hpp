@@ -33,6 +33,11 @@ public:
     void write(const char* event, nlohmann::json fields) override;
     /// The SHA-256 (hex) of the last line written, or 64 zeros before the first.
     std::string head() const;
+    /// The size of the current file (audit.log).
+    std::uint64_t bytes() const {
+        std::lock_guard lock(mu_);
+        return size_;
+    }
 
     /// Checks the chain over dir's audit files, oldest first. Prints what it found to out;
     /// returns 0 when intact, 1 when broken (naming the first broken line), 2 when there is

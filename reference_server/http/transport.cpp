@@ -210,8 +210,11 @@ bool transport::serve() {
             ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
             ::close(listen_fd_);
             listen_fd_ = -1;
-            const auto snapshot = connections_;
-            for (connection* c : snapshot)
+            // A request the client has sent in full is in flight too, though its bytes may
+            // still wait in the socket: read once more, so those go to a worker.
+            for (connection* c : std::vector<connection*>(connections_))
+                if (c->ph == phase::reading) on_readable(c);
+            for (connection* c : std::vector<connection*>(connections_))
                 if (c->ph != phase::processing && c->ph != phase::writing) close(c);
             give_up = steady::now() + opt_.shutdown_timeout;
         }
@@ -267,6 +270,7 @@ void transport::accept_all() {
             // Refused at once, so the backlog keeps moving; logged at most once a second.
             if (count == 0) per_address_.erase(ip);
             ::close(fd);
+            refused_.fetch_add(1, std::memory_order_relaxed);
             const auto now = steady::now();
             if (now - last_limit_log_ > std::chrono::seconds(1)) {
                 last_limit_log_ = now;
@@ -290,6 +294,7 @@ void transport::accept_all() {
         address_of(local, c->local_ip, c->local_port);
         c->index = connections_.size();
         connections_.push_back(c);
+        open_.store(connections_.size(), std::memory_order_relaxed);
         const auto now = steady::now();
         if (SSL_CTX* tls = tls_.load(std::memory_order_acquire); tls != nullptr) {
             c->ssl = SSL_new(tls);
@@ -580,6 +585,7 @@ void transport::close(connection* c) {
     last->index = c->index;
     connections_[c->index] = last;
     connections_.pop_back();
+    open_.store(connections_.size(), std::memory_order_relaxed);
     delete c;
 }
 

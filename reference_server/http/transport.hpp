@@ -70,6 +70,17 @@ public:
     /// outlive this transport.
     void replace_tls(SSL_CTX* ctx) noexcept { tls_.store(ctx, std::memory_order_release); }
 
+    /// For /metrics, from any thread.
+    struct counts {
+        std::size_t connections;  ///< open now
+        std::size_t in_flight;    ///< requests a worker has now
+        std::uint64_t refused;    ///< connections refused at a connection limit, since start
+    };
+    counts current() const noexcept {
+        return {open_.load(std::memory_order_relaxed), in_workers_.load(std::memory_order_relaxed),
+                refused_.load(std::memory_order_relaxed)};
+    }
+
 private:
     struct connection;
     enum class phase { handshake, reading, processing, writing, draining };
@@ -102,7 +113,9 @@ private:
     // Owned by the event-loop thread.
     std::vector<connection*> connections_;
     std::unordered_map<std::string, std::size_t> per_address_;
-    std::size_t in_workers_ = 0;
+    std::atomic<std::size_t> in_workers_{0};  // written by the event loop only; read by current()
+    std::atomic<std::size_t> open_{0};
+    std::atomic<std::uint64_t> refused_{0};
     std::chrono::steady_clock::time_point next_sweep_{};
     std::chrono::steady_clock::time_point last_limit_log_{};
     // Handed back by workers.

@@ -112,7 +112,7 @@ void state::delete_user(std::uint64_t id) {
     });
     // After the commit: the tokens leave the index; the rebuilt snapshot no longer knows the
     // user, so its sessions end too.
-    for (const auto& tid : doomed) tokens_.erase(tid);
+    for (const auto& tid : doomed) index_erase(tid);
 }
 
 user_row state::set_password(std::uint64_t id, const std::string& hash) {

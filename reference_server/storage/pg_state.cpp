@@ -294,6 +294,13 @@ const char* pg_state::not_ready() const noexcept {
     return unreachable_.load(std::memory_order_acquire) ? "storage_unreachable" : "stale";
 }
 
+std::optional<published_store::follower_status> pg_state::follower() const noexcept {
+    follower_status f;
+    f.lag_seconds = static_cast<double>(steady_ns() - synced_at_.load(std::memory_order_acquire)) / 1e9;
+    f.last_changes = static_cast<std::uint64_t>(last_changes_.load(std::memory_order_relaxed));
+    return f;
+}
+
 void pg_state::migrate(pg::connection& c) {
     c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
     try {
@@ -401,7 +408,7 @@ void pg_state::load_tokens(pg::connection& c) {
         secret_hash hash;
         r.bytes(i, 0, id.bytes, sizeof id.bytes, "an access token id");
         r.bytes(i, 1, hash.bytes, sizeof hash.bytes, "an access token hash");
-        tokens_.upsert(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
+        index_put(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
                                  r.opt_int64(i, 3), r.boolean(i, 4), r.opt_str(i, 5)));
     }
 }
@@ -458,8 +465,10 @@ void pg_state::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& app
 
 void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
     bool directory_changed = false;
+    std::int64_t applied = 0;
     for (int i = 0; i < r.rows(); ++i) {
         if (r.int64(i, 0) <= applied_seq_) continue;  // applied by its own writer meanwhile
+        ++applied;
         const auto kind = parse_change_kind(r.str(i, 1));
         if (!kind) {
             // A newer server's kind of change: skipping it could keep a removed user's access,
@@ -475,11 +484,11 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
             token_id id;
             r.bytes(i, 2, id.bytes, sizeof id.bytes, "a change's token id");
             if (r.null(i, 3)) {
-                tokens_.erase(id);
+                index_erase(id);
             } else {
                 secret_hash hash;
                 r.bytes(i, 3, hash.bytes, sizeof hash.bytes, "an access token hash");
-                tokens_.upsert(record_of(id, hash, scheme_of(r.int64(i, 8)), static_cast<std::uint64_t>(r.int64(i, 4)),
+                index_put(record_of(id, hash, scheme_of(r.int64(i, 8)), static_cast<std::uint64_t>(r.int64(i, 4)),
                                          r.opt_int64(i, 5), r.boolean(i, 6), r.opt_str(i, 7)));
             }
         }
@@ -487,6 +496,7 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
     }
     // (A deleted user's tokens have change rows of their own: delete_user writes them.)
     if (directory_changed) publish_directory(load_directory(c));
+    last_changes_.store(applied, std::memory_order_relaxed);
     synced_at_.store(steady_ns(), std::memory_order_release);
 }
 
@@ -673,7 +683,7 @@ std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std
                              pg::number(std::int64_t{max_tokens_per_user})});
         row.seq = r.int64(0, 0);
         apply_own(*db_, r.int64(0, 1),
-                  [&] { tokens_.upsert(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
+                  [&] { index_put(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
     } catch (const pg::error& e) {
         if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
             throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
@@ -734,7 +744,7 @@ bool pg_state::delete_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});
     if (r.null(0, 0)) return false;
-    apply_own(*db_, r.int64(0, 0), [&] { tokens_.erase(id); });
+    apply_own(*db_, r.int64(0, 0), [&] { index_erase(id); });
     return true;
 }
 
@@ -825,7 +835,7 @@ void pg_state::delete_user(std::uint64_t id) {
             c.exec("DELETE FROM principals WHERE auth_id = $1 AND kind = 'user'", {pg::number(id)});
         },
         {"user", std::to_string(id)});
-    for (const auto& tid : doomed) tokens_.erase(tid);
+    for (const auto& tid : doomed) index_erase(tid);
 }
 
 user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {

@@ -45,6 +45,7 @@ public:
 
     bool stale() const noexcept override;
     const char* not_ready() const noexcept override;
+    std::optional<follower_status> follower() const noexcept override;
     void refresh() override;
     std::vector<token_id> save_uses() override;
 
@@ -124,6 +125,7 @@ private:
     std::mutex apply_mu_;  // applying changes (writer and follower)
     std::atomic<bool> unreachable_{false};  ///< the follower's last attempt could not reach the database
     std::atomic<std::int64_t> applied_seq_{0};  ///< written under apply_mu_; the follower peeks
+    std::atomic<std::int64_t> last_changes_{0};  ///< rows the last read of the change log applied
     std::atomic<std::int64_t> synced_at_{0};  ///< steady-clock ns of the last successful catch-up
     std::mutex stop_mu_;
     std::condition_variable stop_cv_;

@@ -159,4 +159,42 @@ first_start prepare_first_start(const std::optional<std::string>& admin_password
     return f;
 }
 
+namespace {
+std::optional<token_record> indexed(const memory_token_store& tokens, const token_id& id) noexcept {
+    token_record r;
+    if (!tokens.find(id, r)) return std::nullopt;
+    return r;
+}
+}  // namespace
+
+void published_store::recount(const std::optional<token_record>& before,
+                              const std::optional<token_record>& after) noexcept {
+    const timestamp now = system_clock().now();
+    try {
+        if (before) census_.remove(*before, now);
+        if (after) census_.add(*after, now);
+    } catch (const std::bad_alloc&) {
+    }
+}
+
+void published_store::index_put(const token_record& r) {
+    const auto before = indexed(tokens_, r.id);
+    tokens_.upsert(r);
+    recount(before, r);
+}
+
+void published_store::index_erase(const token_id& id) noexcept {
+    const auto before = indexed(tokens_, id);
+    if (!before) return;
+    tokens_.erase(id);
+    recount(before, std::nullopt);
+}
+
+void published_store::apply_token_state(const token_row& row) noexcept {
+    const auto before = indexed(tokens_, row.id);
+    tokens_.set_expiration(row.id, row.expiration_time.value_or(never_expires));
+    tokens_.set_enabled(row.id, row.enabled);
+    recount(before, indexed(tokens_, row.id));
+}
+
 }  // namespace tokenauth::server

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "store.hpp"
+#include "token_census.hpp"
 
 namespace tokenauth::server {
 
@@ -31,6 +32,17 @@ public:
     /// load; logged at start.
     std::vector<std::string> name_collisions() const;
 
+    /// The tokens by state and by time to expiry, as of now (token_census.hpp).
+    token_census::counts token_counts() const { return census_.read(system_clock().now()); }
+    /// A follower of a shared database: how long since it last knew itself caught up, and
+    /// how many changes its last read of the change log applied.
+    struct follower_status {
+        double lag_seconds = 0;
+        std::uint64_t last_changes = 0;
+    };
+    /// None for a store no other server writes.
+    virtual std::optional<follower_status> follower() const noexcept { return std::nullopt; }
+
 protected:
     void publish_directory(std::shared_ptr<directory> d) noexcept;
     /// The record the index keeps for a stored token row.
@@ -51,11 +63,13 @@ protected:
     /// After the batch's commit: the index takes the upgraded hashes.
     void applied(const pending_batch& batch) noexcept;
 
+    // The token index changes only through these three, which keep the census with it.
+    /// Inserts or replaces a record (throws std::bad_alloc only when the shard was not
+    /// reserved: memory_token_store::reserve_for).
+    void index_put(const token_record& r);
+    void index_erase(const token_id& id) noexcept;
     /// The index takes a stored row's expiration and state (after a modify's commit).
-    void apply_token_state(const token_row& row) noexcept {
-        tokens_.set_expiration(row.id, row.expiration_time.value_or(never_expires));
-        tokens_.set_enabled(row.id, row.enabled);
-    }
+    void apply_token_state(const token_row& row) noexcept;
 
     tokenauth::scope_table scopes_;  // before tokens_: records name its entries
     tokenauth::memory_token_store tokens_;
@@ -68,6 +82,12 @@ protected:
     static void index_role_names(directory& d, const std::map<std::string, std::optional<std::string>>& keys);
 
 private:
+    /// Moves one token's census entry from before (when it was indexed) to after (when it
+    /// is); a census that cannot allocate stays as it was (the metric is off by one, the
+    /// index is right).
+    void recount(const std::optional<token_record>& before, const std::optional<token_record>& after) noexcept;
+
+    mutable token_census census_;
     mutable std::shared_mutex snap_mu_;
     std::shared_ptr<const directory> snap_;
     std::atomic<std::uint64_t> snap_version_{0};  ///< bumped with every new snap_

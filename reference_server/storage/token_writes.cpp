@@ -68,7 +68,7 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
     row.enabled = true;
     row.privileges = scope;
     t.commit();
-    tokens_.upsert(rec);
+    index_put(rec);
     return {row, encode_access_token(token)};
 }
 
@@ -126,7 +126,7 @@ bool state::delete_token(const token_id& id) {
     db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind_blob(1, id.bytes, 16).run();
     const bool deleted = db_->changes() == 1;
     t.commit();
-    if (deleted) tokens_.erase(id);
+    if (deleted) index_erase(id);
     return deleted;
 }
 

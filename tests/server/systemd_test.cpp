@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "metrics_helpers.hpp"
 
 #ifndef TOKENAUTH_UNIT_FILE
 #error "TOKENAUTH_UNIT_FILE names packaging/tokenauth.service"
@@ -114,7 +115,7 @@ TEST_CASE("the systemd unit passes systemd-analyze verify and security (exposure
 
 TEST_CASE("SIGTERM: requests in flight get their answers, then the server exits 0", "[systemd]") {
     temp_dir dir;
-    server_process s(dir.path + "/data", {"--shutdown-timeout", "20"});
+    server_process s(dir.path + "/data", {"--shutdown-timeout", "20", "--metrics-listen", "127.0.0.1:0"});
     // Logins are slow on purpose (Argon2id, 64 MiB): several are in flight when SIGTERM comes.
     std::atomic<int> answered{0}, lost{0};
     std::vector<std::thread> clients;
@@ -125,8 +126,15 @@ TEST_CASE("SIGTERM: requests in flight get their answers, then the server exits 
                                    "application/json");
             (r && r->status == 200 ? answered : lost)++;
         });
-    // Until the server has taken all three (each login logs when done; none has yet).
-    std::this_thread::sleep_for(30ms);
+    // Until the server has every login that is not answered yet in a worker (its metrics
+    // listener says how many), and at least one is.
+    std::uint64_t in_flight = 0;
+    for (int i = 0; i < 3000; ++i) {
+        in_flight = test_server::metric(test_server::scrape(s), "tokenauth_http_requests_in_flight");
+        if (in_flight >= 1 && in_flight + static_cast<std::uint64_t>(answered + lost) >= 3) break;
+        std::this_thread::sleep_for(1ms);
+    }
+    REQUIRE(in_flight >= 1);
     s.signal(SIGTERM);
     for (auto& t : clients) t.join();
     CHECK(s.stop() == 0);
