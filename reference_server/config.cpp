@@ -63,7 +63,7 @@ bool parse_host_port(const std::string& text, const char* flag, std::string& hos
 std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     config c;
     std::string listen = "127.0.0.1:8000";
-    CLI::App app{"tokenauth-server: the reference server for tokenauth access tokens (HTTPS REST API, SQLite storage)"};
+    CLI::App app{"tokenauth-server: the reference server for tokenauth access tokens (HTTPS REST API and web UI; SQLite or PostgreSQL storage)"};
     app.set_version_flag("--version", std::string("tokenauth-server ") + build::version);
     app.footer(
         "Environment:\n"

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "metrics_helpers.hpp"
 #include "storage/pg.hpp"
 #include <tokenauth/postgres/replica.hpp>
 
@@ -192,11 +193,18 @@ TEST_CASE("without the database a server fails closed after --max-staleness and 
     pg_instance pg;  // its own instance: this test stops it
     temp_dir dir;
     const std::string db = pg.create_database();
-    server_process a(dir.path + "/a", on(db, dir.path + "/session.key", {"--max-staleness", "3"}));
+    server_process a(dir.path + "/a",
+                     on(db, dir.path + "/session.key", {"--max-staleness", "3", "--metrics-listen", "127.0.0.1:0"}));
     const std::string admin = a.login();
     create_user(a, admin, "svc");
     const auto t = create_token(a, admin, user_identity("svc"));
     REQUIRE(a.request("GET", "/v1/session/who-am-i", t.bearer).status == 200);
+    const auto lag = [&] { return test_server::metric(test_server::scrape(a), "tokenauth_follower_lag_seconds"); };
+    const auto stale_validations = [&] {
+        return test_server::metric(test_server::scrape(a), "tokenauth_validations_total{result=\"store_stale\"}");
+    };
+    CHECK(lag() < 3);
+    CHECK(stale_validations() == 0);
     pg.stop();
     const auto failed_closed = until_status(a, "/v1/session/who-am-i", t.bearer, 503, 30s);
     CHECK(failed_closed >= 2s);  // not before the bound (3 s, less the last sync's age)
@@ -208,8 +216,12 @@ TEST_CASE("without the database a server fails closed after --max-staleness and 
     const auto ready = a.request("GET", "/readyz");
     CHECK(ready.status == 503);
     CHECK(ready.body == json{{"status", "unavailable"}, {"reason", "storage_unreachable"}});
+    // The metrics say why: the follower's lag is past the bound, and the 503s are counted.
+    CHECK(lag() >= 3);
+    CHECK(stale_validations() >= 2);
     pg.start();
     CHECK(until_status(a, "/v1/session/who-am-i", t.bearer, 200, 30s) >= 0ms);
+    CHECK(lag() < 3);
     CHECK(a.request("GET", "/readyz").body == json{{"status", "ready"}});
     // Writes work again on the same server, without a restart.
     CHECK(a.request("PATCH", "/v1/auth/access-tokens/" + t.id, admin, json{{"enabled", false}}).status == 200);

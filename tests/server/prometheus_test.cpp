@@ -8,9 +8,11 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "doc_blocks.hpp"
 #include "metrics_helpers.hpp"
 #include "raw_http.hpp"
 
@@ -34,8 +36,12 @@ bool prometheus_missing() {
 /// root), on a free port; stopped on destruction.
 class prometheus_process {
 public:
-    explicit prometheus_process(const std::string& config) : port_(test_server::free_port()) {
+    /// config: "@DIR@" stands for the process's directory, where files are written first.
+    prometheus_process(std::string config, const std::map<std::string, std::string>& files)
+        : port_(test_server::free_port()) {
         const std::string& dir = dir_.path;
+        for (const auto& [name, content] : files) std::ofstream(dir + "/" + name) << content;
+        test_server::replace_all(config, "@DIR@", dir);
         std::ofstream(dir + "/prometheus.yml") << config;
         std::vector<std::string> args;
         if (::geteuid() == 0) {  // unprivileged: as nobody, who is given the directory
@@ -105,29 +111,21 @@ TEST_CASE("a real Prometheus scrapes the metrics listener and the HTTPS listener
     const auto scraper = api::create_token(s, admin, json{{"name", "prometheus"}});
     api::create_user(s, admin, "svc");
     api::create_token(s, admin, json{{"name", "svc"}});
-    // Prometheus's own token and svc's: two enabled tokens.
-    const std::string config =
-        "global:\n"
-        "  scrape_interval: 1s\n"
-        "  scrape_timeout: 1s\n"
-        "scrape_configs:\n"
-        "  - job_name: tokenauth-metrics-listener\n"
-        "    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(test_server::metrics_port(s)) + "']\n"
-        "  - job_name: tokenauth-https\n"
-        "    scheme: https\n"
-        "    tls_config:\n"
-        "      insecure_skip_verify: true\n"
-        "    authorization:\n"
-        "      credentials: '" + scraper.bearer + "'\n"
-        "    static_configs:\n"
-        "      - targets: ['127.0.0.1:" + std::to_string(s.port()) + "']\n";
-    prometheus_process prometheus(config);
+    // Prometheus's own token and svc's: two enabled tokens. The configuration is
+    // docs/operations.md's, with its addresses and files pointed at this test's, and a 1 s
+    // scrape interval.
+    std::string config = test_server::block_after("prometheus", TOKENAUTH_OPERATIONS_DOC, "yaml");
+    test_server::replace_all(config, "127.0.0.1:9100", "127.0.0.1:" + std::to_string(test_server::metrics_port(s)));
+    test_server::replace_all(config, "localhost:8000", "localhost:" + std::to_string(s.port()));
+    test_server::replace_all(config, "/etc/prometheus/", "@DIR@/");
+    config = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n" + config;
+    prometheus_process prometheus(config, {{"tokenauth-ca.pem", test_server::read_file(dir.path + "/data/tls-cert.pem")},
+                                           {"tokenauth.token", scraper.bearer + "\n"}});
     INFO(prometheus.log());
-    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth-metrics-listener\",state=\"enabled\"}", "2") == "2");
-    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth-https\",state=\"enabled\"}", "2") == "2");
-    CHECK(prometheus.wait_for("up{job=\"tokenauth-https\"}", "1") == "1");
+    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth-local\",state=\"enabled\"}", "2") == "2");
+    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth\",state=\"enabled\"}", "2") == "2");
+    CHECK(prometheus.wait_for("up{job=\"tokenauth\"}", "1") == "1");
     // A third token shows up at the next scrape.
     api::create_token(s, admin, json{{"name", "svc"}});
-    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth-metrics-listener\",state=\"enabled\"}", "3") == "3");
+    CHECK(prometheus.wait_for("tokenauth_tokens{job=\"tokenauth-local\",state=\"enabled\"}", "3") == "3");
 }

@@ -3,8 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <sstream>
+#include <map>
+#include <regex>
+#include <set>
 
+#include "doc_blocks.hpp"
+#include "metrics_helpers.hpp"
 #include "server_process.hpp"
 
 #ifndef TOKENAUTH_README
@@ -16,28 +20,14 @@ using test_server::temp_dir;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+std::string slurp(const std::string& path) { return test_server::read_file(path); }
 
 /// The ```sh block after the marker comment in a Markdown file (the README by default).
 std::string block_after(const std::string& marker, const std::string& file = TOKENAUTH_README) {
-    const std::string readme = slurp(file);
-    const auto at = readme.find("<!-- walkthrough:" + marker + " -->");
-    REQUIRE(at != std::string::npos);
-    const auto start = readme.find("```sh\n", at);
-    const auto end = readme.find("```\n", start + 6);
-    REQUIRE(start != std::string::npos);
-    REQUIRE(end != std::string::npos);
-    return readme.substr(start + 6, end - start - 6);
+    return test_server::block_after(marker, file);
 }
 
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-    for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-}
+using test_server::replace_all;
 
 std::string run_script(const std::string& dir, const std::string& script) {
     {
@@ -155,4 +145,35 @@ int main() {
     REQUIRE(WEXITSTATUS(rc) == 0);
     CHECK(out.find("reply 401: ") != std::string::npos);
     CHECK(out.find("serve") == std::string::npos);  // the block's store is empty: nothing validates
+}
+
+TEST_CASE("docs/operations.md lists every metric the server exposes, and its metrics block works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data", {"--metrics-listen", "127.0.0.1:0"});
+    const std::string admin = s.login();
+    REQUIRE(s.request("POST", "/v1/auth/access-tokens/", admin, nlohmann::json{{"user", {{"name", "admin"}}}}).status == 200);
+    // The table's rows: | `name` | type | labels | meaning |
+    const std::string doc = slurp(TOKENAUTH_OPERATIONS_DOC);
+    std::map<std::string, bool> documented;  // name -> PostgreSQL only
+    const std::regex row(R"(\n\| `(tokenauth_[a-z_]+)` \|[^\n]*)");
+    for (std::sregex_iterator it(doc.begin(), doc.end(), row), end; it != end; ++it)
+        documented[(*it)[1]] = it->str().find("PostgreSQL only") != std::string::npos;
+    REQUIRE(documented.size() >= 10);
+    const std::string exposition = test_server::scrape(s);
+    std::set<std::string> exposed;
+    const std::regex type_line(R"(\n# TYPE ([a-z_]+) )");
+    const std::string text = "\n" + exposition;
+    for (std::sregex_iterator it(text.begin(), text.end(), type_line), end; it != end; ++it) exposed.insert((*it)[1]);
+    for (const auto& name : exposed) {
+        INFO(name);
+        CHECK(documented.count(name) == 1);
+    }
+    for (const auto& [name, postgres_only] : documented) {
+        INFO(name);
+        CHECK(exposed.count(name) == (postgres_only ? 0u : 1u));
+    }
+    std::string script = block_after("metrics", TOKENAUTH_OPERATIONS_DOC);
+    replace_all(script, "127.0.0.1:9100", "127.0.0.1:" + std::to_string(test_server::metrics_port(s)));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out.find("tokenauth_tokens{state=\"enabled\"} 1\n") != std::string::npos);
 }
