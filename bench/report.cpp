@@ -5,11 +5,12 @@
 // against a floor measured in the same run, and "met" or "missed" is computed here.
 //
 // Usage: tokenauth-bench-report [--markdown] LIB.json [--http HTTP.json] [--pg PG.json]
-//                               [--machine MACHINE.json]
+//                               [--compare COMPARE.json] [--machine MACHINE.json]
 // Text (default) is what bench/run.sh prints; --markdown writes docs/performance.md's tables.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -199,6 +200,44 @@ void http(report& r, const json& h) {
     r.add("who-am-i with a wrong secret (401)", bad_text, fmt("%.2f", bad.median / version.median));
     const stats pairs = of(numbers(h, "create_delete_per_s"));
     r.add("token create + delete pairs (each a `synchronous=FULL` commit)", fmt("%.0f creations/s", pairs.median));
+    if (const auto it = h.find("scrape"); it != h.end()) {  // GET /metrics on a second, large server
+        const stats ms = of(numbers(*it, "ms"));
+        const double tokens = it->value("tokens", 0.0);
+        r.add(fmt("`GET /metrics` at %.0f tokens (curl, a new connection each)", tokens),
+              fmt("p50 %.2f ms", ms.median) + fmt(", max %.2f ms", ms.max) + fmt(" of %.0f", static_cast<double>(ms.n)), "",
+              "<= 10 ms", ms.n > 0 && ms.median <= 10);
+        const double startup = it->value("startup_s", 0.0);
+        r.add(fmt("start-up with %.0f tokens (launch to listening)", tokens), fmt("%.2f s", startup), "", "<= 3 s",
+              startup > 0 && startup <= 3);
+    }
+}
+
+/// First quartile, median, third quartile (linear interpolation).
+std::array<double, 3> quartiles(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    auto at = [&](double p) {
+        const double x = p * static_cast<double>(v.size() - 1);
+        const std::size_t i = static_cast<std::size_t>(x);
+        return i + 1 < v.size() ? v[i] + (x - static_cast<double>(i)) * (v[i + 1] - v[i]) : v[i];
+    };
+    return {at(0.25), at(0.5), at(0.75)};
+}
+
+void compare(report& r, const json& c) {
+    const std::vector<double> base = numbers(c, "base_rps"), current = numbers(c, "current_rps");
+    if (base.empty() || current.empty()) return;
+    const auto b = quartiles(base), k = quartiles(current);
+    const double iqr = std::max(b[2] - b[0], k[2] - k[0]);
+    const double bound = std::max(0.03 * b[1], 2 * iqr);
+    r.section("Against " + c.value("ref", std::string("?")) + " (bench/http/compare.sh)",
+              "`GET /v1/session/who-am-i` with an access token on this build and on the build at " +
+                  c.value("ref", std::string("?")) + " (" + c.value("commit", std::string("?")).substr(0, 12) +
+                  "), both `--http` on loopback, " + std::to_string(base.size()) +
+                  " interleaved wrk runs each of " + std::to_string(c.value("seconds", 0)) +
+                  " s: what validation's counters and the request metrics cost.");
+    r.add("median requests/s: this build / " + c.value("ref", std::string("?")),
+          fmt("%.0f", k[1]) + fmt(" / %.0f", b[1]) + fmt(" (IQR %.0f", k[2] - k[0]) + fmt(" / %.0f)", b[2] - b[0]),
+          fmt("%.3f", k[1] / b[1]), fmt("within %.0f req/s", bound), std::abs(k[1] - b[1]) <= bound);
 }
 
 void postgres(report& r, const json& p) {
@@ -232,16 +271,17 @@ void postgres(report& r, const json& p) {
 
 int main(int argc, char** argv) {
     bool markdown = false;
-    std::string lib, http_path, pg_path, machine_path;
+    std::string lib, http_path, pg_path, machine_path, compare_path;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--markdown") markdown = true;
         else if (a == "--http" && i + 1 < argc) http_path = argv[++i];
         else if (a == "--pg" && i + 1 < argc) pg_path = argv[++i];
         else if (a == "--machine" && i + 1 < argc) machine_path = argv[++i];
+        else if (a == "--compare" && i + 1 < argc) compare_path = argv[++i];
         else if (lib.empty() && a[0] != '-') lib = a;
         else {
-            std::fprintf(stderr, "usage: %s [--markdown] LIB.json [--http H.json] [--pg P.json] [--machine M.json]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--markdown] LIB.json [--http H.json] [--pg P.json] [--compare C.json] [--machine M.json]\n", argv[0]);
             return 2;
         }
     }
@@ -267,6 +307,10 @@ int main(int argc, char** argv) {
     if (!pg_path.empty()) {
         if (const auto p = load(pg_path)) postgres(r, *p);
         else std::fprintf(stderr, "%s: no PostgreSQL results in %s\n", argv[0], pg_path.c_str());
+    }
+    if (!compare_path.empty()) {
+        if (const auto c = load(compare_path)) compare(r, *c);
+        else std::fprintf(stderr, "%s: no comparison in %s\n", argv[0], compare_path.c_str());
     }
     r.print();
     return 0;

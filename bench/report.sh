@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Writes docs/performance.md from one run: the library benchmarks (Release, -O3, the build
-# users build; TOKENAUTH_REPORT_REPETITIONS repetitions, default 5), the HTTP benchmarks and
-# the PostgreSQL benchmarks, one after the other on this machine, then the tables from their
+# users build; TOKENAUTH_REPORT_REPETITIONS repetitions, default 5), the HTTP benchmarks, the
+# PostgreSQL benchmarks and the comparison with an earlier build (bench/http/compare.sh), one
+# after the other on this machine, then the tables from their
 # JSON output (bench/report.cpp) under a header naming the machine, its load and the date,
 # then the notes of bench/performance_notes.md. Nothing in the tables is typed by hand.
 # Usage: bench/report.sh [OUTPUT (default docs/performance.md)]
-# TOKENAUTH_REPORT_SECONDS sets each HTTP and PostgreSQL run's length (default 5).
+# TOKENAUTH_REPORT_SECONDS sets each HTTP and PostgreSQL run's length (default 5);
+# TOKENAUTH_REPORT_BASE the git ref bench/http/compare.sh measures against (default v0.1.0-pre-metrics).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 output=${1:-docs/performance.md}
 reps=${TOKENAUTH_REPORT_REPETITIONS:-5}
 seconds=${TOKENAUTH_REPORT_SECONDS:-5}
+base_ref=${TOKENAUTH_REPORT_BASE:-v0.1.0-pre-metrics}  # the build the request path is compared against
 ./scripts/deps.sh --test
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,6 +30,8 @@ echo "report: HTTP benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/http.json bench/http/run.sh "$seconds" 3 >&2
 echo "report: PostgreSQL benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/pg.json bench/postgres/run.sh "$seconds" 100 >&2
+echo "report: against $base_ref" >&2
+TOKENAUTH_BENCH_JSON=$work/compare.json bench/http/compare.sh "$base_ref" 10 3 >&2
 
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')
 flags=""
@@ -46,7 +51,7 @@ JSON
     echo "shared machine: a figure that moves by less than its spread between two runs has not changed."
     echo
     ./build-bench-release/bench/tokenauth-bench-report --markdown "$work/lib.json" --http "$work/http.json" \
-        --pg "$work/pg.json" --machine "$work/machine.json"
+        --pg "$work/pg.json" --compare "$work/compare.json" --machine "$work/machine.json"
     echo
     cat bench/performance_notes.md
 } >"$output"

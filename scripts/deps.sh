@@ -9,7 +9,7 @@ packages=(
     libsystemd-dev
     catch2 libbenchmark-dev
     clang libclang-rt-14-dev
-    openssl curl wrk valgrind
+    openssl curl wrk valgrind sqlite3
 )
 # --test: also what the browser, PostgreSQL, nginx, Beast and aarch64 tests need: Chromium, PostgreSQL 15,
 # nginx-light, libboost-dev (Boost.Beast, for the adapter test), systemd (systemd-analyze for the unit),

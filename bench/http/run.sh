@@ -7,6 +7,7 @@
 #   verify       GET /v1/auth/verify with an access token (what nginx auth_request asks)
 #   bad_secret   the same with a wrong secret (the 401 path)
 #   create+del   token create + delete pairs (each a durable SQLite commit)
+#   scrape       GET /metrics on a second server holding 1,000,000 tokens (and its start-up time)
 # and the ratios whoami/version and verify/version. version, whoami and verify run interleaved,
 # ROUNDS times each; the
 # medians are reported (this machine is shared and noisy).
@@ -77,6 +78,40 @@ report verify
 report bad_secret
 pairs=$(wrk -t2 -c2 -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" "$api" | grep '^created')
 echo "create+del   $pairs"
+
+# GET /metrics on a server holding 1,000,000 tokens (inserted with SQL into a fresh store, a
+# quarter without expiry, the rest expiring over the next 58 days): start-up time, and each
+# scrape's time through curl (a new connection each).
+big=$work/big
+TOKENAUTH_ADMIN_PASSWORD=bench-admin "$server_bin" --http --listen 127.0.0.1:0 --data-dir "$big" 2>"$work/big-init.log" &
+init=$!
+(set +o pipefail; timeout 60 tail -n +1 -f "$work/big-init.log" | grep -m1 -q '"event":"listening"')
+kill $init
+wait $init || true
+now_ns=$(date +%s%N)
+sqlite3 "$big/tokenauth.db" <<SQL
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, hash_scheme)
+SELECT randomblob(16), randomblob(32), 500, 500, $now_ns,
+       CASE WHEN i % 4 = 0 THEN NULL ELSE $now_ns + (i % 5000) * 1000000000000 END, i % 10 != 0, 2 FROM n;
+SQL
+started=$(date +%s%N)
+TOKENAUTH_ADMIN_PASSWORD=bench-admin "$server_bin" --http --listen 127.0.0.1:0 --data-dir "$big" \
+    --metrics-listen 127.0.0.1:0 2>"$work/big.log" &
+big_server=$!
+trap 'kill $server $big_server 2>/dev/null; wait $server $big_server 2>/dev/null; rm -rf "$work"' EXIT
+(set +o pipefail; timeout 300 tail -n +1 -f "$work/big.log" | grep -m1 -q '"event":"listening"')
+startup_s=$(awk -v a="$started" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+mport=$(grep -m1 '"event":"listening"' "$work/big.log" | sed -E 's/.*"metrics_port":([0-9]+).*/\1/')
+counted=$(curl -sf "http://127.0.0.1:$mport/metrics" | awk '/^tokenauth_tokens\{/ { n += $2 } END { print n }')
+for ((i = 0; i < 30; i++)); do
+    curl -sf -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$mport/metrics" >>"$work/scrape.runs"
+done
+scrape_ms=$(awk '{ printf "%s%.3f", (NR > 1 ? "," : ""), $1 * 1000 }' "$work/scrape.runs")
+echo "scrape at $counted tokens: start-up ${startup_s}s; /metrics ms: $scrape_ms"
+kill $big_server
+wait $big_server 2>/dev/null || true
+
 if [[ -n "${TOKENAUTH_BENCH_JSON:-}" ]]; then  # every run, for bench/report.sh (latencies in us)
     series() {  # name, column: the column of each run as a JSON array
         awk -v c="$2" 'function us(x) { return x ~ /us$/ ? x + 0 : x ~ /ms$/ ? (x + 0) * 1000 : (x + 0) * 1000000 }
@@ -88,7 +123,8 @@ if [[ -n "${TOKENAUTH_BENCH_JSON:-}" ]]; then  # every run, for bench/report.sh 
             printf ', "%s": {"rps": [%s], "p50_us": [%s], "p99_us": [%s]}' "$name" "$(series $name 1)" "$(series $name 2)" \
                 "$(series $name 3)"
         done
-        printf ', "create_delete_per_s": [%s]}\n' "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")"
+        printf ', "create_delete_per_s": [%s]' "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")"
+        printf ', "scrape": {"tokens": %s, "startup_s": %s, "ms": [%s]}}\n' "$counted" "$startup_s" "$scrape_ms"
     } >"$TOKENAUTH_BENCH_JSON"
 fi
 for name in whoami verify; do

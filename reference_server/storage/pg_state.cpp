@@ -408,9 +408,10 @@ void pg_state::load_tokens(pg::connection& c) {
         secret_hash hash;
         r.bytes(i, 0, id.bytes, sizeof id.bytes, "an access token id");
         r.bytes(i, 1, hash.bytes, sizeof hash.bytes, "an access token hash");
-        index_put(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
+        index_load(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
                                  r.opt_int64(i, 3), r.boolean(i, 4), r.opt_str(i, 5)));
     }
+    index_loaded();
 }
 
 pg::result pg_state::read_changes(pg::connection& c, std::int64_t after) {

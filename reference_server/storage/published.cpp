@@ -183,6 +183,13 @@ void published_store::index_put(const token_record& r) {
     recount(before, r);
 }
 
+void published_store::index_load(const token_record& r) {
+    tokens_.upsert(r);
+    census_.stage(r);
+}
+
+void published_store::index_loaded() { census_.commit_staged(system_clock().now()); }
+
 void published_store::index_erase(const token_id& id) noexcept {
     const auto before = indexed(tokens_, id);
     if (!before) return;

@@ -68,6 +68,10 @@ protected:
     /// reserved: memory_token_store::reserve_for).
     void index_put(const token_record& r);
     void index_erase(const token_id& id) noexcept;
+    /// The first load into an empty index: index_load for each stored token, then
+    /// index_loaded() once.
+    void index_load(const token_record& r);
+    void index_loaded();
     /// The index takes a stored row's expiration and state (after a modify's commit).
     void apply_token_state(const token_row& row) noexcept;
 

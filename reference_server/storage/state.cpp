@@ -123,9 +123,10 @@ void state::load_tokens() {
         secret_hash hash;
         s.blob_into(0, id.bytes, "an access token id");
         s.blob_into(1, hash.bytes, "an access token hash");
-        index_put(record_of(id, hash, scheme_of(s.int64(6)), static_cast<std::uint64_t>(s.int64(2)), s.opt_int64(3),
+        index_load(record_of(id, hash, scheme_of(s.int64(6)), static_cast<std::uint64_t>(s.int64(2)), s.opt_int64(3),
                                  s.int64(4) != 0, s.opt_text(5)));
     }
+    index_loaded();
 }
 
 }  // namespace tokenauth::server

@@ -1,5 +1,8 @@
 #include "token_census.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 namespace tokenauth::server {
 
 namespace {
@@ -63,6 +66,32 @@ void token_census::remove(const token_record& r, timestamp now) {
     --slots_[s];
     if (s > 0 && !it->enabled) --disabled_live_;
     by_expiry_.erase(it);
+}
+
+void token_census::stage(const token_record& r) {
+    std::lock_guard lock(mu_);
+    staged_.push_back(entry{r.expires_at, r.id, r.enabled});
+}
+
+void token_census::commit_staged(timestamp now) {
+    std::lock_guard lock(mu_);
+    advance(now);
+    std::sort(staged_.begin(), staged_.end());
+    auto hint = by_expiry_.end();
+    for (const entry& e : staged_) {
+        if (e.expires_at == never_expires) {
+            ++never_;
+            if (!e.enabled) ++disabled_live_;
+            continue;
+        }
+        // In ascending order: each goes just before the end (amortized constant) when the set
+        // held nothing larger.
+        hint = std::next(by_expiry_.insert(hint, e));
+        const std::size_t s = slot_of(e.expires_at);
+        ++slots_[s];
+        if (s > 0 && !e.enabled) ++disabled_live_;
+    }
+    std::vector<entry>().swap(staged_);
 }
 
 token_census::counts token_census::read(timestamp now) {
