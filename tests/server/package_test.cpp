@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "api_helpers.hpp"
+#include "doc_blocks.hpp"
 
 #if !defined(TOKENAUTH_BUILD_DIR) || !defined(TOKENAUTH_CPACK)
 #error "TOKENAUTH_BUILD_DIR and TOKENAUTH_CPACK name the build tree and cpack"
@@ -45,6 +46,14 @@ std::string field(const std::string& deb, const std::string& name) {
 TEST_CASE("cpack builds tokenauth-server and libtokenauth-dev: fields, conffile, man pages, and they run", "[package]") {
     if (package_tools_missing()) return;
     temp_dir dir;
+    // docs/operations.md's package block: its cpack command is the one run here, and the
+    // package it installs is the one built.
+    const std::string block = test_server::block_after("package", TOKENAUTH_OPERATIONS_DOC);
+    CHECK(block.find("(cd build && cpack -G DEB)") != std::string::npos);
+    std::string arch = output_of("dpkg --print-architecture");
+    while (!arch.empty() && arch.back() == '\n') arch.pop_back();
+    const std::string file_name = std::string("tokenauth-server_") + TOKENAUTH_PROJECT_VERSION + "_" + arch + ".deb";
+    CHECK(block.find("./build/" + file_name) != std::string::npos);
     const std::string out = output_of("cd " TOKENAUTH_BUILD_DIR " && " TOKENAUTH_CPACK " -G DEB -B " + dir.path +
                                       "/out 2>&1; echo rc=$?");
     INFO(out);
@@ -52,6 +61,7 @@ TEST_CASE("cpack builds tokenauth-server and libtokenauth-dev: fields, conffile,
     const std::string server = package_in(dir.path + "/out", "tokenauth-server_");
     const std::string dev = package_in(dir.path + "/out", "libtokenauth-dev_");
     REQUIRE(!server.empty());
+    CHECK(fs::path(server).filename() == file_name);
     REQUIRE(!dev.empty());
 
     // tokenauth-server: Depends computed from what the binaries link.
