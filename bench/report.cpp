@@ -196,6 +196,20 @@ void http(report& r, const json& h) {
         const double v = verify.median / version.median;
         r.add("`GET /v1/auth/verify` with an access token", verify_text, fmt("%.2f", v), ">= 0.95", v >= 0.95);
     }
+    if (h.contains("tls_version") && h.contains("tls_verify")) {  // the same over HTTPS
+        const stats tls_version = of(numbers(h.at("tls_version"), "rps"));
+        r.add("`GET /v1/version` over HTTPS (the HTTPS floor)", line("tls_version").second, "1");
+        const auto [tls_verify, tls_text] = line("tls_verify");
+        const double v = tls_verify.median / tls_version.median;
+        r.add("`GET /v1/auth/verify` over HTTPS", tls_text, fmt("%.2f", v), ">= 0.95", v >= 0.95);
+    }
+    if (h.contains("nginx_plain") && h.contains("nginx_guarded")) {  // docs/edge.md's nginx
+        const stats plain = of(numbers(h.at("nginx_plain"), "rps"));
+        r.add("nginx proxying to an upstream, no `auth_request` (the nginx floor)", line("nginx_plain").second, "1");
+        const auto [guarded, guarded_text] = line("nginx_guarded");
+        r.add("the same nginx location with `auth_request` to tokenauth over HTTPS (keep-alive)", guarded_text,
+              fmt("%.2f", guarded.median / plain.median));
+    }
     const auto [bad, bad_text] = line("bad_secret");
     r.add("who-am-i with a wrong secret (401)", bad_text, fmt("%.2f", bad.median / version.median));
     const stats pairs = of(numbers(h, "create_delete_per_s"));

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <random>
+#include <vector>
+
 #include <tokenauth/token.hpp>
 
 #include <set>
@@ -108,6 +111,27 @@ TEST_CASE("token ids print and parse as decimal strings", "[token]") {
     CHECK(tokenauth::to_string(max) == "340282366920938463463374607431768211455");
     CHECK(tokenauth::parse_token_id("340282366920938463463374607431768211455").value() == max);
     CHECK(tokenauth::parse_token_id("12345").value() == tokenauth::token_id::from_value(12345));
+    // Around each 19-digit group's edges, and at random: the digits a division per digit gives.
+    using tokenauth::detail::uint128;
+    const auto naive = [](uint128 v) {
+        std::string s;
+        do {
+            s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+            v /= 10;
+        } while (v != 0);
+        return s;
+    };
+    const uint128 e19 = 10'000'000'000'000'000'000ULL;
+    std::vector<uint128> values = {1, 9, 10, e19 - 1, e19, e19 + 1, e19 * e19 - 1, e19 * e19, e19 * e19 + 1,
+                                   e19 * e19 * 3, ~uint128{0} - 1};
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 1000; ++i) values.push_back((static_cast<uint128>(rng()) << 64 | rng()) >> (rng() % 128));
+    for (const uint128 v : values) {
+        const std::string want = naive(v);
+        INFO(want);
+        CHECK(tokenauth::to_string(tokenauth::token_id::from_value(v)) == want);
+        CHECK(tokenauth::parse_token_id(want).value() == tokenauth::token_id::from_value(v));
+    }
     for (const char* bad : {"", "-1", "+1", "01", "1a", " 1", "1 ", "340282366920938463463374607431768211456",
                             "9999999999999999999999999999999999999999"}) {
         INFO(bad);
