@@ -98,6 +98,14 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "seconds a client has for each whole request (head and body) from its first byte")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    app.add_option("--max-connections", c.max_connections,
+                   "open client connections in all; more are closed at once. The server raises its open-file "
+                   "limit (RLIMIT_NOFILE) to the hard limit and stays below it")
+        ->check(CLI::Range(16, 1000000))
+        ->capture_default_str();
+    app.add_option("--idle-timeout", c.idle_timeout, "seconds an idle keep-alive connection stays open")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     app.add_option("--max-connections-per-address", c.max_connections_per_address,
                    "open connections one client address may hold; more are closed at once")
         ->check(CLI::Range(1, 100000))

@@ -20,7 +20,9 @@ struct config {
     int head_timeout = 10;      ///< seconds for a TLS handshake, and for a request head from its first byte
     int request_timeout = 30;   ///< seconds for a whole request (head and body) from its first byte
     int shutdown_timeout = 10;  ///< seconds requests in flight may take to finish after SIGTERM
+    int max_connections = 4096;  ///< open client connections in all (lowered to what RLIMIT_NOFILE allows)
     int max_connections_per_address = 256;
+    int idle_timeout = 5;        ///< seconds an idle keep-alive connection stays open
     int login_failures_per_user = 5;       ///< per (address, user) within the window; then 429
     int login_failures_per_address = 50;   ///< per address within the window; then 429
     int login_failure_window = 300;        ///< seconds

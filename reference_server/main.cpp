@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
         topts.workers = cfg->threads;
         topts.head_timeout = topts.handshake_timeout = std::chrono::seconds(cfg->head_timeout);
         topts.request_timeout = std::chrono::seconds(std::max(cfg->request_timeout, cfg->head_timeout));
+        topts.max_connections = static_cast<std::size_t>(cfg->max_connections);
         topts.max_connections_per_address = static_cast<std::size_t>(cfg->max_connections_per_address);
+        topts.idle_timeout = std::chrono::seconds(cfg->idle_timeout);
         topts.limits.max_body = max_body;
         topts.shutdown_timeout = std::chrono::seconds(cfg->shutdown_timeout);
         topts.heartbeat_every = notify::watchdog_every();
@@ -309,7 +311,8 @@ int main(int argc, char** argv) {
                                     {"scheme", cfg->http ? "http" : "https"},
                                     {"data_dir", cfg->data_dir},
                                     {"tokens", db.tokens().size()},
-                                    {"threads", cfg->threads}};
+                                    {"threads", cfg->threads},
+                                    {"max_connections", http->max_connections()}};
         if (metrics_port > 0) listening["metrics_port"] = metrics_port;
         log.write("listening", std::move(listening));
         notify::send("READY=1");

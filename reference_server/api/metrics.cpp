@@ -44,6 +44,8 @@ void write_metrics(const services& svc, const metrics_sources& src, exposition& 
     out.sample("_total", labels{{"reason", "connection_limit"}}, conn.refused);
     out.family("tokenauth_connections", "gauge", "Client connections open.");
     out.sample("", {}, static_cast<std::uint64_t>(conn.connections));
+    out.family("tokenauth_connections_limit", "gauge", "Client connections allowed at once (--max-connections, within the open-file limit).");
+    out.sample("", {}, static_cast<std::uint64_t>(conn.limit));
     out.family("tokenauth_http_requests_in_flight", "gauge", "Requests being handled by a worker (this scrape included).");
     out.sample("", {}, static_cast<std::uint64_t>(conn.in_flight));
 

@@ -70,15 +70,20 @@ public:
     /// outlive this transport.
     void replace_tls(SSL_CTX* ctx) noexcept { tls_.store(ctx, std::memory_order_release); }
 
+    /// The connection limit in force: transport_options::max_connections, lowered to what the
+    /// open-file limit allows.
+    std::size_t max_connections() const noexcept { return opt_.max_connections; }
+
     /// For /metrics, from any thread.
     struct counts {
         std::size_t connections;  ///< open now
         std::size_t in_flight;    ///< requests a worker has now
         std::uint64_t refused;    ///< connections refused at a connection limit, since start
+        std::size_t limit;        ///< max_connections()
     };
     counts current() const noexcept {
         return {open_.load(std::memory_order_relaxed), in_workers_.load(std::memory_order_relaxed),
-                refused_.load(std::memory_order_relaxed)};
+                refused_.load(std::memory_order_relaxed), opt_.max_connections};
     }
 
 private:
