@@ -53,9 +53,17 @@ const char* status_description(int status) {
     }
 }
 
+/// A method no route of any path has, which cpp-httplib refuses as unparsable (400) or
+/// finds no handler for: the spec's answer is 405 with Allow where the path has routes.
+bool unrouted_method(const std::string& method) {
+    for (const char* m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+        if (method == m) return false;
+    return !method.empty();
+}
+
 /// What cpp-httplib still decides for each request the transport hands it: default
-/// headers, and the JSON bodies of its own errors.
-void configure_http(httplib::Server& http, event_log& log) {
+/// headers, and the JSON bodies of its own errors. routes answers which methods a path has.
+void configure_http(httplib::Server& http, event_log& log, const router& routes) {
     http.set_keep_alive_max_count(10000);  // only advertised: the transport enforces both
     http.set_keep_alive_timeout(5);
     http.set_payload_max_length(max_body);
@@ -69,8 +77,26 @@ void configure_http(httplib::Server& http, event_log& log) {
     // Errors cpp-httplib produces itself (unknown path, unparsable request) get the spec's
     // JSON body; responses that already have a body keep it.
     http.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request&, httplib::Response& res) {
+        [&routes](const httplib::Request& req, httplib::Response& res) {
             if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+            // A request cpp-httplib could not route never met the pre-routing handler.
+            if (request_id::current().empty())
+                res.set_header("X-Request-Id", request_id::begin(req.get_header_value("X-Request-Id")));
+            if ((res.status == 400 || res.status == 404) && unrouted_method(req.method)) {
+                // (When the method stopped the parse, only the raw target is there.)
+                const std::string path = !req.path.empty() ? req.path
+                                                           : httplib::detail::decode_url(
+                                                                 req.target.substr(0, req.target.find('?')), false);
+                const std::string allowed = routes.allowed_methods(path);
+                if (!allowed.empty()) {
+                    send_error(res, {405, "method_not_allowed_error",
+                                     req.method.substr(0, 32) + " is not allowed here; allowed: " + allowed});
+                    res.set_header("Allow", allowed);
+                } else {
+                    send_error(res, not_found("no such endpoint"));
+                }
+                return httplib::Server::HandlerResponse::Handled;
+            }
             send_error(res, {res.status, status_class(res.status), status_description(res.status)});
             return httplib::Server::HandlerResponse::Handled;
         }));
@@ -254,8 +280,8 @@ int main(int argc, char** argv) {
         server_metrics metrics;
         services svc{db, validator, clock, log, abuse, audit, rules, metrics};
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
-        configure_http(*http, log);
         router routes(*http, svc);
+        configure_http(*http, log, routes);
         register_version_and_session(routes);
         register_access_tokens(routes);
         register_users_and_groups(routes);
@@ -284,8 +310,8 @@ int main(int argc, char** argv) {
             metrics_http = std::make_unique<transport>(
                 mopts, nullptr,
                 [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
-            configure_http(*metrics_http, log);
             metrics_routes = std::make_unique<router>(*metrics_http, svc);
+            configure_http(*metrics_http, log, *metrics_routes);
             register_metrics(*metrics_routes, scrape, auth::none);
             metrics_routes->add_fallbacks();
             metrics_port = metrics_http->open(cfg->metrics_host, cfg->metrics_port);

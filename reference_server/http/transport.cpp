@@ -459,6 +459,7 @@ void transport::run_request(connection* c) {
     bool client_closes = false;
     bool answered = false;
     try {
+        request_id::current_id.clear();  // this request's id is set while it is routed, not left from the last one
         request_stream stream(c->request, c->out, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
         answered = process_request(stream, last, client_closes, nullptr);
     } catch (const std::exception&) {

@@ -529,3 +529,30 @@ TEST_CASE("a flood of failures adds a few kilobytes of log, with a count per cli
     CHECK(summary.at("reasons").begin().value().get<int>() == summary.at("count").get<int>());
     CHECK(s.log().size() - before < 8192);
 }
+
+TEST_CASE("a method no route has gets 405 with Allow (404 where the path has no routes), with its own request id",
+          "[server][hostile][input]") {
+    temp_dir dir;
+    // One worker: every request below runs on the same thread, after one with a known id.
+    server_process s(dir.path, {"--http", "--threads", "1"});
+    raw_connection c(s.port(), false);
+    const auto ask = [&](const std::string& request) {
+        const std::size_t before = raw_connection::occurrences(c.receive(0ms), "\"user_visible\"");
+        REQUIRE(c.send(request));
+        const std::string all = c.receive(5s, "\"user_visible\"", before + 1);
+        return all.substr(all.rfind("HTTP/1.1 "));
+    };
+    REQUIRE(c.send("GET /v1/nowhere HTTP/1.1\r\nHost: t\r\nX-Request-Id: the-first-request\r\n\r\n"));
+    CHECK(c.receive(5s, "\"user_visible\"").find("the-first-request") != std::string::npos);
+    for (const char* method : {"FOO", "TRACE", "CONNECT", "PROPFIND"}) {
+        INFO(method);
+        std::string r = ask(std::string(method) + " /v1/auth/access-tokens/ HTTP/1.1\r\nHost: t\r\n\r\n");
+        CHECK(r.rfind("HTTP/1.1 405 ", 0) == 0);
+        CHECK(r.find("\r\nAllow: POST, GET, HEAD\r\n") != std::string::npos);
+        CHECK(r.find("method_not_allowed_error") != std::string::npos);
+        CHECK(r.find("X-Request-Id: ") != std::string::npos);
+        CHECK(r.find("the-first-request") == std::string::npos);
+        r = ask(std::string(method) + " /v1/no-such-thing?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+        CHECK(r.rfind("HTTP/1.1 404 ", 0) == 0);
+    }
+}
