@@ -185,6 +185,11 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "(revocations made elsewhere could be missed); it recovers by itself")
         ->check(CLI::Range(0.5, 3600.0))
         ->capture_default_str();
+    app.add_option("--change-log-retention", c.change_log_retention,
+                   "PostgreSQL: changes the shared change log keeps; older ones are deleted, and a server or replica "
+                   "that was further behind loads a snapshot instead of applying them")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000'000}))
+        ->capture_default_str();
     std::string metrics_listen;
     app.add_option("--metrics-listen", metrics_listen,
                    "HOST:PORT of a plain-HTTP listener serving only GET /metrics, without authentication "

@@ -39,6 +39,7 @@ struct config {
     std::string verify_audit;                   ///< --verify-audit DATA_DIR: check and exit
     std::string database;                       ///< sqlite:PATH (default) or postgresql://...
     int max_staleness_ms = 5000;                ///< PostgreSQL: 503 after this long without the database
+    std::int64_t change_log_retention = 100000; ///< PostgreSQL: changes the log keeps
     std::string k8s_prefix = "tokenauth:";      ///< --k8s-prefix: before names in TokenReview answers
     std::string k8s_audience;                   ///< --k8s-audience: the audience TokenReviews may name
     std::string migrate_from;                   ///< --migrate-from sqlite:PATH: copy into --database, exit

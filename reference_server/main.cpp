@@ -165,10 +165,14 @@ std::unique_ptr<published_store> open_store(const config& c, event_log& log) {
     if (is_postgresql(c.database)) {
         pg_state::options o;
         o.on_follow_error = [&log](const std::string& what) { log.write("follower_error", {{"what", what}}); };
+        o.on_snapshot = [&log](std::int64_t seq) {
+            log.write("follower_snapshot", {{"at_change", seq}, {"why", "changes not yet applied were pruned from the log"}});
+        };
         o.conninfo = c.database;
         o.admin_password = c.admin_password;
         o.session_key_file = c.session_key_file;
         o.max_staleness = std::chrono::milliseconds(c.max_staleness_ms);
+        o.change_log_retention = c.change_log_retention;
         return std::make_unique<pg_state>(o);
     }
     state::options o{c.data_dir, c.admin_password, c.session_key_file, c.database.substr(std::strlen("sqlite:"))};

@@ -326,6 +326,21 @@ public:
         return e == nullptr ? 0 : __atomic_load_n(&e->last_used, __ATOMIC_RELAXED) & ~timestamp{1};
     }
 
+    /// Calls f(record) for every token (its last use aside), under the readers' lock; f must
+    /// not call back into the store. For reconciling the index with a database, not for the
+    /// validation path.
+    template <class F>
+    void for_each(F&& f) const {
+        std::shared_lock lock(mu_);
+        token_record r;
+        for (const shard& s : shards_)
+            for (const slot& e : s.slots) {
+                if (!e.used) continue;
+                e.copy_to(r);
+                f(static_cast<const token_record&>(r));
+            }
+    }
+
     /// Calls f(id, time) for every use recorded since the last call, and marks them saved.
     /// A server writes them to its database in one batch. f must not call back into the
     /// store.

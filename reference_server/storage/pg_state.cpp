@@ -17,7 +17,11 @@ namespace tokenauth::server {
 using namespace pg_internal;
 
 pg_state::pg_state(const options& opts)
-    : conninfo_(opts.conninfo), max_staleness_(opts.max_staleness), on_follow_error_(opts.on_follow_error) {
+    : conninfo_(opts.conninfo),
+      max_staleness_(opts.max_staleness),
+      change_log_retention_(std::max<std::int64_t>(1, opts.change_log_retention)),
+      on_follow_error_(opts.on_follow_error),
+      on_snapshot_(opts.on_snapshot) {
     ensure_sodium_init();
     if (opts.session_key_file.empty())
         throw std::runtime_error("a PostgreSQL database needs --session-key-file: every server shares one key file");
@@ -121,12 +125,44 @@ void pg_state::load_tokens(pg::connection& c) {
 }
 
 pg::result pg_state::read_changes(pg::connection& c, std::int64_t after) {
-    // Each change with its token's current row (none when deleted), in one round trip.
+    // Each change with its token's current row (none when deleted), and the pruned mark as of
+    // the same statement, in one round trip. (The log always keeps its last change, so when
+    // changes after `after` were pruned, a later one is here to carry the mark.)
     return c.exec_prepared("read_changes",
                            "SELECT c.seq, c.kind, c.token_id, t.secret_hash, t.user_id, t.expiration_time, t.enabled, "
-                           "t.privileges, t.hash_scheme FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id "
-                           "WHERE c.seq > $1 ORDER BY c.seq",
+                           "t.privileges, t.hash_scheme, (SELECT value::bigint FROM meta WHERE key = 'pruned_through') "
+                           "FROM changes c LEFT JOIN access_tokens t ON t.id = c.token_id WHERE c.seq > $1 ORDER BY c.seq",
                            {pg::number(after)});
+}
+
+void pg_state::load_snapshot(pg::connection& c) {
+    // The position first: a change committed while loading is applied again later, which
+    // changes nothing (each change row is applied from the current row).
+    const std::int64_t seq = c.exec("SELECT coalesce(max(seq), 0) FROM changes").int64(0, 0);
+    publish_directory(load_directory(c));
+    const auto r =
+        c.exec("SELECT id, secret_hash, user_id, expiration_time, enabled, privileges, hash_scheme FROM access_tokens");
+    std::vector<token_record> rows;
+    rows.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        token_id id;
+        secret_hash hash;
+        r.bytes(i, 0, id.bytes, sizeof id.bytes, "an access token id");
+        r.bytes(i, 1, hash.bytes, sizeof hash.bytes, "an access token hash");
+        rows.push_back(record_of(id, hash, scheme_of(r.int64(i, 6)), static_cast<std::uint64_t>(r.int64(i, 2)),
+                                 r.opt_int64(i, 3), r.boolean(i, 4), r.opt_str(i, 5)));
+    }
+    index_replace(rows);
+    applied_seq_ = seq;
+    if (on_snapshot_) on_snapshot_(seq);
+}
+
+void pg_state::prune(pg::connection& c) {
+    // One statement: the rows and the mark go together, so a reader sees both or neither.
+    c.exec("WITH gone AS (DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - $1 RETURNING seq) "
+           "UPDATE meta SET value = greatest(value::bigint, (SELECT max(seq) FROM gone))::text "
+           "WHERE key = 'pruned_through' AND EXISTS (SELECT 1 FROM gone)",
+           {pg::number(change_log_retention_)});
 }
 
 void pg_state::catch_up(pg::connection& c) {
@@ -155,6 +191,8 @@ void pg_state::refresh() {
 }
 
 void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
+    // Changes after this server's position were pruned: they cannot be applied one by one.
+    if (r.rows() > 0 && r.int64(0, 9) > applied_seq_) return load_snapshot(c);
     bool directory_changed = false;
     std::int64_t applied = 0;
     for (int i = 0; i < r.rows(); ++i) {
@@ -192,6 +230,9 @@ void pg_state::apply_changes(pg::connection& c, const pg::result& r) {
 }
 
 void pg_state::follow() {
+    // Every server prunes the log it follows (deleting is idempotent; the mark only grows).
+    constexpr std::int64_t prune_every = 2'000'000'000;  // ns
+    std::int64_t next_prune = 0;
     std::unique_ptr<pg::connection> c;
     bool read_log = true;
     std::string last_error;  // reported once until another one, or a success, comes
@@ -210,6 +251,10 @@ void pg_state::follow() {
             // At once after (re)connecting, then on news of a change not yet applied, or
             // after a second without news (a lost notification costs at most that).
             if (read_log) catch_up(*c);
+            if (const auto now = steady_ns(); now >= next_prune) {
+                prune(*c);
+                next_prune = now + prune_every;
+            }
             last_error.clear();
             unreachable_.store(false, std::memory_order_release);
             read_log = true;

@@ -33,9 +33,14 @@ public:
         std::string session_key_file;                ///< required: shared by every server
         std::chrono::milliseconds max_staleness{5000};
         bool follow = true;                          ///< false: no follower thread (the migration tool)
+        /// Changes the log keeps: older ones are deleted (meta.pruned_through marks how far),
+        /// and a follower that was further behind loads a snapshot instead.
+        std::int64_t change_log_retention = 100000;
         /// Told (from the follower thread) what stopped it following, once per distinct
         /// message: a database out of reach, a change of a kind this server does not know.
         std::function<void(const std::string&)> on_follow_error;
+        /// Told (from the thread that loaded it) that a snapshot was loaded again, at which change.
+        std::function<void(std::int64_t)> on_snapshot;
     };
 
     /// Connects, migrates (under an advisory lock, so servers may start together), seeds an
@@ -103,6 +108,11 @@ private:
     void catch_up_locked(pg::connection& c);
     static pg::result read_changes(pg::connection& c, std::int64_t after);
     void apply_changes(pg::connection& c, const pg::result& changes);  // apply_mu_ held
+    /// Loads the directory and every token again, as of the log's last change (apply_mu_
+    /// held): what a follower does when changes it has not applied were pruned.
+    void load_snapshot(pg::connection& c);
+    /// Deletes the changes beyond the retention, advancing meta.pruned_through with them.
+    void prune(pg::connection& c);
     /// After this server's own write logged as change_seq: apply() when that is the next
     /// change to apply, else catch up from the log.
     template <class Apply>
@@ -119,7 +129,9 @@ private:
 
     std::string conninfo_;
     std::chrono::milliseconds max_staleness_;
+    std::int64_t change_log_retention_;
     std::function<void(const std::string&)> on_follow_error_;
+    std::function<void(std::int64_t)> on_snapshot_;
     std::mutex db_mu_;  // the writer connection
     std::unique_ptr<pg::connection> db_;
     std::mutex apply_mu_;  // applying changes (writer and follower)

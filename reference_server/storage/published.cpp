@@ -2,6 +2,8 @@
 // the session key file and what a first start writes.
 #include "published.hpp"
 
+#include <unordered_set>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -189,6 +191,20 @@ void published_store::index_load(const token_record& r) {
 }
 
 void published_store::index_loaded() { census_.commit_staged(system_clock().now()); }
+
+void published_store::index_replace(const std::vector<token_record>& records) {
+    struct id_hash {
+        std::size_t operator()(const token_id& id) const noexcept { return static_cast<std::size_t>(id.hash()); }
+    };
+    std::unordered_set<token_id, id_hash> keep;
+    for (const token_record& r : records) keep.insert(r.id);
+    std::vector<token_id> gone;
+    tokens_.for_each([&](const token_record& r) {
+        if (keep.count(r.id) == 0) gone.push_back(r.id);
+    });
+    for (const token_id& id : gone) index_erase(id);
+    for (const token_record& r : records) index_put(r);
+}
 
 void published_store::index_erase(const token_id& id) noexcept {
     const auto before = indexed(tokens_, id);

@@ -72,6 +72,8 @@ protected:
     /// index_loaded() once.
     void index_load(const token_record& r);
     void index_loaded();
+    /// Makes the index hold exactly these records (a snapshot loaded again): the others leave.
+    void index_replace(const std::vector<token_record>& records);
     /// The index takes a stored row's expiration and state (after a modify's commit).
     void apply_token_state(const token_row& row) noexcept;
 

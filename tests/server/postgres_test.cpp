@@ -405,3 +405,36 @@ TEST_CASE("a change of a kind the server does not know fails it closed instead o
     sql(db, "UPDATE schema_version SET version = version + 1");
     CHECK_THROWS(server_process(dir.path + "/b", on(db, dir.path + "/session.key")));
 }
+
+TEST_CASE("the change log is pruned to --change-log-retention, and a server behind it loads a snapshot", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
+    auto& pg = pg_instance::shared();
+    temp_dir dir;
+    const std::string db = pg.create_database();
+    const std::string key = dir.path + "/session.key";
+    server_process a(dir.path + "/a", on(db, key, {"--change-log-retention", "3"}));
+    server_process b(dir.path + "/b", on(db, key, {"--change-log-retention", "3", "--max-staleness", "120"}));
+    const std::string admin = a.login();
+    create_user(a, admin, "svc");
+    const auto revoked = create_token(a, admin, user_identity("svc"));
+    REQUIRE(until_status(b, "/v1/session/who-am-i", revoked.bearer, 200, 30s) >= 0ms);
+    // B sleeps while A revokes a token, creates another and a user, and writes more changes
+    // than the log keeps; then the log is pruned past the revocation.
+    b.signal(SIGSTOP);
+    REQUIRE(a.request("DELETE", "/v1/auth/access-tokens/" + revoked.id, admin).status == 200);
+    const std::string revocation = sql(db, "SELECT max(seq) FROM changes");
+    const auto created = create_token(a, admin, user_identity("svc"));
+    create_user(a, admin, "late-user");
+    for (int i = 0; i < 5; ++i) create_user(a, admin, "filler-" + std::to_string(i));
+    const auto pruned = [&] { return std::stoll(sql(db, "SELECT value FROM meta WHERE key = 'pruned_through'")); };
+    for (int i = 0; i < 300 && pruned() < std::stoll(revocation); ++i) std::this_thread::sleep_for(100ms);
+    CHECK(pruned() >= std::stoll(revocation));
+    CHECK(std::stoll(sql(db, "SELECT count(*) FROM changes")) <= 4);  // the retention, and one written meanwhile
+    b.signal(SIGCONT);
+    // B cannot apply what it missed change by change: it loads a snapshot, and sees all of it.
+    CHECK(until_status(b, "/v1/session/who-am-i", created.bearer, 200, 30s) >= 0ms);
+    CHECK(b.request("GET", "/v1/session/who-am-i", revoked.bearer).status == 401);
+    const std::string b_admin = b.login();
+    CHECK(b.request("GET", "/v1/users/", b_admin).raw.find("\"late-user\"") != std::string::npos);
+    CHECK(b.log().find("\"event\":\"follower_snapshot\"") != std::string::npos);
+}

@@ -291,11 +291,24 @@ private:
 
     /// Applies every change after applied_seq(), or loads a snapshot when those were pruned.
     void catch_up(detail::pq_connection& c) {
-        if (check_state(c) > applied_seq()) return load_snapshot(c);
-        const auto r = c.exec("SELECT c.seq, c.kind, c.token_id, t.id, t.secret_hash, t.hash_scheme, t.user_id, "
-                              "t.expiration_time, t.enabled, t.privileges, c.entity_id FROM tokenauth_replica_changes c "
-                              "LEFT JOIN tokenauth_replica_tokens t ON t.id = c.token_id WHERE c.seq > $1 ORDER BY c.seq",
-                              {std::to_string(applied_seq())});
+        // The pruned mark and the changes from one snapshot of the database: a server pruning
+        // in between could otherwise delete changes this read then never sees.
+        c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        std::unique_ptr<PGresult, void (*)(PGresult*)> r(nullptr, PQclear);
+        try {
+            if (check_state(c) > applied_seq()) {
+                c.exec("COMMIT");
+                return load_snapshot(c);
+            }
+            r = c.exec("SELECT c.seq, c.kind, c.token_id, t.id, t.secret_hash, t.hash_scheme, t.user_id, "
+                       "t.expiration_time, t.enabled, t.privileges, c.entity_id FROM tokenauth_replica_changes c "
+                       "LEFT JOIN tokenauth_replica_tokens t ON t.id = c.token_id WHERE c.seq > $1 ORDER BY c.seq",
+                       {std::to_string(applied_seq())});
+            c.exec("COMMIT");
+        } catch (...) {
+            PQclear(PQexec(c.raw(), "ROLLBACK"));
+            throw;
+        }
         for (int i = 0; i < PQntuples(r.get()); ++i) {
             const std::string_view kind = PQgetvalue(r.get(), i, 1);
             if (kind == "token") {
