@@ -30,8 +30,14 @@ echo "report: HTTP benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/http.json bench/http/run.sh "$seconds" 3 >&2
 echo "report: PostgreSQL benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/pg.json bench/postgres/run.sh "$seconds" 100 >&2
-echo "report: against $base_ref" >&2
-TOKENAUTH_BENCH_JSON=$work/compare.json bench/http/compare.sh "$base_ref" 10 3 >&2
+compare=()
+if git rev-parse --verify -q "$base_ref^{commit}" >/dev/null; then
+    echo "report: against $base_ref" >&2
+    TOKENAUTH_BENCH_JSON=$work/compare.json bench/http/compare.sh "$base_ref" 10 3 >&2
+    compare=(--compare "$work/compare.json")
+else
+    echo "report: $base_ref is not in this clone (git fetch --tags); no comparison" >&2
+fi
 
 cpu=$(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //')
 flags=""
@@ -51,7 +57,7 @@ JSON
     echo "shared machine: a figure that moves by less than its spread between two runs has not changed."
     echo
     ./build-bench-release/bench/tokenauth-bench-report --markdown "$work/lib.json" --http "$work/http.json" \
-        --pg "$work/pg.json" --compare "$work/compare.json" --machine "$work/machine.json"
+        --pg "$work/pg.json" "${compare[@]}" --machine "$work/machine.json"
     echo
     cat bench/performance_notes.md
 } >"$output"

@@ -286,13 +286,15 @@ int main(int argc, char** argv) {
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
         router routes(*http, svc);
         configure_http(*http, log, routes);
+        // cpp-httplib tries a method's routes in order, a regular expression each: the
+        // endpoints every proxied or authenticated request reaches come first.
         register_version_and_session(routes);
+        register_edge(routes);
         register_access_tokens(routes);
         register_users_and_groups(routes);
         register_roles(routes);
         register_identity(routes);
         register_ui(routes);
-        register_edge(routes);
         const metrics_sources scrape{db, [&http] { return http->current(); }, [&audit] { return audit.bytes(); }};
         register_metrics(routes, scrape, auth::required);
         routes.add_fallbacks();
