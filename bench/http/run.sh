@@ -79,17 +79,22 @@ report() {
     read -r rps p50 p99 <<<"$(median "$1")"
     printf '%-14s %12s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
+interleave() {  # "name url [bearer]"...: ROUNDS rounds of one wrk run of each, in turn
+    local r spec name url bearer
+    for ((r = 0; r < rounds; r++)); do
+        for spec in "$@"; do
+            read -r name url bearer <<<"$spec"
+            run "$name" -t1 -c8 ${bearer:+-H "Authorization: Bearer $bearer"} "$url"
+        done
+    done
+}
 ratio() {  # a, b: the ratio of their median requests/s
     awk -v n="$1/$2" -v a="$(median "$1" | cut -d' ' -f1)" -v b="$(median "$2" | cut -d' ' -f1)" \
         'BEGIN { printf "ratio %s = %.2f, medians of '"$rounds"' runs each\n", n, a / b }'
 }
 
 echo "server: $server_bin --http, ${TOKENAUTH_BENCH_THREADS:-16} threads; wrk 1 thread x 8 connections, ${duration}s a run"
-for ((r = 0; r < rounds; r++)); do
-    run version -t1 -c8 "$api/v1/version"
-    run whoami -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/session/who-am-i"
-    run verify -t1 -c8 -H "Authorization: Bearer $token" "$api/v1/auth/verify"
-done
+interleave "version $api/v1/version" "whoami $api/v1/session/who-am-i $token" "verify $api/v1/auth/verify $token"
 run bad_secret -t1 -c8 -H "Authorization: Bearer $bad" "$api/v1/session/who-am-i"
 report version
 report whoami
@@ -104,10 +109,7 @@ ratio verify version
 start tls --threads "${TOKENAUTH_BENCH_THREADS:-16}" --trusted-proxy 127.0.0.1
 tls_api=https://127.0.0.1:$port_tls
 tls_token=$(service_token "$tls_api" svc)
-for ((r = 0; r < rounds; r++)); do
-    run tls_version -t1 -c8 "$tls_api/v1/version"
-    run tls_verify -t1 -c8 -H "Authorization: Bearer $tls_token" "$tls_api/v1/auth/verify"
-done
+interleave "tls_version $tls_api/v1/version" "tls_verify $tls_api/v1/auth/verify $tls_token"
 report tls_version
 report tls_verify
 ratio tls_verify tls_version
@@ -142,10 +144,7 @@ if [[ -x /usr/sbin/nginx ]]; then
     trap 'kill "$(cat "$nginx_dir/nginx.pid" 2>/dev/null)" "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
     [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tls_token" "http://127.0.0.1:$nginx_port/app/x") == 200 ]] ||
         { echo "nginx does not pass a valid token:" >&2; cat "$nginx_dir/error.log" >&2; exit 1; }
-    for ((r = 0; r < rounds; r++)); do
-        run nginx_plain -t1 -c8 "http://127.0.0.1:$nginx_port/plain/x"
-        run nginx_guarded -t1 -c8 -H "Authorization: Bearer $tls_token" "http://127.0.0.1:$nginx_port/app/x"
-    done
+    interleave "nginx_plain http://127.0.0.1:$nginx_port/plain/x" "nginx_guarded http://127.0.0.1:$nginx_port/app/x $tls_token"
     report nginx_plain
     report nginx_guarded
     ratio nginx_guarded nginx_plain
