@@ -62,6 +62,11 @@ void write_metrics(const services& svc, const metrics_sources& src, exposition& 
         out.sample("", {}, f->lag_seconds);
         out.family("tokenauth_follower_lag_changes", "gauge", "Changes the last read of the change log applied.");
         out.sample("", {}, f->last_changes);
+        out.family("tokenauth_follower_snapshot_loads", "counter",
+                   "Snapshots of the shared database loaded whole: the first, and one each time the follower was behind what the change log pruned.");
+        out.sample("_total", {}, f->snapshot_loads);
+        out.family("tokenauth_follower_changes_applied", "counter", "Change-log rows the follower applied one by one.");
+        out.sample("_total", {}, f->changes_applied);
     }
     out.family("tokenauth_audit_log_bytes", "gauge", "Size of the current audit log file.");
     out.sample("", {}, src.audit_bytes());

@@ -95,9 +95,14 @@ public:
         }
         exec("SET client_min_messages = warning");
     }
+    /// Uses a connection that another owner keeps open (and closes).
+    struct borrowed {};
+    connection(PGconn* c, borrowed) noexcept : c_(c), owned_(false) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
-    ~connection() { PQfinish(c_); }
+    ~connection() {
+        if (owned_) PQfinish(c_);
+    }
 
     PGconn* raw() const noexcept { return c_; }
     bool ok() const noexcept { return PQstatus(c_) == CONNECTION_OK; }
@@ -160,6 +165,7 @@ private:
         return r;
     }
     PGconn* c_;
+    bool owned_ = true;
     std::unordered_set<std::string> prepared_;
 };
 

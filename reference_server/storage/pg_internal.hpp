@@ -52,11 +52,6 @@ inline std::optional<change_kind> parse_change_kind(std::string_view text) {
 
 #define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
 
-inline std::int64_t steady_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 inline pg::param id_param(const token_id& id) { return pg::bytes(id.bytes, sizeof id.bytes); }
 
 inline std::uint64_t next_auth_id(pg::connection& c) {

@@ -1,23 +1,20 @@
 // The PostgreSQL backend: several servers share one database. Each server keeps its own
 // in-memory token index and directory snapshot (validation never touches the database) and
-// follows the others' writes through a change log: every write appends a row with a
-// monotonic sequence in the same transaction and NOTIFYs; a follower thread LISTENs, and on
-// each notification (or every second without one) applies every change after the last
-// sequence it saw. Writers take one advisory lock, so sequences are assigned in commit order
-// and the per-user token limit holds across servers. A server that has not heard from the
-// database for longer than max_staleness reports stale() (the API answers 503) until it
-// has caught up again.
+// follows the others' writes through the change log: every write appends a row with a
+// monotonic sequence in the same transaction and NOTIFYs. Following is the library's
+// tokenauth::postgres::follower (the same code a replica in another process runs), extended
+// with the directory: see pg_follower in pg_state.cpp. Writers take one advisory lock, so
+// sequences are assigned in commit order and the per-user token limit holds across servers.
+// A server that has not heard from the database for longer than max_staleness reports
+// stale() (the API answers 503) until it has caught up again.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 
 #include "pg.hpp"
-#include <functional>
 
 #include "published.hpp"
 
@@ -102,15 +99,9 @@ private:
     void migrate(pg::connection& c);
     void seed(pg::connection& c, const options& opts);
     std::shared_ptr<directory> load_directory(pg::connection& c);
-    void load_tokens(pg::connection& c);
-    /// Applies the change log after applied_seq_ (catch_up_locked: apply_mu_ held).
+    /// Applies the change log after what this server has applied, on the writer connection
+    /// (db_mu_ held).
     void catch_up(pg::connection& c);
-    void catch_up_locked(pg::connection& c);
-    static pg::result read_changes(pg::connection& c, std::int64_t after);
-    void apply_changes(pg::connection& c, const pg::result& changes);  // apply_mu_ held
-    /// Loads the directory and every token again, as of the log's last change (apply_mu_
-    /// held): what a follower does when changes it has not applied were pruned.
-    void load_snapshot(pg::connection& c);
     /// Deletes the changes beyond the retention, advancing meta.pruned_through with them.
     void prune(pg::connection& c);
     /// After this server's own write logged as change_seq: apply() when that is the next
@@ -120,29 +111,21 @@ private:
     /// One prepared statement of its own transaction on the writer connection (db_mu_ held).
     /// The custom SQLSTATEs pass as pg::error; other failures become storage_error.
     pg::result call(const char* name, const char* sql, const std::vector<pg::param>& params);
-    void follow();
     token_row read_token(const pg::result& r, int row) const;
     pg::connection& writer();  // caller holds db_mu_; reconnects a lost connection
     pg::connection& begin();   // caller holds db_mu_; BEGIN, reconnecting once if the connection was lost
     pg::result query(const std::string& sql, const std::vector<pg::param>& params);  // a read, retried once
     [[noreturn]] static void translate_failure(const std::string& conflict_message);  // rethrows as storage_error
 
+    class pg_follower;
+
     std::string conninfo_;
-    std::chrono::milliseconds max_staleness_;
     std::int64_t change_log_retention_;
     std::function<void(const std::string&)> on_follow_error_;
     std::function<void(std::int64_t)> on_snapshot_;
     std::mutex db_mu_;  // the writer connection
     std::unique_ptr<pg::connection> db_;
-    std::mutex apply_mu_;  // applying changes (writer and follower)
-    std::atomic<bool> unreachable_{false};  ///< the follower's last attempt could not reach the database
-    std::atomic<std::int64_t> applied_seq_{0};  ///< written under apply_mu_; the follower peeks
-    std::atomic<std::int64_t> last_changes_{0};  ///< rows the last read of the change log applied
-    std::atomic<std::int64_t> synced_at_{0};  ///< steady-clock ns of the last successful catch-up
-    std::mutex stop_mu_;
-    std::condition_variable stop_cv_;
-    bool stop_ = false;
-    std::thread follower_;
+    std::unique_ptr<pg_follower> follower_;  // last: its thread reads the members above
 };
 
 }  // namespace tokenauth::server

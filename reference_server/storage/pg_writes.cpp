@@ -4,6 +4,7 @@
 #include "../names.hpp"
 #include "../text.hpp"
 #include "name_keys.hpp"
+#include "pg_follower.hpp"
 #include "pg_internal.hpp"
 #include "pg_state.hpp"
 #include "privileges_text.hpp"
@@ -13,19 +14,17 @@ namespace tokenauth::server {
 
 using namespace pg_internal;
 
-void pg_state::catch_up_locked(pg::connection& c) { apply_changes(c, read_changes(c, applied_seq_)); }
-
 template <class Apply>
 void pg_state::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply) {
-    std::lock_guard lock(apply_mu_);
-    if (change_seq == applied_seq_ + 1) {
+    const auto lock = follower_->lock_apply();
+    const std::int64_t applied = follower_->applied_seq();
+    if (change_seq == applied + 1) {
         // Nothing else was written since what this server last applied: its own change is
         // the next, and it knows what it wrote, so it applies that without reading it back.
         apply();
-        applied_seq_ = change_seq;
-        synced_at_.store(steady_ns(), std::memory_order_release);
-    } else if (change_seq > applied_seq_) {
-        catch_up_locked(c);  // another server wrote meanwhile: read everything, in order
+        follower_->applied_own(change_seq);
+    } else if (change_seq > applied) {
+        follower_->catch_up_locked(c.raw());  // another server wrote meanwhile: read everything, in order
     }  // else the follower has applied it already
 }
 

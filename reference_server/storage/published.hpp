@@ -34,11 +34,13 @@ public:
 
     /// The tokens by state and by time to expiry, as of now (token_census.hpp).
     token_census::counts token_counts() const { return census_.read(system_clock().now()); }
-    /// A follower of a shared database: how long since it last knew itself caught up, and
-    /// how many changes its last read of the change log applied.
+    /// A follower of a shared database: how long since it last knew itself caught up, how
+    /// many changes its last read of the change log applied, and its totals.
     struct follower_status {
         double lag_seconds = 0;
         std::uint64_t last_changes = 0;
+        std::uint64_t snapshot_loads = 0;   ///< the first load, and one per fall below the pruned mark
+        std::uint64_t changes_applied = 0;  ///< change-log rows applied one by one
     };
     /// None for a store no other server writes.
     virtual std::optional<follower_status> follower() const noexcept { return std::nullopt; }

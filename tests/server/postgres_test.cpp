@@ -16,6 +16,8 @@
 using nlohmann::json;
 using test_server::pg_instance;
 using test_server::server_process;
+using test_server::metric;
+using test_server::scrape;
 using test_server::temp_dir;
 using namespace test_server::api;
 using namespace std::chrono_literals;
@@ -413,11 +415,16 @@ TEST_CASE("the change log is pruned to --change-log-retention, and a server behi
     const std::string db = pg.create_database();
     const std::string key = dir.path + "/session.key";
     server_process a(dir.path + "/a", on(db, key, {"--change-log-retention", "3"}));
-    server_process b(dir.path + "/b", on(db, key, {"--change-log-retention", "3", "--max-staleness", "120"}));
+    server_process b(dir.path + "/b", on(db, key, {"--change-log-retention", "3", "--max-staleness", "120",
+                                                   "--metrics-listen", "127.0.0.1:0"}));
     const std::string admin = a.login();
     create_user(a, admin, "svc");
     const auto revoked = create_token(a, admin, user_identity("svc"));
     REQUIRE(until_status(b, "/v1/session/who-am-i", revoked.bearer, 200, 30s) >= 0ms);
+    // B follows with the library's follower: its first snapshot, then change by change.
+    CHECK(metric(scrape(b), "tokenauth_follower_snapshot_loads_total") == 1);
+    const auto applied_before = metric(scrape(b), "tokenauth_follower_changes_applied_total");
+    CHECK(applied_before >= 2);  // the user and the token
     // B sleeps while A revokes a token, creates another and a user, and writes more changes
     // than the log keeps; then the log is pruned past the revocation.
     b.signal(SIGSTOP);
@@ -437,4 +444,8 @@ TEST_CASE("the change log is pruned to --change-log-retention, and a server behi
     const std::string b_admin = b.login();
     CHECK(b.request("GET", "/v1/users/", b_admin).raw.find("\"late-user\"") != std::string::npos);
     CHECK(b.log().find("\"event\":\"follower_snapshot\"") != std::string::npos);
+    // One more snapshot, not the missed changes one by one.
+    const std::string exposition = scrape(b);
+    CHECK(metric(exposition, "tokenauth_follower_snapshot_loads_total") == 2);
+    CHECK(metric(exposition, "tokenauth_follower_changes_applied_total") <= applied_before + 1);
 }

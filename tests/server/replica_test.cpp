@@ -194,7 +194,7 @@ TEST_CASE("replica: a change of a kind it does not know, or a newer schema, fail
     CHECK(w.r->last_error().find("user_v9") != std::string::npos);
     sql(w.db, "DELETE FROM changes WHERE kind = 'user_v9'");
     sql(w.db, "UPDATE schema_version SET version = version + 1");
-    CHECK_THROWS_WITH(replica({w.db}), Catch::Contains("newer than this replica knows"));
+    CHECK_THROWS_WITH(replica({w.db}), Catch::Contains("newer than this follower knows"));
 }
 
 TEST_CASE("replica: the tokenauth_replica role reads the replica views and no password hash", "[replica]") {
