@@ -228,7 +228,8 @@ TEST_CASE("result<T> behaves like std::expected: checked value(), unchecked *, e
     CHECK((*good).value == 7);
     CHECK(good->value == 7);
     CHECK(good.code() == errc::ok);
-    CHECK_FALSE(good.error());
+    CHECK(good.error().code == errc::ok);  // a success's error() reads as no failure, not as a code
+    CHECK_FALSE(good.error().error_code());
     CHECK(std::string(good.detail()).empty());
     CHECK(good == only_explicit(7));
     CHECK(good != only_explicit(8));
@@ -237,8 +238,13 @@ TEST_CASE("result<T> behaves like std::expected: checked value(), unchecked *, e
     CHECK_FALSE(bad.ok());
     CHECK_FALSE(bad.has_value());
     CHECK(bad.code() == errc::bad_checksum);
-    CHECK(bad.error() == std::error_code(errc::bad_checksum));
-    CHECK(bad.error().category() == tokenauth::error_category());
+    // One error accessor, as std::expected has: error() is the tokenauth::error.
+    static_assert(std::is_same_v<decltype(bad.error()), tokenauth::error>);
+    static_assert(!std::is_default_constructible_v<tokenauth::error>, "an error is made from its code");
+    CHECK(bad.error().code == errc::bad_checksum);
+    CHECK(std::string(bad.error().detail) == "checksum detail");
+    CHECK(bad.error().error_code() == std::error_code(errc::bad_checksum));
+    CHECK(bad.error().error_code().category() == tokenauth::error_category());
     CHECK(std::string(bad.detail()) == "checksum detail");
     CHECK(bad != only_explicit(7));
     CHECK(bad.value_or(only_explicit(3)).value == 3);
@@ -263,7 +269,7 @@ TEST_CASE("result<T> behaves like std::expected: checked value(), unchecked *, e
     moved = tokenauth::result<std::string>(errc::too_long);
     CHECK(moved.code() == errc::too_long);
     CHECK(std::string(moved.detail()) == tokenauth::describe(errc::too_long));
-    const tokenauth::result<int> passed_on = bad.failure();
+    const tokenauth::result<int> passed_on = bad.error();
     CHECK(passed_on.code() == errc::bad_checksum);
     CHECK(std::string(passed_on.detail()) == "checksum detail");
 }

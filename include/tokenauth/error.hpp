@@ -79,8 +79,8 @@ constexpr const char* describe(errc e) noexcept {
     case errc::bad_token_id: return "invalid token id";
     case errc::too_long: return "input too long";
     case errc::store_stale: return "token store is out of date";
-    default: return "unknown error";
     }
+    return "unknown error";  // not an enumerator
 }
 
 /// describe(e) as a string (every tokenauth to_string returns std::string).
@@ -115,8 +115,8 @@ constexpr const char* to_identifier(errc e) noexcept {
     case errc::bad_token_id: return "bad_token_id";
     case errc::too_long: return "too_long";
     case errc::store_stale: return "store_stale";
-    default: return "unknown_error";
     }
+    return "unknown_error";  // not an enumerator
 }
 
 namespace detail {
@@ -138,18 +138,26 @@ inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
 
-/// What a failed result carries: a code (never errc::ok) and a static detail string
-/// (never built from input; never a secret).
+/// What a failed result carries: a code and a static detail string (never built from input;
+/// never a secret). It has no default: an error is always made from its code, and the only
+/// one that reads as no failure is errc::ok, which result<T>::error() gives for a success.
 struct error {
-    errc code = errc::malformed;
-    const char* detail = "";
+    errc code;
+    const char* detail;
+    /// The code, with detail or, when none is given, describe(code).
+    constexpr error(errc c, const char* d = nullptr) noexcept : code(c), detail(d != nullptr ? d : describe(c)) {}
+    /// The code as a std::error_code of error_category() (empty for errc::ok).
+    std::error_code error_code() const noexcept {
+        return code == errc::ok ? std::error_code() : std::error_code(static_cast<int>(code), error_category());
+    }
 };
 
 /// A value or an error, like std::expected<T, error> (C++23) and absl::StatusOr<T>:
 ///  - value() is the checked accessor: on an error it throws std::system_error built from
-///    error() and detail() (under -fno-exceptions it calls std::abort);
+///    error() (under -fno-exceptions it calls std::abort);
 ///  - operator* and operator-> are unchecked (the caller has tested ok() first);
-///  - error() is the std::error_code (empty when a value is held), detail() its text;
+///  - error() is the tokenauth::error, as std::expected's error() is (errc::ok and "" when a
+///    value is held); code() and detail() are its two parts;
 ///  - T need not be default-constructible;
 ///  - a result is never "ok" without a value: building one from errc::ok is a bug in the
 ///    caller and terminates.
@@ -162,8 +170,7 @@ public:
     result(const T& value) : has_(true) { new (&value_) T(value); }       // NOLINT: implicit by design
     result(T&& value) : has_(true) { new (&value_) T(std::move(value)); }  // NOLINT: implicit by design
     result(tokenauth::error e) noexcept : error_(e) { check_failure(); }  // NOLINT: implicit by design
-    result(errc code, const char* detail = nullptr) noexcept              // NOLINT: implicit by design
-        : error_{code, detail != nullptr ? detail : describe(code)} {
+    result(errc code, const char* detail = nullptr) noexcept : error_(code, detail) {  // NOLINT: implicit by design
         check_failure();
     }
     result(const result& other) : has_(other.has_), error_(other.error_) {
@@ -198,14 +205,11 @@ public:
     explicit operator bool() const noexcept { return has_; }
     /// The error code (errc::ok when a value is held).
     [[nodiscard]] errc code() const noexcept { return has_ ? errc::ok : error_.code; }
-    /// The error as a std::error_code of error_category() (empty when a value is held).
-    [[nodiscard]] std::error_code error() const noexcept {
-        return has_ ? std::error_code() : std::error_code(static_cast<int>(error_.code), error_category());
-    }
+    /// The error: code and detail, to pass on as another result type's (errc::ok and "" when
+    /// a value is held). error().error_code() is the std::error_code.
+    [[nodiscard]] tokenauth::error error() const noexcept { return has_ ? tokenauth::error(errc::ok, "") : error_; }
     /// The static detail text of the error ("" when a value is held).
     [[nodiscard]] const char* detail() const noexcept { return has_ ? "" : error_.detail; }
-    /// Code and detail together, to pass a failure on as another result type's.
-    [[nodiscard]] tokenauth::error failure() const noexcept { return has_ ? tokenauth::error{} : error_; }
 
     /// The value; throws std::system_error when there is none.
     const T& value() const& {
@@ -249,7 +253,7 @@ private:
     void check_value() const {
         if (has_) return;
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
-        throw std::system_error(error(), error_.detail);
+        throw std::system_error(error_.error_code(), error_.detail);
 #else
         std::abort();
 #endif
@@ -263,7 +267,7 @@ private:
         T value_;
     };
     bool has_ = false;
-    tokenauth::error error_{};
+    tokenauth::error error_{errc::ok, ""};
 };
 
 }  // namespace tokenauth

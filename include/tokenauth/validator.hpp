@@ -115,7 +115,7 @@ public:
 private:
     result<principal> validate_access(std::string_view text) const noexcept {
         const result<access_token> parsed = parse_access_token(text);
-        if (!parsed) return parsed.failure();
+        if (!parsed) return parsed.error();
         if (store_->stale()) return errc::store_stale;  // fail closed: it may have missed a revocation
         token_record rec;
         // The secret is checked before the token's state, so a caller without the secret
@@ -124,7 +124,7 @@ private:
         switch (store_->verify_use(*parsed, rec, now)) {  // records the use if it is accepted
         case lookup_result::unknown: return errc::unknown_token;
         case lookup_result::bad_secret: return errc::bad_secret;
-        default: break;
+        case lookup_result::found: break;
         }
         if (!rec.enabled) return errc::disabled;
         if (is_expired(rec.expires_at, now)) return errc::expired;
