@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Each public header, and the umbrella alone, compiles by itself with -Wall -Wextra -Werror
 # under g++ and clang++ (each compiler that is installed; at least one must be).
+# -Wswitch-enum: a switch over one of the library's enums names every enumerator (no
+# default: that would hide a new errc), so the compiler finds each switch a new value needs.
 set -euo pipefail
 include_dir=$1
 tmp=$(mktemp -d)
@@ -12,7 +14,7 @@ for cxx in g++ clang++; do
     for h in "$include_dir"/tokenauth/*.hpp; do
         name=tokenauth/$(basename "$h")
         printf '#include <%s>\nint main() { return 0; }\n' "$name" > "$tmp/t.cpp"
-        "$cxx" -std=c++17 -Wall -Wextra -Werror -I"$include_dir" -c "$tmp/t.cpp" -o "$tmp/t.o"
+        "$cxx" -std=c++17 -Wall -Wextra -Wswitch-enum -Werror -I"$include_dir" -c "$tmp/t.cpp" -o "$tmp/t.o"
         echo "ok: $cxx $name"
     done
 done

@@ -43,8 +43,8 @@ constexpr const char* wire_name(identity_domain d) noexcept {
     case identity_domain::api_internal_domain: return "API_INTERNAL_DOMAIN";
     case identity_domain::api_operator_domain: return "API_OPERATOR_DOMAIN";
     case identity_domain::api_creator_domain: return "API_CREATOR_DOMAIN";
-    default: return "API_INVALID_DOMAIN";
     }
+    return "API_INVALID_DOMAIN";  // not an enumerator
 }
 
 /// wire_name(d) as a string.
@@ -195,8 +195,14 @@ inline std::string format_identity(const api_identity& id) {
     case identity_domain::posix_user: return "ldap_user:" + *id.name;
     case identity_domain::posix_group: return "ldap_group:" + *id.name;
     case identity_domain::world: return "world:" + *id.name;
-    default: return "name:" + *id.name;
+    case identity_domain::api_null_domain:
+    case identity_domain::api_invalid_domain:
+    case identity_domain::api_reserved_domain:
+    case identity_domain::api_internal_domain:
+    case identity_domain::api_operator_domain:
+    case identity_domain::api_creator_domain: break;  // no prefix of their own
     }
+    return "name:" + *id.name;
 }
 
 }  // namespace tokenauth

@@ -210,8 +210,25 @@ api_error unauthorized(errc code, bool session) {
     case errc::unknown_user: return {401, "invalid_credentials_error", "the credential's user no longer exists"};
     case errc::store_stale:
         return {503, "storage_unavailable_error", "this server has lost touch with its token store; try again shortly", 1};
-    default: return {401, "invalid_credentials_error", std::string("malformed credential: ") + to_string(code)};
+    case errc::ok:
+    case errc::header_too_long:
+    case errc::bad_scheme:
+    case errc::malformed:
+    case errc::bad_prefix:
+    case errc::bad_length:
+    case errc::bad_encoding:
+    case errc::bad_padding:
+    case errc::noncanonical_encoding:
+    case errc::bad_checksum:
+    case errc::unsupported_version:
+    case errc::bad_time:
+    case errc::time_out_of_range:
+    case errc::bad_identity:
+    case errc::unknown_privilege:
+    case errc::bad_token_id:
+    case errc::too_long: break;
     }
+    return {401, "invalid_credentials_error", std::string("malformed credential: ") + to_string(code)};
 }
 
 }  // namespace
