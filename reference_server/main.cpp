@@ -224,9 +224,9 @@ int main(int argc, char** argv) {
             throw std::runtime_error("cannot create data dir " + cfg->data_dir + ": " + std::strerror(errno));
         const std::unique_ptr<published_store> store = open_store(*cfg, log);
         published_store& db = *store;
-        if (db.generated_admin_password) {
+        if (const auto generated = db.take_generated_admin_password()) {
             std::cerr << "tokenauth-server: first start: user 'admin' has the generated password: "
-                      << *db.generated_admin_password
+                      << generated->str()
                       << "\n(shown only this once; set TOKENAUTH_ADMIN_PASSWORD before the first start to choose it)\n";
         }
         // Names stored before uniqueness keys that collide with an older name: kept, reported.

@@ -133,13 +133,17 @@ void register_access_tokens(router& r) {
         check_lifetime(ctx, now, expiration);
         // Acting as the user: the caller must hold what the token could do.
         store& db = ctx.write({"creating an access token for this user", b.privileges.value_or(held), {}});
-        auto [row, bearer] = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges);
+        const created_token created = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges);
+        const token_row& row = created.row;
         ctx.audit("token_created", {{"token_id", to_string(row.id)},
                                     {"user", std::to_string(user)},
                                     {"expiration_time", expiration_text(row.expiration_time)},
                                     {"privileges", row.privileges ? privilege_names(*row.privileges) : nlohmann::json(nullptr)}});
-        // The only response that ever carries the bearer token.
-        ctx.reply({{"id", to_string(row.id)}, {"bearer_token", std::move(bearer)}});
+        // The only response that ever carries the bearer token; the copy the JSON value held
+        // is wiped once the body is written.
+        nlohmann::json body{{"id", to_string(row.id)}, {"bearer_token", created.bearer.str()}};
+        ctx.reply(body);
+        secret_text(std::move(body["bearer_token"].get_ref<std::string&>())).clear();
     });
 
     r.get(collection, [](request_context& ctx) {

@@ -234,8 +234,8 @@ void pg_state::seed(pg::connection& c, const options& opts) {
         }
     } guard{c};
     if (c.exec("SELECT 1 FROM meta WHERE key = 'seeded'").rows() != 0) return;
-    const first_start f = prepare_first_start(opts.admin_password);
-    generated_admin_password = f.generated_password;
+    first_start f = prepare_first_start(opts.admin_password);
+    generated_admin_password_ = std::move(f.generated_password);
     pg::transaction t(c);
     c.exec("INSERT INTO meta (key, value) VALUES ('machine_sid', $1), ('next_auth_id', '1001')", {pg::text(f.machine_sid)});
     const char* add_group = "INSERT INTO principals (auth_id, kind, name, name_key) VALUES ($1, 'group', $2, $3)";

@@ -51,9 +51,8 @@ public:
     void refresh() override;
     std::vector<token_id> save_uses() override;
 
-    std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
-                                                   std::optional<timestamp> expiration, timestamp now,
-                                                   const std::optional<privilege_set>& scope) override;
+    created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                timestamp now, const std::optional<privilege_set>& scope) override;
     std::optional<token_row> get_token(const token_id& id) override;
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;

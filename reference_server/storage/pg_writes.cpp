@@ -132,9 +132,8 @@ token_row pg_state::read_token(const pg::result& r, int i) const {
 
 // --- access tokens ---
 
-std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std::uint64_t creator,
-                                                         std::optional<timestamp> expiration, timestamp now,
-                                                         const std::optional<privilege_set>& scope) {
+created_token pg_state::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                     timestamp now, const std::optional<privilege_set>& scope) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
@@ -166,7 +165,7 @@ std::pair<token_row, std::string> pg_state::create_token(std::uint64_t user, std
     row.expiration_time = expiration;
     row.enabled = true;
     row.privileges = scope;
-    return {row, encode_access_token(token)};
+    return {row, secret_text(encode_access_token(token))};
 }
 
 std::optional<token_row> pg_state::get_token(const token_id& id) {

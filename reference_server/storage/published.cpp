@@ -149,7 +149,7 @@ first_start prepare_first_start(const std::optional<std::string>& admin_password
         char b64[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
         sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
         password = b64;
-        f.generated_password = password;
+        f.generated_password.emplace(password);
     }
     f.admin_hash = hash_password(password);
     wipe(password.data(), password.size());

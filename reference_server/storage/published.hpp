@@ -8,6 +8,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 
 #include "store.hpp"
 #include "token_census.hpp"
@@ -26,8 +27,11 @@ public:
     timestamp last_used(const token_id& id) const noexcept override { return tokens_.last_used(id); }
     bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override;
 
-    /// Set when the first start generated the admin password (printed once).
-    std::optional<std::string> generated_admin_password;
+    /// The admin password the first start generated, once (to print it); none after that,
+    /// and none when it was given or the store already existed.
+    std::optional<secret_text> take_generated_admin_password() noexcept {
+        return std::exchange(generated_admin_password_, std::nullopt);
+    }
     /// Stored names that have no uniqueness key (name_keys.hpp), as of the last directory
     /// load; logged at start.
     std::vector<std::string> name_collisions() const;
@@ -46,6 +50,7 @@ public:
     virtual std::optional<follower_status> follower() const noexcept { return std::nullopt; }
 
 protected:
+    std::optional<secret_text> generated_admin_password_;  ///< set by a first start's seeding
     void publish_directory(std::shared_ptr<directory> d) noexcept;
     /// The record the index keeps for a stored token row.
     token_record record_of(const token_id& id, const secret_hash& hash, hash_scheme scheme, std::uint64_t user,
@@ -110,7 +115,7 @@ void write_session_key_file(const std::string& path, const session_key& key);
 /// What a first start writes, whatever the backend.
 struct first_start {
     std::string admin_hash;  ///< Argon2id of the admin password
-    std::optional<std::string> generated_password;
+    std::optional<secret_text> generated_password;
     std::string machine_sid;
     session_binding admin_binding, guest_binding;
 };

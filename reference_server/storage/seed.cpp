@@ -12,8 +12,8 @@ void state::seed(const options& opts) {
         s.step();
         if (s.int64(0) != 0) return;
     }
-    const first_start f = prepare_first_start(opts.admin_password);
-    generated_admin_password = f.generated_password;
+    first_start f = prepare_first_start(opts.admin_password);
+    generated_admin_password_ = std::move(f.generated_password);
     const std::string& machine_sid = f.machine_sid;
     const std::string& admin_hash = f.admin_hash;
     const auto& admin_binding = f.admin_binding;

@@ -26,7 +26,7 @@ public:
     };
 
     /// Opens or creates the state. Throws std::runtime_error / db_error on failure. When it
-    /// generates the admin password it stores it in generated_admin_password (printed once).
+    /// generates the admin password, take_generated_admin_password() gives it (printed once).
     explicit state(const options& opts);
     ~state() override;
 
@@ -36,9 +36,8 @@ public:
 
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).
-    std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
-                                                   std::optional<timestamp> expiration, timestamp now,
-                                                   const std::optional<privilege_set>& scope) override;
+    created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                timestamp now, const std::optional<privilege_set>& scope) override;
     std::optional<token_row> get_token(const token_id& id) override;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
     /// more rows follow.

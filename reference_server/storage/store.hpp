@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "secret_text.hpp"
 #include "storage_error.hpp"
 
 namespace tokenauth::server {
@@ -145,6 +146,12 @@ public:
                                                std::size_t limit, bool& more) = 0;
 };
 
+/// A token just created: its row, and the bearer token (shown once, in the create response).
+struct created_token {
+    token_row row;
+    secret_text bearer;
+};
+
 /// Everything the API needs of storage: the reads, and the writes. Handlers reach the
 /// writes only through request_context::write, which decides containment first.
 class store : public store_reader {
@@ -153,9 +160,8 @@ public:
     /// Creates a token for a user, restricted to scope when given; returns its row and the
     /// bearer token (shown once). storage_error: not_found (no such user), limit_reached
     /// (two already).
-    virtual std::pair<token_row, std::string> create_token(std::uint64_t user, std::uint64_t creator,
-                                                           std::optional<timestamp> expiration, timestamp now,
-                                                           const std::optional<privilege_set>& scope) = 0;
+    virtual created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                       timestamp now, const std::optional<privilege_set>& scope) = 0;
     virtual std::optional<token_row> modify_token(const token_id& id,
                                                   const std::optional<std::optional<timestamp>>& expiration,
                                                   std::optional<bool> enabled) = 0;

@@ -20,9 +20,8 @@ token_row state::read_token(statement& s) const {
 
 #define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
 
-std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::uint64_t creator,
-                                                      std::optional<timestamp> expiration, timestamp now,
-                                                      const std::optional<privilege_set>& scope) {
+created_token state::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                     timestamp now, const std::optional<privilege_set>& scope) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     std::lock_guard lock(db_mu_);
@@ -69,7 +68,7 @@ std::pair<token_row, std::string> state::create_token(std::uint64_t user, std::u
     row.privileges = scope;
     t.commit();
     index_put(rec);
-    return {row, encode_access_token(token)};
+    return {row, secret_text(encode_access_token(token))};
 }
 
 std::optional<token_row> state::get_token(const token_id& id) {
