@@ -1,9 +1,15 @@
-// POST /v1/identity/find and /v1/identity/expand.
+// POST /v1/identity/find and /v1/identity/expand; POST /v1/identity/parse (not Qumulo's:
+// the web UI's identity grammar is this server's, the one tokenauth::parse_identity has).
 #include "router.hpp"
 
 namespace tokenauth::server {
 
 void register_identity(router& r) {
+    // Reads nothing but the request: any signed-in caller may ask.
+    r.post(R"(/v1/identity/parse/?)", [](request_context& ctx) {
+        ctx.reply(identity_to_json(ctx.body(decode_identity_text(ctx.req.body))));
+    });
+
     r.post(R"(/v1/identity/find/?)", [](request_context& ctx) {
         ctx.require(privilege::identity_read);
         const api_identity id = ctx.body(decode_identity(ctx.req.body));

@@ -442,4 +442,21 @@ decoded<api_identity> decode_identity_expand(std::string_view body) noexcept {
     });
 }
 
+decoded<api_identity> decode_identity_text(std::string_view body) noexcept {
+    return guarded<api_identity>(body, [](const json& j, decoded<api_identity>& out) {
+        std::optional<std::string> text;
+        if (!string_field(j, "text", text, out.error)) return;
+        if (!text) {
+            out.error = bad("'text' is required: a name, local:NAME, auth_id:N, uid:N, gid:N or a SID");
+            return;
+        }
+        const auto id = parse_identity(*text);
+        if (!id) {
+            out.error = bad(std::string("identity: ") + id.detail());
+            return;
+        }
+        out.value = *id;
+    });
+}
+
 }  // namespace tokenauth::server

@@ -95,5 +95,8 @@ decoded<role_body> decode_role(std::string_view body, bool partial) noexcept;
 decoded<api_identity> decode_identity(std::string_view body) noexcept;
 /// {"id": api_identity} of identity/expand.
 decoded<api_identity> decode_identity_expand(std::string_view body) noexcept;
+/// {"text": "uid:1000"} of identity/parse: the text as a person typed it, parsed by
+/// tokenauth::parse_identity (the grammar of the CLI, and through this endpoint of the web UI).
+decoded<api_identity> decode_identity_text(std::string_view body) noexcept;
 
 }  // namespace tokenauth::server

@@ -59,32 +59,13 @@ export async function allEntries(path) {
 }
 
 /**
- * An identity as the API takes it, from the forms qq accepts: local:NAME, ad:NAME,
- * world:Everyone, auth_id:N, uid:N, gid:N, sid:S-..., a bare SID, or a name.
+ * An identity as the API takes it, from what a person typed (a name, local:NAME, auth_id:N,
+ * uid:N, gid:N, a SID, ...). The server parses it with the grammar the CLI uses
+ * (tokenauth::parse_identity), so the UI holds no grammar of its own; a malformed one
+ * rejects with the server's reason.
  */
-export function identity(text) {
-    const s = text.trim();
-    if (!s) throw new Error('give a user or group: a name, auth_id:N, uid:N, gid:N or a SID');
-    const colon = s.indexOf(':');
-    if (colon > 0) {
-        const prefix = s.slice(0, colon).toLowerCase();
-        const rest = s.slice(colon + 1).trim();
-        switch (prefix) {
-        case 'auth_id': return {auth_id: rest};
-        case 'uid': return {uid: Number(rest)};
-        case 'gid': return {gid: Number(rest)};
-        case 'sid': return {sid: rest};
-        case 'name': return {name: rest};
-        case 'local': return {domain: 'LOCAL', name: rest};
-        case 'ad': return {domain: 'ACTIVE_DIRECTORY', name: rest};
-        case 'world': return {domain: 'WORLD', name: rest};
-        case 'ldap_user': return {domain: 'POSIX_USER', name: rest};
-        case 'ldap_group': return {domain: 'POSIX_GROUP', name: rest};
-        default: break;
-        }
-    }
-    if (/^S-\d+-\d+(-\d+)+$/i.test(s)) return {sid: s.toUpperCase()};
-    return {name: s};
+export async function identity(text) {
+    return post('/v1/identity/parse', {text});
 }
 
 /** A name for an identity object (or auth_id:N). */

@@ -72,7 +72,7 @@ export async function renderRoles(main, ctx) {
                                   'A user or group: a name, local:NAME, auth_id:N, uid:N, gid:N or a SID');
             body.append(form([trustee.wrap, buttons(h('button', {type: 'submit'}, 'Yes, Add Member'), cancel(d))],
                 async () => {
-                    await post(`/v1/auth/roles/${encodeURIComponent(role.name)}/members`, identity(trustee.input.value));
+                    await post(`/v1/auth/roles/${encodeURIComponent(role.name)}/members`, await identity(trustee.input.value));
                     d.close();
                     await refresh();
                 }, d.error));

@@ -9,8 +9,8 @@ function cancel(d) { return h('button', {type: 'button', onclick: () => d.close(
 const UTC_HINT = 'UTC; leave empty for no expiration';
 
 /** The identity string the API's user= filter takes. */
-function userQuery(text) {
-    const id = identity(text);
+async function userQuery(text) {
+    const id = await identity(text);
     return id.auth_id ? `auth_id:${id.auth_id}` : id.sid ? id.sid : id.uid !== undefined ? `uid:${id.uid}` : id.name;
 }
 
@@ -57,7 +57,7 @@ export async function renderTokens(main, ctx) {
     const [users, all] = await Promise.all([get('/v1/users/'), privileges()]);
 
     const refresh = async () => {
-        const path = filter ? `/v1/auth/access-tokens/?user=${encodeURIComponent(userQuery(filter))}` : '/v1/auth/access-tokens/';
+        const path = filter ? `/v1/auth/access-tokens/?user=${encodeURIComponent(await userQuery(filter))}` : '/v1/auth/access-tokens/';
         render(await allEntries(path));
     };
 
@@ -71,7 +71,7 @@ export async function renderTokens(main, ctx) {
                               expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
                               buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))],
                 async () => {
-                    const doc = {user: identity(user.input.value)};
+                    const doc = {user: await identity(user.input.value)};
                     const when = utc(expires.input.value);
                     if (when) doc.expiration_time = when;
                     const scope = chooser.selected();

@@ -98,7 +98,7 @@ export async function renderUsers(main, ctx) {
             const who = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
             const options = h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name})));
             body.append(form([who.wrap, options, buttons(h('button', {type: 'submit'}, 'Add'), cancel(d))], async () => {
-                const id = identity(who.input.value);
+                const id = await identity(who.input.value);
                 const found = await post('/v1/identity/find', id);
                 await post(`/v1/groups/${g.id}/members/`, {member_id: found.auth_id});
                 d.close();

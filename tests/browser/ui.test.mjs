@@ -189,6 +189,35 @@ test('mismatched passwords show a message in the dialog and create nothing', asy
     await page.close();
 });
 
+test('identities typed in the UI are parsed by the server\'s grammar, the one the CLI uses', async () => {
+    const admin = await adminSession();
+    const user = await api('POST', '/v1/users/', {bearer: admin,
+        body: {name: 'parse-svc', primary_group: '0', uid: '', home_directory: null, password: null}});
+    assert.equal(user.status, 200);
+    assert.equal((await api('POST', '/v1/auth/roles/', {bearer: admin,
+        body: {name: 'ParseRole', description: 'grammar', privileges: ['PRIVILEGE_LOCAL_USER_READ']}})).status, 200);
+    const page = await newPage();
+    await signIn(page);
+    await open(page, 'Role Management');
+    const roleRow = page.getByRole('row').filter({has: page.getByRole('rowheader', {name: 'ParseRole', exact: true})});
+    await roleRow.getByRole('button', {name: 'Add Member'}).click();
+    const dlg = page.getByRole('dialog', {name: 'Add Member to ParseRole'});
+    // uid:abc is no uid (a second grammar once sent {"uid": NaN}); an unknown prefix is no name.
+    await dlg.getByLabel('Trustee').fill('uid:abc');
+    await dlg.getByRole('button', {name: 'Yes, Add Member'}).click();
+    await dlg.getByRole('alert').filter({hasText: 'uid and gid must be non-negative 32-bit integers'}).waitFor();
+    await dlg.getByLabel('Trustee').fill('foo:parse-svc');
+    await dlg.getByRole('button', {name: 'Yes, Add Member'}).click();
+    await dlg.getByRole('alert').filter({hasText: 'unknown identity prefix'}).waitFor();
+    await dlg.getByLabel('Trustee').fill(` auth_id:${user.body.id} `);
+    await dlg.getByRole('button', {name: 'Yes, Add Member'}).click();
+    await dlg.waitFor({state: 'detached'});
+    const members = await api('GET', '/v1/auth/roles/ParseRole/members/', {bearer: admin});
+    assert.equal(Object.keys(members.body.members).length, 1);
+    assert.ok(JSON.stringify(members.body.members).includes(`"${user.body.id}"`));
+    await page.close();
+});
+
 test('every UI response carries the security headers', async () => {
     for (const path of ['/', '/ui/app.js', '/ui/app.css', '/ui/dom.js']) {
         const r = await api('GET', path);

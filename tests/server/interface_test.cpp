@@ -1,6 +1,8 @@
 // What the server answers around the spec's endpoints: a wrong method on a known path, the
-// version everywhere it is reported, and what a failed credential leaves in the log.
+// version everywhere it is reported, what a failed credential leaves in the log, and the
+// identity grammar it serves to the web UI.
 #include <catch2/catch.hpp>
+#include <tokenauth/identity_json.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -60,4 +62,28 @@ TEST_CASE("a credential sent under another scheme is not read as one, not even i
     INFO(line);
     CHECK(line.find("bad_scheme") != std::string::npos);
     CHECK(line.find("token_id") == std::string::npos);
+}
+
+TEST_CASE("POST /v1/identity/parse answers what parse_identity makes of a text, or 400 saying why", "[server][interface]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const std::string admin = s.login();
+    CHECK(s.request("POST", "/v1/identity/parse", "", json{{"text", "uid:7"}}).status == 401);
+    // Each answer is the C++ grammar's, checked against the library itself.
+    for (const char* text : {"uid:7", " auth_id:1001 ", "local:jane", "S-1-5-21-1-2-3-500", "AD\\jane", "name:a:b"}) {
+        INFO(text);
+        const auto r = s.request("POST", "/v1/identity/parse", admin, json{{"text", text}});
+        REQUIRE(r.status == 200);
+        CHECK(r.body == tokenauth::identity_to_json(tokenauth::parse_identity(text).value()));
+    }
+    CHECK(s.request("POST", "/v1/identity/parse", admin, json{{"text", "uid:7"}}).body.at("uid") == 7);
+    for (const char* text : {"uid:abc", "foo:bar", "", "gid:4294967296"}) {
+        INFO(text);
+        const auto r = s.request("POST", "/v1/identity/parse", admin, json{{"text", text}});
+        require_error(r, 400);
+        CHECK(r.body.at("description").get<std::string>().find(tokenauth::parse_identity(text).detail()) != std::string::npos);
+    }
+    require_error(s.request("POST", "/v1/identity/parse", admin, json::object()), 400);
+    require_error(s.request("POST", "/v1/identity/parse", admin, json{{"text", 7}}), 400);
+    require_error(s.request("POST", "/v1/identity/parse", admin, json{{"text", std::string(20000, 'a')}}), 400);
 }
