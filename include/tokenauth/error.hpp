@@ -5,6 +5,8 @@
 // string that explains the problem to a human without echoing any input).
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <cstdlib>
 #include <exception>
 #include <new>
@@ -14,6 +16,7 @@
 #include <utility>
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// Every way a credential or an input can be rejected. Values are stable across versions.
 enum class errc : int {
@@ -270,6 +273,7 @@ private:
     tokenauth::error error_{errc::ok, ""};
 };
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth
 
 namespace std {

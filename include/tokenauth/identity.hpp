@@ -3,6 +3,8 @@
 // JSON conversion is in identity_json.hpp so this header needs no JSON library.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +15,7 @@
 #include "limits.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// The domains of the API's identity model.
 enum class identity_domain {
@@ -205,4 +208,5 @@ inline std::string format_identity(const api_identity& id) {
     return "name:" + *id.name;
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

@@ -5,6 +5,8 @@
 //   {"domain": "LOCAL", "auth_id": "500", "uid": null, "gid": null, "sid": "S-1-5-...", "name": "admin"}
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -13,6 +15,7 @@
 #include "identity.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// The JSON document of an identity, with all six keys. Never fails.
 inline nlohmann::json identity_to_json(const api_identity& id) {
@@ -94,4 +97,5 @@ inline void from_json(const nlohmann::json& j, api_identity& id) {
     id = std::move(r).value();
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

@@ -5,6 +5,8 @@
 // the union of the privileges of every role a user holds directly or through a group.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -21,6 +23,7 @@
 #include "error.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 // X(identifier, wire name) for every privilege, in the published order.
 #define TOKENAUTH_PRIVILEGES(X) \
@@ -434,6 +437,7 @@ privilege_set effective_privileges(const RoleRange& roles, std::uint64_t user, c
     return out;
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth
 
 #undef TOKENAUTH_PRIVILEGES  // internal: the list above, used only in this header

@@ -11,6 +11,8 @@
 // logs a secret.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <sodium.h>
 
 #include <cstddef>
@@ -22,6 +24,7 @@
 #include "detail/wipe.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// Size of a token secret and of its stored hash, in bytes.
 inline constexpr std::size_t secret_size = 32;
@@ -132,4 +135,5 @@ inline secret_hash hash_secret(const std::uint8_t (&id)[16], const std::uint8_t 
     return constant_time_equal(actual.bytes, expected.bytes);
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

@@ -21,6 +21,8 @@
 // user's sessions never verify as the new user.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <sodium.h>
 
 #include <cstdint>
@@ -33,6 +35,7 @@
 #include "time.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 inline constexpr std::string_view session_token_prefix = "session-v1:";
 inline constexpr std::uint8_t session_token_version = 1;
@@ -166,4 +169,5 @@ inline result<session_claims> verify_session_token(const session_key& key, std::
     return detail::session_claims_of(payload);
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

@@ -3,6 +3,8 @@
 // 2262-04-11T23:47:16.854775807Z. Parsers reject anything outside it.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -15,6 +17,7 @@
 #include "limits.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// Nanoseconds since the Unix epoch, UTC.
 using timestamp = std::int64_t;
@@ -349,4 +352,5 @@ inline result<timestamp> parse_human_time(std::string_view s) noexcept {
     return detail::to_timestamp(t);
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

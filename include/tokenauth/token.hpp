@@ -14,6 +14,8 @@
 // only by comparing its hash with the stored hash (secret.hpp).
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,6 +27,7 @@
 #include "secret.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// A 128-bit token id (big-endian bytes). Not secret.
 struct token_id {
@@ -224,4 +227,5 @@ inline access_token generate_access_token() {
 /// The hash to store for a token (secret.hpp's hash_secret bound to the token id).
 inline secret_hash hash_access_token(const access_token& t) noexcept { return hash_secret(t.id.bytes, t.secret); }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

@@ -11,6 +11,8 @@
 // allocates; each reason is its own errc.
 #pragma once
 
+#include "detail/config.hpp"
+
 #include <cstdint>
 #include <string_view>
 
@@ -23,6 +25,7 @@
 #include "token.hpp"
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// How a principal authenticated.
 enum class credential_kind { access_token, session };
@@ -165,4 +168,5 @@ private:
     const session_user_source* users_ = nullptr;
 };
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

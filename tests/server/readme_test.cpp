@@ -136,7 +136,7 @@ int main() {
 }
 )";
     }
-    const std::string cmd = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror -I" + TOKENAUTH_INCLUDE_DIR + " " +
+    const std::string cmd = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror " + TOKENAUTH_INCLUDE_FLAGS + " " +
                             dir.path + "/block.cpp -o " + dir.path + "/block $(pkg-config --cflags --libs libsodium) > " +
                             dir.path + "/out.txt 2>&1 && " + dir.path + "/block > " + dir.path + "/out.txt 2>&1";
     const int rc = std::system(cmd.c_str());

@@ -235,7 +235,7 @@ TEST_CASE("replica: docs/library.md's example compiles and runs as printed", "[r
     temp_dir dir;
     std::ofstream(dir.path + "/example.cpp") << block;
     const std::string bin = dir.path + "/example";
-    const std::string build = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror -I" + TOKENAUTH_INCLUDE_DIR + " " +
+    const std::string build = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror " + TOKENAUTH_INCLUDE_FLAGS + " " +
                               dir.path + "/example.cpp -o " + bin + " $(pkg-config --cflags --libs libsodium libpq) -pthread > " +
                               dir.path + "/out.txt 2>&1";
     INFO(build);
@@ -267,7 +267,7 @@ TEST_CASE("replica: the README's replica and adapter service compiles and serves
     temp_dir dir;
     std::ofstream(dir.path + "/service.cpp") << block;
     const std::string bin = dir.path + "/service";
-    const std::string build = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror -I" + TOKENAUTH_INCLUDE_DIR + " " +
+    const std::string build = std::string(TOKENAUTH_CXX) + " -std=c++17 -Wall -Wextra -Werror " + TOKENAUTH_INCLUDE_FLAGS + " " +
                               dir.path + "/service.cpp -o " + bin +
                               " $(pkg-config --cflags --libs libsodium libpq cpp-httplib) -pthread > " + dir.path +
                               "/build.txt 2>&1";

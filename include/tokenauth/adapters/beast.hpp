@@ -10,6 +10,8 @@
 // code (never the credential). Needs Boost.Beast (header-only; Debian: libboost-dev).
 #pragma once
 
+#include "../detail/config.hpp"
+
 #include <boost/beast/http.hpp>
 
 #include <optional>
@@ -17,7 +19,9 @@
 
 #include "../validator.hpp"
 
-namespace tokenauth::beast_adapter {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace beast_adapter {
 
 namespace http = boost::beast::http;
 
@@ -67,4 +71,6 @@ decision authenticate(const validator& v, const http::request<Body, Fields>& req
     return d;
 }
 
-}  // namespace tokenauth::beast_adapter
+}  // namespace beast_adapter
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

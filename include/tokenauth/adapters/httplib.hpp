@@ -10,6 +10,8 @@
 // validator (and its store) must outlive the server.
 #pragma once
 
+#include "../detail/config.hpp"
+
 #include <httplib.h>
 
 #include <string>
@@ -17,7 +19,9 @@
 
 #include "../validator.hpp"
 
-namespace tokenauth::httplib_adapter {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace httplib_adapter {
 
 /// Writes the refusal for a failed validation into res.
 inline void refuse(httplib::Response& res, errc code) {
@@ -46,4 +50,6 @@ httplib::Server::Handler with_principal(const validator& v, Handler handler) {
     };
 }
 
-}  // namespace tokenauth::httplib_adapter
+}  // namespace httplib_adapter
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

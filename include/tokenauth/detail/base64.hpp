@@ -6,6 +6,8 @@
 // Branches depend only on lengths and positions, which are public.
 #pragma once
 
+#include "config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,7 +17,9 @@
 #include "ct.hpp"
 #include "wipe.hpp"
 
-namespace tokenauth::detail {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace detail {
 
 /// Number of base64 characters (with padding) for n bytes.
 constexpr std::size_t base64_encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
@@ -297,6 +301,8 @@ errc decode_prefixed(std::string_view text, std::string_view prefix, std::uint8_
     return e;
 }
 
-}  // namespace tokenauth::detail
+}  // namespace detail
+TOKENAUTH_ABI_END
+}  // namespace tokenauth
 
 #undef TOKENAUTH_VECTOR_BASE64  // internal: chosen above, used only in this header

@@ -9,6 +9,8 @@
 // In every other build it compiles to nothing.
 #pragma once
 
+#include "config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -16,7 +18,9 @@
 #include <valgrind/memcheck.h>
 #endif
 
-namespace tokenauth::detail {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace detail {
 
 template <class T>
 inline T value_barrier(T v) noexcept {
@@ -36,4 +40,6 @@ inline bool declassify_verdict(bool v) noexcept {
     return v;
 }
 
-}  // namespace tokenauth::detail
+}  // namespace detail
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

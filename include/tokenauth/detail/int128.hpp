@@ -1,7 +1,13 @@
 // tokenauth::detail: 128-bit integers (a GCC/Clang extension, marked so -Wpedantic stays quiet).
 #pragma once
 
-namespace tokenauth::detail {
+#include "config.hpp"
+
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace detail {
 __extension__ typedef __int128 int128;
 __extension__ typedef unsigned __int128 uint128;
-}  // namespace tokenauth::detail
+}  // namespace detail
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

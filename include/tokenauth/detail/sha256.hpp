@@ -12,6 +12,8 @@
 // libsodium on every length it is given.
 #pragma once
 
+#include "config.hpp"
+
 #include <sodium.h>
 
 #include <cstddef>
@@ -37,7 +39,9 @@
 #include <sys/auxv.h>
 #endif
 
-namespace tokenauth::detail {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace detail {
 
 inline constexpr std::uint32_t sha256_initial_state[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                                           0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -293,4 +297,6 @@ inline void sha256(const std::uint8_t* in, std::size_t n, std::uint8_t out[32]) 
     else crypto_hash_sha256(out, in, n);
 }
 
-}  // namespace tokenauth::detail
+}  // namespace detail
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

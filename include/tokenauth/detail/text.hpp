@@ -1,9 +1,13 @@
 // tokenauth::detail: small ASCII text helpers shared by the parsers.
 #pragma once
 
+#include "config.hpp"
+
 #include <string_view>
 
-namespace tokenauth::detail {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace detail {
 
 /// s without leading and trailing spaces and tabs.
 constexpr std::string_view trim(std::string_view s) noexcept {
@@ -22,4 +26,6 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
-}  // namespace tokenauth::detail
+}  // namespace detail
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

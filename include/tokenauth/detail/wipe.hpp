@@ -1,9 +1,12 @@
 // tokenauth: wiping secrets from memory. The one wipe function of the library and the server.
 #pragma once
 
+#include "config.hpp"
+
 #include <cstddef>
 
 namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
 
 /// Overwrites n bytes with zeros in a way the compiler may not remove (the empty asm with a
 /// memory clobber says the zeros are observed). Inline, so wiping a few dozen bytes on the
@@ -13,4 +16,5 @@ inline void wipe(void* p, std::size_t n) noexcept {
     __asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
+TOKENAUTH_ABI_END
 }  // namespace tokenauth

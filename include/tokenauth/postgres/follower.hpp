@@ -18,6 +18,8 @@
 // Needs libpq: link the CMake target tokenauth::postgres.
 #pragma once
 
+#include "../detail/config.hpp"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -40,7 +42,9 @@
 
 #include "../store.hpp"
 
-namespace tokenauth::postgres {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace postgres {
 
 /// The newest server schema whose change log this library understands.
 inline constexpr std::int64_t known_schema_version = 6;
@@ -431,4 +435,6 @@ private:
     std::thread thread_;
 };
 
-}  // namespace tokenauth::postgres
+}  // namespace postgres
+TOKENAUTH_ABI_END
+}  // namespace tokenauth

@@ -17,6 +17,8 @@
 // COMPONENTS postgres)) or pkg-config tokenauth-postgres.
 #pragma once
 
+#include "../detail/config.hpp"
+
 #include <cstdint>
 #include <mutex>
 #include <shared_mutex>
@@ -30,7 +32,9 @@
 #include "../validator.hpp"
 #include "follower.hpp"
 
-namespace tokenauth::postgres {
+namespace tokenauth {
+TOKENAUTH_ABI_BEGIN
+namespace postgres {
 
 struct replica_options {
     std::string conninfo;                              ///< libpq URI or key=value string
@@ -181,4 +185,6 @@ private:
     std::unordered_map<std::uint64_t, session_user> users_;  // with accept_sessions
 };
 
-}  // namespace tokenauth::postgres
+}  // namespace postgres
+TOKENAUTH_ABI_END
+}  // namespace tokenauth
