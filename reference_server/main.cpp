@@ -22,8 +22,8 @@
 #include "config.hpp"
 #include "http/transport.hpp"
 #include "notify.hpp"
-#include "storage/pg_state.hpp"
-#include "storage/state.hpp"
+#include "storage/pg_store.hpp"
+#include "storage/sqlite_store.hpp"
 #include "tls/certificate.hpp"
 
 using namespace tokenauth::server;
@@ -163,7 +163,7 @@ private:
 /// The store --database names: SQLite (embedded, the default) or PostgreSQL (shared).
 std::unique_ptr<published_store> open_store(const config& c, event_log& log) {
     if (is_postgresql(c.database)) {
-        pg_state::options o;
+        pg_store::options o;
         o.on_follow_error = [&log](const std::string& what) { log.write("follower_error", {{"what", what}}); };
         o.on_snapshot = [&log](std::int64_t seq) {
             log.write("follower_snapshot", {{"at_change", seq}, {"why", "changes not yet applied were pruned from the log"}});
@@ -173,24 +173,24 @@ std::unique_ptr<published_store> open_store(const config& c, event_log& log) {
         o.session_key_file = c.session_key_file;
         o.max_staleness = std::chrono::milliseconds(c.max_staleness_ms);
         o.change_log_retention = c.change_log_retention;
-        return std::make_unique<pg_state>(o);
+        return std::make_unique<pg_store>(o);
     }
-    state::options o{c.data_dir, c.admin_password, c.session_key_file, c.database.substr(std::strlen("sqlite:"))};
-    return std::make_unique<state>(o);
+    sqlite_store::options o{c.data_dir, c.admin_password, c.session_key_file, c.database.substr(std::strlen("sqlite:"))};
+    return std::make_unique<sqlite_store>(o);
 }
 
 /// --migrate-from sqlite:PATH --database postgresql://...: copies, reports, exits.
 int migrate(const config& c, event_log& log) {
     const std::string path = c.migrate_from.substr(std::strlen("sqlite:"));
     const auto slash = path.rfind('/');
-    state::options from{slash == std::string::npos ? std::string(".") : path.substr(0, slash), std::nullopt,
-                        c.session_key_file, path};
-    state source(from);
-    pg_state::options to;
+    sqlite_store::options from{slash == std::string::npos ? std::string(".") : path.substr(0, slash), std::nullopt,
+                               c.session_key_file, path};
+    sqlite_store source(from);
+    pg_store::options to;
     to.conninfo = c.database;
     to.session_key_file = c.session_key_file;
     to.follow = false;
-    pg_state target(to);
+    pg_store target(to);
     target.import_from(source);
     const auto d = source.snapshot();
     log.write("migrated", {{"from", path}, {"users", d->users.size()}, {"groups", d->groups.size()},

@@ -4,7 +4,7 @@
 
 #include "../names.hpp"
 #include "../text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 

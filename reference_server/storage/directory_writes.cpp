@@ -3,7 +3,7 @@
 #include "../names.hpp"
 #include "../text.hpp"
 #include "privileges_text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
@@ -28,7 +28,7 @@ std::string name_taken(const std::string& name) { return "a user or group named 
 std::string role_taken(const std::string& name) { return "a role named '" + name + "' already exists"; }
 }  // namespace
 
-std::uint64_t state::next_auth_id_value() {
+std::uint64_t sqlite_store::next_auth_id_value() {
     std::lock_guard lock(db_mu_);
     auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'next_auth_id'");
     if (!s.step()) throw std::runtime_error("database has no auth id counter");
@@ -38,7 +38,7 @@ std::uint64_t state::next_auth_id_value() {
 }
 
 template <class F>
-std::shared_ptr<const directory> state::write_directory(F&& body, const std::string& conflict_message) {
+std::shared_ptr<const directory> sqlite_store::write_directory(F&& body, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
     try {
@@ -60,7 +60,7 @@ std::shared_ptr<const directory> state::write_directory(F&& body, const std::str
     return next;  // the directory this write produced, whatever writes follow
 }
 
-user_row state::create_user(user_row u) {
+user_row sqlite_store::create_user(user_row u) {
     write_directory([&](connection& db) {
         u.auth_id = next_auth_id(db);
         u.binding = session_binding::generate();
@@ -79,7 +79,7 @@ user_row state::create_user(user_row u) {
     return u;
 }
 
-user_row state::update_user(const user_row& u, bool password_changed) {
+user_row sqlite_store::update_user(const user_row& u, bool password_changed) {
     const auto written = write_directory([&](connection& db) {
         db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", primary_group = ?, uid = ?, home_directory = ?, "
                    "password_hash = ?, generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
@@ -96,7 +96,7 @@ user_row state::update_user(const user_row& u, bool password_changed) {
     return *written->user(u.auth_id);
 }
 
-void state::delete_user(std::uint64_t id) {
+void sqlite_store::delete_user(std::uint64_t id) {
     std::vector<token_id> doomed;
     write_directory([&](connection& db) {
         auto& s = db.prepare("SELECT id FROM access_tokens WHERE user_id = ?");
@@ -115,7 +115,7 @@ void state::delete_user(std::uint64_t id) {
     for (const auto& tid : doomed) index_erase(tid);
 }
 
-user_row state::set_password(std::uint64_t id, const std::string& hash) {
+user_row sqlite_store::set_password(std::uint64_t id, const std::string& hash) {
     const auto written = write_directory([&](connection& db) {
         db.prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
             .bind(1, hash)
@@ -127,7 +127,7 @@ user_row state::set_password(std::uint64_t id, const std::string& hash) {
     return *u;
 }
 
-group_row state::create_group(group_row g) {
+group_row sqlite_store::create_group(group_row g) {
     write_directory([&](connection& db) {
         g.auth_id = next_auth_id(db);
         db.prepare("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES (?, 'group', ?, ?, ?)")
@@ -140,7 +140,7 @@ group_row state::create_group(group_row g) {
     return g;
 }
 
-group_row state::update_group(const group_row& g) {
+group_row sqlite_store::update_group(const group_row& g) {
     write_directory([&](connection& db) {
         db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", gid = ? WHERE auth_id = ? AND kind = 'group'")
             .bind(1, g.name)
@@ -152,7 +152,7 @@ group_row state::update_group(const group_row& g) {
     return g;
 }
 
-void state::delete_group(std::uint64_t id) {
+void sqlite_store::delete_group(std::uint64_t id) {
     write_directory([&](connection& db) {
         auto& s = db.prepare("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = ?");
         s.bind(1, id).step();
@@ -166,19 +166,19 @@ void state::delete_group(std::uint64_t id) {
     });
 }
 
-void state::add_group_member(std::uint64_t group, std::uint64_t member) {
+void sqlite_store::add_group_member(std::uint64_t group, std::uint64_t member) {
     write_directory([&](connection& db) {
         db.prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)").bind(1, group).bind(2, member).run();
     });
 }
 
-void state::remove_group_member(std::uint64_t group, std::uint64_t member) {
+void sqlite_store::remove_group_member(std::uint64_t group, std::uint64_t member) {
     write_directory([&](connection& db) {
         db.prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?").bind(1, group).bind(2, member).run();
     });
 }
 
-void state::create_role(const tokenauth::role& r) {
+void sqlite_store::create_role(const tokenauth::role& r) {
     write_directory([&](connection& db) {
         db.prepare("INSERT INTO roles (name, description, privileges, name_key) VALUES (?, ?, ?, ?)")
             .bind(1, r.name)
@@ -189,7 +189,7 @@ void state::create_role(const tokenauth::role& r) {
     }, role_taken(r.name));
 }
 
-void state::update_role(const std::string& name, const tokenauth::role& r) {
+void sqlite_store::update_role(const std::string& name, const tokenauth::role& r) {
     write_directory([&](connection& db) {
         db.prepare("UPDATE roles SET " SET_NAME_AND_KEY ", description = ?, privileges = ? WHERE name = ?")
             .bind(1, r.name)
@@ -201,11 +201,11 @@ void state::update_role(const std::string& name, const tokenauth::role& r) {
     }, role_taken(r.name));
 }
 
-void state::delete_role(const std::string& name) {
+void sqlite_store::delete_role(const std::string& name) {
     write_directory([&](connection& db) { db.prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run(); });
 }
 
-void state::add_role_member(const std::string& role, std::uint64_t member) {
+void sqlite_store::add_role_member(const std::string& role, std::uint64_t member) {
     write_directory([&](connection& db) {
         db.prepare("INSERT OR IGNORE INTO role_members (role, auth_id) VALUES ((SELECT name FROM roles WHERE name = ?), ?)")
             .bind(1, role)
@@ -214,7 +214,7 @@ void state::add_role_member(const std::string& role, std::uint64_t member) {
     });
 }
 
-void state::remove_role_member(const std::string& role, std::uint64_t member) {
+void sqlite_store::remove_role_member(const std::string& role, std::uint64_t member) {
     write_directory([&](connection& db) {
         db.prepare("DELETE FROM role_members WHERE role = ? AND auth_id = ?").bind(1, role).bind(2, member).run();
     });

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 

@@ -1,5 +1,5 @@
 // A thin RAII layer over libpq: connections, parameterised statements (text format), results
-// and transactions. Internal to the PostgreSQL backend (pg_state.cpp).
+// and transactions. Internal to the PostgreSQL backend (pg_store.cpp).
 #pragma once
 
 #include <libpq-fe.h>

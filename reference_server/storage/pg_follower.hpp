@@ -10,14 +10,14 @@
 
 #include <vector>
 
-#include "pg_state.hpp"
+#include "pg_store.hpp"
 
 namespace tokenauth::server {
 
-class pg_state::pg_follower final : public tokenauth::postgres::follower {
+class pg_store::pg_follower final : public tokenauth::postgres::follower {
 public:
     /// Loads the first snapshot and, with opts.follow, starts following. Throws.
-    pg_follower(pg_state& s, const options& opts)
+    pg_follower(pg_store& s, const options& opts)
         : follower({s.conninfo_, opts.max_staleness, std::chrono::milliseconds(1000), std::chrono::milliseconds(250)}),
           s_(s) {
         start(opts.follow);
@@ -77,7 +77,7 @@ private:
         if (s_.on_follow_error_) s_.on_follow_error_(what);
     }
 
-    pg_state& s_;
+    pg_store& s_;
     bool first_ = true;                      // the first snapshot: the index is empty
     bool directory_changed_ = false;         // in the read of the log being applied
     std::shared_ptr<directory> directory_;   // a snapshot's, while it loads

@@ -1,4 +1,4 @@
-// What the PostgreSQL backend's files share (pg_state.cpp: loading and following the change
+// What the PostgreSQL backend's files share (pg_store.cpp: loading and following the change
 // log; pg_schema.cpp: migrations and the first start; pg_writes.cpp: every write): the lock
 // numbers, the notification channel, the SQLSTATEs of the token functions, the change kinds
 // and small helpers. Internal to the backend.

@@ -5,7 +5,7 @@
 #include "../names.hpp"
 #include "name_keys.hpp"
 #include "pg_internal.hpp"
-#include "pg_state.hpp"
+#include "pg_store.hpp"
 #include "privileges_text.hpp"
 
 namespace tokenauth::server {
@@ -198,7 +198,7 @@ static_assert(static_cast<int>(current_hash_scheme) == 2, "migration v3 makes 2 
 
 }  // namespace
 
-void pg_state::migrate(pg::connection& c) {
+void pg_store::migrate(pg::connection& c) {
     c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
     try {
         c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
@@ -222,7 +222,7 @@ void pg_state::migrate(pg::connection& c) {
     c.exec("SELECT pg_advisory_unlock($1)", {pg::number(migration_lock)});
 }
 
-void pg_state::seed(pg::connection& c, const options& opts) {
+void pg_store::seed(pg::connection& c, const options& opts) {
     c.exec("SELECT pg_advisory_lock($1)", {pg::number(migration_lock)});
     struct unlock {
         pg::connection& c;

@@ -6,16 +6,16 @@
 #include "name_keys.hpp"
 #include "pg_follower.hpp"
 #include "pg_internal.hpp"
-#include "pg_state.hpp"
+#include "pg_store.hpp"
 #include "privileges_text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
 using namespace pg_internal;
 
 template <class Apply>
-void pg_state::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply) {
+void pg_store::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply) {
     const auto lock = follower_->lock_apply();
     const std::int64_t applied = follower_->applied_seq();
     if (change_seq == applied + 1) {
@@ -28,7 +28,7 @@ void pg_state::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& app
     }  // else the follower has applied it already
 }
 
-pg::connection& pg_state::writer() {
+pg::connection& pg_store::writer() {
     if (!db_ || !db_->alive()) {
         try {
             db_ = std::make_unique<pg::connection>(conninfo_);
@@ -39,7 +39,7 @@ pg::connection& pg_state::writer() {
     return *db_;
 }
 
-pg::connection& pg_state::begin() {
+pg::connection& pg_store::begin() {
     // A connection the database closed (a restart) is only noticed when used: BEGIN changes
     // nothing, so it is safe to reconnect and try once more.
     for (int attempt = 0;; ++attempt) {
@@ -56,7 +56,7 @@ pg::connection& pg_state::begin() {
     }
 }
 
-pg::result pg_state::query(const std::string& sql, const std::vector<pg::param>& params) {
+pg::result pg_store::query(const std::string& sql, const std::vector<pg::param>& params) {
     for (int attempt = 0;; ++attempt) {
         pg::connection& c = writer();
         try {
@@ -69,7 +69,7 @@ pg::result pg_state::query(const std::string& sql, const std::vector<pg::param>&
     }
 }
 
-pg::result pg_state::call(const char* name, const char* sql, const std::vector<pg::param>& params) {
+pg::result pg_store::call(const char* name, const char* sql, const std::vector<pg::param>& params) {
     // writer() has just seen the connection alive, so a failure from here on happened with
     // the statement on its way: its outcome is unknown and it is not retried (503).
     pg::connection& c = writer();
@@ -82,7 +82,7 @@ pg::result pg_state::call(const char* name, const char* sql, const std::vector<p
 }
 
 template <class F>
-void pg_state::write(F&& body, const logged_change& entity, const std::string& conflict_message) {
+void pg_store::write(F&& body, const logged_change& entity, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     pg::connection& c = begin();
     try {
@@ -102,7 +102,7 @@ void pg_state::write(F&& body, const logged_change& entity, const std::string& c
     catch_up(c);  // this write and any other server's before it, so the caller reads its own write
 }
 
-void pg_state::translate_failure(const std::string& conflict_message) {
+void pg_store::translate_failure(const std::string& conflict_message) {
     try {
         throw;
     } catch (const pg::error& e) {
@@ -116,7 +116,7 @@ void pg_state::translate_failure(const std::string& conflict_message) {
     }
 }
 
-token_row pg_state::read_token(const pg::result& r, int i) const {
+token_row pg_store::read_token(const pg::result& r, int i) const {
     token_row t;
     r.bytes(i, 0, t.id.bytes, sizeof t.id.bytes, "an access token id");
     t.seq = r.int64(i, 1);
@@ -132,7 +132,7 @@ token_row pg_state::read_token(const pg::result& r, int i) const {
 
 // --- access tokens ---
 
-created_token pg_state::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
                                      timestamp now, const std::optional<privilege_set>& scope) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
@@ -168,14 +168,14 @@ created_token pg_state::create_token(std::uint64_t user, std::uint64_t creator, 
     return {row, secret_text(encode_access_token(token))};
 }
 
-std::optional<token_row> pg_state::get_token(const token_id& id) {
+std::optional<token_row> pg_store::get_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     const auto r = query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE id = $1", {id_param(id)});
     if (r.rows() == 0) return std::nullopt;
     return read_token(r, 0);
 }
 
-std::vector<token_row> pg_state::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+std::vector<token_row> pg_store::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                              bool& more) {
     std::lock_guard lock(db_mu_);
     std::vector<token_row> out;
@@ -191,7 +191,7 @@ std::vector<token_row> pg_state::list_tokens(std::optional<std::uint64_t> user, 
     return out;
 }
 
-std::optional<token_row> pg_state::modify_token(const token_id& id,
+std::optional<token_row> pg_store::modify_token(const token_id& id,
                                                 const std::optional<std::optional<timestamp>>& expiration,
                                                 std::optional<bool> enabled) {
     std::lock_guard lock(db_mu_);
@@ -206,7 +206,7 @@ std::optional<token_row> pg_state::modify_token(const token_id& id,
     return row;
 }
 
-bool pg_state::delete_token(const token_id& id) {
+bool pg_store::delete_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});
     if (r.null(0, 0)) return false;
@@ -214,7 +214,7 @@ bool pg_state::delete_token(const token_id& id) {
     return true;
 }
 
-std::vector<token_id> pg_state::save_uses() {
+std::vector<token_id> pg_store::save_uses() {
     const pending_batch batch = take_pending();
     std::vector<token_id> first;
     if (batch.empty()) return first;
@@ -255,7 +255,7 @@ std::vector<token_id> pg_state::save_uses() {
 
 // --- users, groups, roles ---
 
-user_row pg_state::create_user(user_row u) {
+user_row pg_store::create_user(user_row u) {
     logged_change entity{"user", ""};
     write(
         [&](pg::connection& c) {
@@ -271,7 +271,7 @@ user_row pg_state::create_user(user_row u) {
     return u;
 }
 
-user_row pg_state::update_user(const user_row& u, bool password_changed) {
+user_row pg_store::update_user(const user_row& u, bool password_changed) {
     write(
         [&](pg::connection& c) {
             c.exec("UPDATE principals SET " PG_SET_NAME_AND_KEY ", primary_group = $3, uid = $4, home_directory = $5, "
@@ -286,7 +286,7 @@ user_row pg_state::update_user(const user_row& u, bool password_changed) {
     return *now;
 }
 
-void pg_state::delete_user(std::uint64_t id) {
+void pg_store::delete_user(std::uint64_t id) {
     std::vector<token_id> doomed;
     write(
         [&](pg::connection& c) {
@@ -304,7 +304,7 @@ void pg_state::delete_user(std::uint64_t id) {
     for (const auto& tid : doomed) index_erase(tid);
 }
 
-user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {
+user_row pg_store::set_password(std::uint64_t id, const std::string& hash) {
     write(
         [&](pg::connection& c) {
             c.exec("UPDATE principals SET password_hash = $1, generation = generation + 1 WHERE auth_id = $2 AND kind = 'user'",
@@ -317,7 +317,7 @@ user_row pg_state::set_password(std::uint64_t id, const std::string& hash) {
     return *u;
 }
 
-group_row pg_state::create_group(group_row g) {
+group_row pg_store::create_group(group_row g) {
     logged_change entity{"group", ""};
     write(
         [&](pg::connection& c) {
@@ -330,7 +330,7 @@ group_row pg_state::create_group(group_row g) {
     return g;
 }
 
-group_row pg_state::update_group(const group_row& g) {
+group_row pg_store::update_group(const group_row& g) {
     write(
         [&](pg::connection& c) {
             c.exec("UPDATE principals SET " PG_SET_NAME_AND_KEY ", gid = $3 WHERE auth_id = $4 AND kind = 'group'",
@@ -340,7 +340,7 @@ group_row pg_state::update_group(const group_row& g) {
     return g;
 }
 
-void pg_state::delete_group(std::uint64_t id) {
+void pg_store::delete_group(std::uint64_t id) {
     write(
         [&](pg::connection& c) {
             const auto primaries =
@@ -354,7 +354,7 @@ void pg_state::delete_group(std::uint64_t id) {
         {"group", std::to_string(id)});
 }
 
-void pg_state::add_group_member(std::uint64_t group, std::uint64_t member) {
+void pg_store::add_group_member(std::uint64_t group, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
             c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -363,7 +363,7 @@ void pg_state::add_group_member(std::uint64_t group, std::uint64_t member) {
         {"group_members", std::to_string(group)});
 }
 
-void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
+void pg_store::remove_group_member(std::uint64_t group, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
             c.exec("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2", {pg::number(group), pg::number(member)});
@@ -371,7 +371,7 @@ void pg_state::remove_group_member(std::uint64_t group, std::uint64_t member) {
         {"group_members", std::to_string(group)});
 }
 
-void pg_state::create_role(const tokenauth::role& r) {
+void pg_store::create_role(const tokenauth::role& r) {
     write(
         [&](pg::connection& c) {
             c.exec("INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)",
@@ -380,7 +380,7 @@ void pg_state::create_role(const tokenauth::role& r) {
         {"role", r.name}, role_taken(r.name));
 }
 
-void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
+void pg_store::update_role(const std::string& name, const tokenauth::role& r) {
     write(
         [&](pg::connection& c) {
             c.exec("UPDATE roles SET " PG_SET_NAME_AND_KEY ", description = $3, privileges = $4 WHERE name = $5",
@@ -390,12 +390,12 @@ void pg_state::update_role(const std::string& name, const tokenauth::role& r) {
         {"role", name}, role_taken(r.name));
 }
 
-void pg_state::delete_role(const std::string& name) {
+void pg_store::delete_role(const std::string& name) {
     write([&](pg::connection& c) { c.exec("DELETE FROM roles WHERE name = $1", {pg::text(name)}); },
           {"role", name});
 }
 
-void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
+void pg_store::add_role_member(const std::string& role, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
             c.exec("INSERT INTO role_members (role, auth_id) SELECT name, $2 FROM roles WHERE name = $1 "
@@ -405,7 +405,7 @@ void pg_state::add_role_member(const std::string& role, std::uint64_t member) {
         {"role_members", role});
 }
 
-void pg_state::remove_role_member(const std::string& role, std::uint64_t member) {
+void pg_store::remove_role_member(const std::string& role, std::uint64_t member) {
     write(
         [&](pg::connection& c) {
             c.exec("DELETE FROM role_members WHERE role = $1 AND auth_id = $2", {pg::text(role), pg::number(member)});
@@ -415,7 +415,7 @@ void pg_state::remove_role_member(const std::string& role, std::uint64_t member)
 
 // --- migration from SQLite ---
 
-void pg_state::import_from(state& source) {
+void pg_store::import_from(sqlite_store& source) {
     const auto d = source.snapshot();
     std::lock_guard lock(db_mu_);
     pg::connection& c = writer();

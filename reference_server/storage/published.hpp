@@ -1,6 +1,6 @@
 // What every storage backend keeps in memory and publishes to readers: the directory
 // snapshot, the token index, the scopes, the session key. The backends (state.hpp: SQLite;
-// pg_state.hpp: PostgreSQL) derive from it and differ only in how they write and load.
+// pg_store.hpp: PostgreSQL) derive from it and differ only in how they write and load.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,6 @@
 // Storage: the schema, as versioned migrations (PRAGMA user_version), and running them.
 #include "name_keys.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
@@ -100,7 +100,7 @@ void add_name_keys(connection& db) {
 
 }  // namespace
 
-void state::migrate() {
+void sqlite_store::migrate() {
     auto& s = db_->prepare("PRAGMA user_version");
     s.step();
     const std::int64_t version = s.int64(0);

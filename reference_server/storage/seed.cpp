@@ -2,11 +2,11 @@
 // SID and the session key.
 #include "../names.hpp"
 #include "privileges_text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
-void state::seed(const options& opts) {
+void sqlite_store::seed(const options& opts) {
     {
         auto& s = db_->prepare("SELECT count(*) FROM meta WHERE key = 'seeded'");
         s.step();

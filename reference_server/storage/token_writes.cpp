@@ -1,10 +1,10 @@
 // Storage: access tokens: durable writes, then the in-memory index; reads for the API.
 #include "privileges_text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
-token_row state::read_token(statement& s) const {
+token_row sqlite_store::read_token(statement& s) const {
     token_row t;
     s.blob_into(0, t.id.bytes, "an access token id");
     t.seq = s.int64(1);
@@ -20,7 +20,7 @@ token_row state::read_token(statement& s) const {
 
 #define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
 
-created_token state::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
                                      timestamp now, const std::optional<privilege_set>& scope) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
@@ -71,7 +71,7 @@ created_token state::create_token(std::uint64_t user, std::uint64_t creator, std
     return {row, secret_text(encode_access_token(token))};
 }
 
-std::optional<token_row> state::get_token(const token_id& id) {
+std::optional<token_row> sqlite_store::get_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
     s.bind_blob(1, id.bytes, 16);
@@ -81,7 +81,7 @@ std::optional<token_row> state::get_token(const token_id& id) {
     return row;
 }
 
-std::vector<token_row> state::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+std::vector<token_row> sqlite_store::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                           bool& more) {
     std::lock_guard lock(db_mu_);
     auto& s = user ? db_->prepare("SELECT " TOKEN_COLUMNS
@@ -97,7 +97,7 @@ std::vector<token_row> state::list_tokens(std::optional<std::uint64_t> user, std
     return out;
 }
 
-std::optional<token_row> state::modify_token(const token_id& id,
+std::optional<token_row> sqlite_store::modify_token(const token_id& id,
                                              const std::optional<std::optional<timestamp>>& expiration,
                                              std::optional<bool> enabled) {
     std::lock_guard lock(db_mu_);
@@ -119,7 +119,7 @@ std::optional<token_row> state::modify_token(const token_id& id,
     return row;
 }
 
-bool state::delete_token(const token_id& id) {
+bool sqlite_store::delete_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
     db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind_blob(1, id.bytes, 16).run();
@@ -129,7 +129,7 @@ bool state::delete_token(const token_id& id) {
     return deleted;
 }
 
-std::vector<token_id> state::save_uses() {
+std::vector<token_id> sqlite_store::save_uses() {
     const pending_batch batch = take_pending();
     std::vector<token_id> first;
     if (batch.empty()) return first;

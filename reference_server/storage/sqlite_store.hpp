@@ -16,7 +16,7 @@ namespace tokenauth::server {
 
 /// Opens the data directory's database, seeds it on first start, and serves all reads and
 /// writes. Thread-safe.
-class state final : public published_store {
+class sqlite_store final : public published_store {
 public:
     struct options {
         std::string data_dir;
@@ -27,8 +27,8 @@ public:
 
     /// Opens or creates the state. Throws std::runtime_error / db_error on failure. When it
     /// generates the admin password, take_generated_admin_password() gives it (printed once).
-    explicit state(const options& opts);
-    ~state() override;
+    explicit sqlite_store(const options& opts);
+    ~sqlite_store() override;
 
     std::vector<token_id> save_uses() override;
     /// The auth id the next user or group will get (for the migration to PostgreSQL).

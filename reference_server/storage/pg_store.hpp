@@ -3,7 +3,7 @@
 // follows the others' writes through the change log: every write appends a row with a
 // monotonic sequence in the same transaction and NOTIFYs. Following is the library's
 // tokenauth::postgres::follower (the same code a replica in another process runs), extended
-// with the directory: see pg_follower in pg_state.cpp. Writers take one advisory lock, so
+// with the directory: see pg_follower in pg_store.cpp. Writers take one advisory lock, so
 // sequences are assigned in commit order and the per-user token limit holds across servers.
 // A server that has not heard from the database for longer than max_staleness reports
 // stale() (the API answers 503) until it has caught up again.
@@ -20,9 +20,9 @@
 
 namespace tokenauth::server {
 
-class state;
+class sqlite_store;
 
-class pg_state final : public published_store {
+class pg_store final : public published_store {
 public:
     struct options {
         std::string conninfo;                        ///< libpq URI (postgresql://...)
@@ -42,8 +42,8 @@ public:
 
     /// Connects, migrates (under an advisory lock, so servers may start together), seeds an
     /// empty database, loads, and starts following. Throws std::runtime_error / pg::error.
-    explicit pg_state(const options& opts);
-    ~pg_state() override;
+    explicit pg_store(const options& opts);
+    ~pg_store() override;
 
     bool stale() const noexcept override;
     const char* not_ready() const noexcept override;
@@ -79,7 +79,7 @@ public:
     /// Copies a SQLite store (users, groups, roles, members, token hashes and metadata, the
     /// machine SID and the auth-id counter) into this database, which must hold nothing but
     /// what its first start seeded. Throws std::runtime_error.
-    void import_from(state& source);
+    void import_from(sqlite_store& source);
 
 private:
     /// What a directory write changed, as the change log names it: kind ("user", "group",

@@ -1,7 +1,7 @@
-// The PostgreSQL backend (see pg_state.hpp for the design): connecting, loading the
+// The PostgreSQL backend (see pg_store.hpp for the design): connecting, loading the
 // directory, and the server's side of following the change log (pg_follower.hpp). The schema
 // is in pg_schema.cpp, the writes in pg_writes.cpp.
-#include "pg_state.hpp"
+#include "pg_store.hpp"
 
 #include "../names.hpp"
 #include "../text.hpp"
@@ -14,7 +14,7 @@ namespace tokenauth::server {
 
 using namespace pg_internal;
 
-pg_state::pg_state(const options& opts)
+pg_store::pg_store(const options& opts)
     : conninfo_(opts.conninfo),
       change_log_retention_(std::max<std::int64_t>(1, opts.change_log_retention)),
       on_follow_error_(opts.on_follow_error),
@@ -32,16 +32,16 @@ pg_state::pg_state(const options& opts)
     follower_ = std::make_unique<pg_follower>(*this, opts);
 }
 
-pg_state::~pg_state() { follower_.reset(); }
+pg_store::~pg_store() { follower_.reset(); }
 
-bool pg_state::stale() const noexcept { return follower_->stale(); }
+bool pg_store::stale() const noexcept { return follower_->stale(); }
 
-const char* pg_state::not_ready() const noexcept {
+const char* pg_store::not_ready() const noexcept {
     if (!stale()) return nullptr;
     return follower_->unreachable() ? "storage_unreachable" : "stale";
 }
 
-std::optional<published_store::follower_status> pg_state::follower() const noexcept {
+std::optional<published_store::follower_status> pg_store::follower() const noexcept {
     const auto stats = follower_->stats();
     follower_status f;
     f.lag_seconds = follower_->lag_seconds();
@@ -51,7 +51,7 @@ std::optional<published_store::follower_status> pg_state::follower() const noexc
     return f;
 }
 
-std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
+std::shared_ptr<directory> pg_store::load_directory(pg::connection& c) {
     auto d = std::make_shared<directory>();
     if (const auto r = c.exec("SELECT value FROM meta WHERE key = 'machine_sid'"); r.rows() == 1) d->machine_sid = r.str(0, 0);
     const auto p = c.exec("SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, "
@@ -91,7 +91,7 @@ std::shared_ptr<directory> pg_state::load_directory(pg::connection& c) {
     return d;
 }
 
-void pg_state::prune(pg::connection& c) {
+void pg_store::prune(pg::connection& c) {
     // One statement: the rows and the mark go together, so a reader sees both or neither.
     c.exec("WITH gone AS (DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - $1 RETURNING seq) "
            "UPDATE meta SET value = greatest(value::bigint, (SELECT max(seq) FROM gone))::text "
@@ -99,9 +99,9 @@ void pg_state::prune(pg::connection& c) {
            {pg::number(change_log_retention_)});
 }
 
-void pg_state::catch_up(pg::connection& c) { follower_->catch_up(c.raw()); }
+void pg_store::catch_up(pg::connection& c) { follower_->catch_up(c.raw()); }
 
-void pg_state::refresh() {
+void pg_store::refresh() {
     std::lock_guard lock(db_mu_);
     for (int attempt = 0;; ++attempt) {
         pg::connection& c = writer();

@@ -12,7 +12,7 @@
 
 #include "../text.hpp"
 #include "privileges_text.hpp"
-#include "state.hpp"
+#include "sqlite_store.hpp"
 
 namespace tokenauth::server {
 
@@ -25,7 +25,7 @@ void chmod_if_exists(const std::string& path, mode_t mode) {
 
 }  // namespace
 
-state::state(const options& opts) {
+sqlite_store::sqlite_store(const options& opts) {
     ensure_sodium_init();
     if (::mkdir(opts.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
         throw std::runtime_error("cannot create data dir " + opts.data_dir + ": " + std::strerror(errno));
@@ -45,9 +45,9 @@ state::state(const options& opts) {
     load_tokens();
 }
 
-state::~state() = default;
+sqlite_store::~sqlite_store() = default;
 
-void state::load_session_key(const std::string& path) {
+void sqlite_store::load_session_key(const std::string& path) {
     // A database written before v3 holds the key in meta: move it into the file (written
     // and synced first), then delete it from the database.
     auto& old = db_->prepare("SELECT value FROM meta WHERE key = 'session_key'");
@@ -70,9 +70,9 @@ void state::load_session_key(const std::string& path) {
     }
 }
 
-void state::reload_directory() { publish_directory(load_directory()); }
+void sqlite_store::reload_directory() { publish_directory(load_directory()); }
 
-std::shared_ptr<directory> state::load_directory() {
+std::shared_ptr<directory> sqlite_store::load_directory() {
     auto d = std::make_shared<directory>();
     {
         auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'machine_sid'");
@@ -115,7 +115,7 @@ std::shared_ptr<directory> state::load_directory() {
     return d;
 }
 
-void state::load_tokens() {
+void sqlite_store::load_tokens() {
     auto& s = db_->prepare(
         "SELECT id, secret_hash, user_id, expiration_time, enabled, privileges, hash_scheme FROM access_tokens");
     while (s.step()) {
