@@ -56,9 +56,7 @@ const char* status_description(int status) {
 /// A method no route of any path has, which cpp-httplib refuses as unparsable (400) or
 /// finds no handler for: the spec's answer is 405 with Allow where the path has routes.
 bool unrouted_method(const std::string& method) {
-    for (const char* m : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-        if (method == m) return false;
-    return !method.empty();
+    return !method.empty() && method != "HEAD" && !parse_method(method);
 }
 
 /// What cpp-httplib still decides for each request the transport hands it: default

@@ -313,27 +313,31 @@ httplib::Server::Handler router::wrap(handler h, auth a, std::size_t route) {
 }
 
 namespace {
-void route_on(httplib::Server& http, const std::string& m, const std::string& pattern, httplib::Server::Handler h) {
-    if (m == "GET") http.Get(pattern, std::move(h));
-    else if (m == "POST") http.Post(pattern, std::move(h));
-    else if (m == "PUT") http.Put(pattern, std::move(h));
-    else if (m == "PATCH") http.Patch(pattern, std::move(h));
-    else if (m == "DELETE") http.Delete(pattern, std::move(h));
-    else if (m == "OPTIONS") http.Options(pattern, std::move(h));
+void route_on(httplib::Server& http, http_method m, const std::string& pattern, httplib::Server::Handler h) {
+    switch (m) {
+    case http_method::get: http.Get(pattern, std::move(h)); return;
+    case http_method::post: http.Post(pattern, std::move(h)); return;
+    case http_method::put: http.Put(pattern, std::move(h)); return;
+    case http_method::patch: http.Patch(pattern, std::move(h)); return;
+    case http_method::del: http.Delete(pattern, std::move(h)); return;
+    case http_method::options: http.Options(pattern, std::move(h)); return;
+    }
 }
 }  // namespace
 
-void router::add(const char* method, const std::string& pattern, handler h, auth a) {
-    const std::string m = method;
-    routes_.emplace_back(std::regex(pattern), m);
-    route_on(http_, m, pattern, wrap(std::move(h), a, svc_.metrics.http.add_route(route_template(pattern), m)));
+void router::add(http_method method, const std::string& pattern, handler h, auth a) {
+    routes_.emplace_back(std::regex(pattern), method);
+    route_on(http_, method, pattern,
+             wrap(std::move(h), a, svc_.metrics.http.add_route(route_template(pattern), to_string(method))));
 }
 
 std::string router::allowed_methods(const std::string& path) const {
     std::string out;
+    bool seen[std::size(routed_methods)] = {};
     for (const auto& [re, m] : routes_) {
-        if (!std::regex_match(path, re) || out.find(m) != std::string::npos) continue;
-        out += (out.empty() ? "" : ", ") + m;
+        if (seen[static_cast<std::size_t>(m)] || !std::regex_match(path, re)) continue;
+        seen[static_cast<std::size_t>(m)] = true;
+        out += (out.empty() ? "" : ", ") + std::string(to_string(m));
     }
     if (out.find("GET") != std::string::npos) out += ", HEAD";  // cpp-httplib answers HEAD with GET's route
     return out;
@@ -348,8 +352,8 @@ void router::add_fallbacks() {
         send_error(ctx.res, {405, "method_not_allowed_error", ctx.req.method + " is not allowed here; allowed: " + allowed});
         ctx.res.set_header("Allow", allowed);
     };
-    for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-        route_on(http_, m, ".*", wrap(fallback, auth::none, svc_.metrics.http.add_route("other", m)));
+    for (http_method m : routed_methods)
+        route_on(http_, m, ".*", wrap(fallback, auth::none, svc_.metrics.http.add_route("other", to_string(m))));
 }
 
 nlohmann::json user_json(const directory& d, const user_row& u) {

@@ -17,6 +17,7 @@
 #include "../http/api_error.hpp"
 #include "../http/decoders.hpp"
 #include "../http/log.hpp"
+#include "../http/method.hpp"
 #include "../http/throttle.hpp"
 #include "../metrics/metrics.hpp"
 #include "../storage/store.hpp"
@@ -155,14 +156,15 @@ class router {
 public:
     router(httplib::Server& http, services& svc) : http_(http), svc_(svc) {}
 
-    void get(const std::string& pattern, handler h, auth a = auth::required) { add("GET", pattern, std::move(h), a); }
-    void post(const std::string& pattern, handler h, auth a = auth::required) { add("POST", pattern, std::move(h), a); }
-    void put(const std::string& pattern, handler h) { add("PUT", pattern, std::move(h), auth::required); }
-    void patch(const std::string& pattern, handler h) { add("PATCH", pattern, std::move(h), auth::required); }
-    void del(const std::string& pattern, handler h) { add("DELETE", pattern, std::move(h), auth::required); }
-    /// The same handler for GET (and so HEAD), POST, PUT, PATCH, DELETE and OPTIONS.
+    void get(const std::string& pattern, handler h, auth a = auth::required) { add(http_method::get, pattern, std::move(h), a); }
+    void post(const std::string& pattern, handler h, auth a = auth::required) { add(http_method::post, pattern, std::move(h), a); }
+    void put(const std::string& pattern, handler h) { add(http_method::put, pattern, std::move(h), auth::required); }
+    void patch(const std::string& pattern, handler h) { add(http_method::patch, pattern, std::move(h), auth::required); }
+    void del(const std::string& pattern, handler h) { add(http_method::del, pattern, std::move(h), auth::required); }
+    /// The same handler for every routed method (GET, and so HEAD, POST, PUT, PATCH, DELETE,
+    /// OPTIONS).
     void any(const std::string& pattern, const handler& h, auth a) {
-        for (const char* m : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) add(m, pattern, h, a);
+        for (http_method m : routed_methods) add(m, pattern, h, a);
     }
 
     /// Registers, after every route, the answers for requests no route took: 405 with
@@ -172,13 +174,13 @@ public:
     std::string allowed_methods(const std::string& path) const;
 
 private:
-    void add(const char* method, const std::string& pattern, handler h, auth a);
+    void add(http_method method, const std::string& pattern, handler h, auth a);
     /// Wraps a handler: the request context, errors as JSON, the duration metric of route.
     httplib::Server::Handler wrap(handler h, auth a, std::size_t route);
 
     httplib::Server& http_;
     services& svc_;
-    std::vector<std::pair<std::regex, std::string>> routes_;  ///< (pattern, method), in order
+    std::vector<std::pair<std::regex, http_method>> routes_;  ///< (pattern, method), in order
 };
 
 /// The JSON error body of the spec.

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "api_helpers.hpp"
+#include "http/method.hpp"
 
 using nlohmann::json;
 using test_server::server_process;
@@ -86,4 +87,14 @@ TEST_CASE("POST /v1/identity/parse answers what parse_identity makes of a text, 
     require_error(s.request("POST", "/v1/identity/parse", admin, json::object()), 400);
     require_error(s.request("POST", "/v1/identity/parse", admin, json{{"text", 7}}), 400);
     require_error(s.request("POST", "/v1/identity/parse", admin, json{{"text", std::string(20000, 'a')}}), 400);
+}
+
+TEST_CASE("HTTP methods are an enum: each routed method's token parses back, others are none", "[server][interface]") {
+    using tokenauth::server::http_method;
+    STATIC_REQUIRE(std::is_enum_v<http_method>);
+    for (http_method m : tokenauth::server::routed_methods) {
+        INFO(tokenauth::server::to_string(m));
+        CHECK(tokenauth::server::parse_method(tokenauth::server::to_string(m)) == m);
+    }
+    for (const char* other : {"HEAD", "TRACE", "CONNECT", "get", "BREW", ""}) CHECK(!tokenauth::server::parse_method(other));
 }
