@@ -282,8 +282,8 @@ int main(int argc, char** argv) {
         server_metrics metrics;
         services svc{db, validator, clock, log, abuse, audit, rules, metrics};
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
-        router routes(*http, svc);
-        configure_http(*http, log, routes);
+        router routes(http->routes(), svc);
+        configure_http(http->routes(), log, routes);
         // cpp-httplib tries a method's routes in order, a regular expression each: the
         // endpoints every proxied or authenticated request reaches come first.
         register_version_and_session(routes);
@@ -314,8 +314,8 @@ int main(int argc, char** argv) {
             metrics_http = std::make_unique<transport>(
                 mopts, nullptr,
                 [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
-            metrics_routes = std::make_unique<router>(*metrics_http, svc);
-            configure_http(*metrics_http, log, *metrics_routes);
+            metrics_routes = std::make_unique<router>(metrics_http->routes(), svc);
+            configure_http(metrics_http->routes(), log, *metrics_routes);
             register_metrics(*metrics_routes, scrape, auth::none);
             metrics_routes->add_fallbacks();
             metrics_port = metrics_http->open(cfg->metrics_host, cfg->metrics_port);

@@ -53,47 +53,6 @@ constexpr auto drain_time = std::chrono::seconds(2);
 constexpr std::size_t max_drain = 1 << 20;
 char listen_tag, wake_tag;
 
-/// The complete request, for cpp-httplib to read; the response it writes goes to out.
-class request_stream final : public httplib::Stream {
-public:
-    request_stream(const std::string& in, std::string& out, const std::string& peer_ip, int peer_port,
-                   const std::string& local_ip, int local_port)
-        : in_(in), out_(out), peer_ip_(peer_ip), peer_port_(peer_port), local_ip_(local_ip), local_port_(local_port) {}
-
-    bool is_readable() const override { return pos_ < in_.size(); }
-    bool is_writable() const override { return true; }
-    ssize_t read(char* ptr, size_t size) override {
-        const std::size_t n = std::min(size, in_.size() - pos_);
-        std::memcpy(ptr, in_.data() + pos_, n);
-        pos_ += n;
-        return static_cast<ssize_t>(n);
-    }
-    ssize_t write(const char* ptr, size_t size) override {
-        out_.append(ptr, size);
-        return static_cast<ssize_t>(size);
-    }
-    void get_remote_ip_and_port(std::string& ip, int& port) const override {
-        ip = peer_ip_;
-        port = peer_port_;
-    }
-    void get_local_ip_and_port(std::string& ip, int& port) const override {
-        ip = local_ip_;
-        port = local_port_;
-    }
-    // Below FD_SETSIZE on purpose: cpp-httplib answers 500 for larger descriptors (it
-    // assumes select()); this stream is no socket.
-    socket_t socket() const override { return INVALID_SOCKET; }
-
-private:
-    const std::string& in_;
-    std::size_t pos_ = 0;
-    std::string& out_;
-    const std::string& peer_ip_;
-    int peer_port_;
-    const std::string& local_ip_;
-    int local_port_;
-};
-
 const char* reason_phrase(int status) {
     switch (status) {
     case 400: return "Bad Request";
@@ -460,8 +419,8 @@ void transport::run_request(connection* c) {
     bool answered = false;
     try {
         request_id::current_id.clear();  // this request's id is set while it is routed, not left from the last one
-        request_stream stream(c->request, c->out, c->peer_ip, c->peer_port, c->local_ip, c->local_port);
-        answered = process_request(stream, last, client_closes, nullptr);
+        answered = dispatch_.handle(c->request, c->out, {c->peer_ip, c->peer_port, c->local_ip, c->local_port}, last,
+                                    client_closes);
     } catch (const std::exception&) {
         c->out.clear();
     }
@@ -603,30 +562,6 @@ void transport::sweep(steady::time_point now) {
             close(c);
         }
     }
-}
-
-SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file) {
-    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == nullptr) throw std::runtime_error("cannot create a TLS context");
-    auto fail = [&](const std::string& what) {
-        SSL_CTX_free(ctx);
-        throw std::runtime_error(what);
-    };
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-    // TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites are all AEAD.
-    if (SSL_CTX_set_cipher_list(ctx,
-                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
-        fail("cannot set the TLS 1.2 cipher suites");
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
-        fail("cannot load TLS certificate " + cert_file);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-        fail("cannot load TLS key " + key_file);
-    if (SSL_CTX_check_private_key(ctx) != 1) fail("TLS key " + key_file + " does not match " + cert_file);
-    return ctx;
 }
 
 }  // namespace tokenauth::server

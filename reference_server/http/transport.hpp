@@ -1,6 +1,6 @@
 // The server's connections: accept, TLS, request framing, deadlines and per-address limits,
 // on one event-loop thread; complete requests run on a worker pool through cpp-httplib's
-// router (this class is the httplib::Server the routes are registered on).
+// routing (dispatcher.hpp: the transport owns it; routes() is where routes are registered).
 //
 // Why not cpp-httplib's own loop: it gives each connection a worker for its whole life (32
 // trickling clients stop all service), reads headers without a count limit, restarts its
@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dispatcher.hpp"
 #include "framing.hpp"
 #include "log.hpp"
 
@@ -50,14 +51,19 @@ struct transport_options {
     std::chrono::milliseconds heartbeat_every{0};
 };
 
-class transport final : public httplib::Server {
+class transport final {
 public:
     /// Renders the JSON body of an error the transport answers itself (framing, timeouts).
     using error_renderer = std::function<std::string(const framing_error&)>;
 
     /// tls: the server's TLS context (not owned; must outlive this), or null for plain HTTP.
     transport(transport_options options, SSL_CTX* tls, error_renderer render, event_log& log);
-    ~transport() override;
+    ~transport();
+    transport(const transport&) = delete;
+    transport& operator=(const transport&) = delete;
+
+    /// Where the routes and cpp-httplib's handlers are registered.
+    httplib::Server& routes() noexcept { return dispatch_.routes(); }
 
     /// Binds and listens; port 0 picks a free one. Returns the port, or -1.
     int open(const std::string& host, int port);
@@ -107,6 +113,7 @@ private:
     void drain_completions();
 
     transport_options opt_;
+    request_dispatcher dispatch_;
     std::atomic<SSL_CTX*> tls_;
     error_renderer render_;
     event_log& log_;
@@ -127,10 +134,5 @@ private:
     std::mutex done_mu_;
     std::vector<connection*> done_;
 };
-
-/// A TLS server context with the certificate and key: TLS 1.2 and 1.3, AEAD suites only
-/// (on TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305), no renegotiation, no
-/// compression. Throws std::runtime_error naming what failed.
-SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file);
 
 }  // namespace tokenauth::server

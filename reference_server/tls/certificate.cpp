@@ -90,4 +90,28 @@ bool ensure_self_signed_certificate(const std::string& cert_path, const std::str
     return true;
 }
 
+SSL_CTX* make_tls_context(const std::string& cert_file, const std::string& key_file) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == nullptr) throw std::runtime_error("cannot create a TLS context");
+    auto fail = [&](const std::string& what) {
+        SSL_CTX_free(ctx);
+        throw std::runtime_error(what);
+    };
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // TLS 1.2: forward secrecy and AEAD only. TLS 1.3's suites are all AEAD.
+    if (SSL_CTX_set_cipher_list(ctx,
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
+        fail("cannot set the TLS 1.2 cipher suites");
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1)
+        fail("cannot load TLS certificate " + cert_file);
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        fail("cannot load TLS key " + key_file);
+    if (SSL_CTX_check_private_key(ctx) != 1) fail("TLS key " + key_file + " does not match " + cert_file);
+    return ctx;
+}
+
 }  // namespace tokenauth::server
