@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <sys/wait.h>
 
 #include "api_helpers.hpp"
 #include "http/method.hpp"
@@ -97,4 +99,18 @@ TEST_CASE("HTTP methods are an enum: each routed method's token parses back, oth
         CHECK(tokenauth::server::parse_method(tokenauth::server::to_string(m)) == m);
     }
     for (const char* other : {"HEAD", "TRACE", "CONNECT", "get", "BREW", ""}) CHECK(!tokenauth::server::parse_method(other));
+}
+
+TEST_CASE("a server that cannot serve says why and exits 1: its port is taken", "[server][interface]") {
+    temp_dir dir;
+    server_process first(dir.path + "/first");
+    const std::string cmd = "TOKENAUTH_ADMIN_PASSWORD=x-password-1 timeout 30 " + test_server::server_binary() +
+                            " --listen 127.0.0.1:" + std::to_string(first.port()) + " --data-dir " + dir.path +
+                            "/second 2>" + dir.path + "/second.err";
+    const int status = std::system(cmd.c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    std::ifstream err(dir.path + "/second.err");
+    const std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    CHECK(text.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
 }
