@@ -1,5 +1,5 @@
 // GET /v1/version; GET /livez, /readyz; POST /v1/session/login; GET /v1/session/who-am-i;
-// GET /v1/session/roles; POST /v1/session/change-password.
+// GET /v1/session/roles; POST /v1/session/change-password and /v1/session/end-others.
 #include <tokenauth/session.hpp>
 
 #include <algorithm>
@@ -114,6 +114,19 @@ void register_version_and_session(router& r) {
         ctx.audit("password_changed", {{"auth_id", std::to_string(u->auth_id)}, {"sessions_ended", true}});
         // Every earlier session of the user has ended; the caller gets a fresh one.
         ctx.reply({{"bearer_token", mint_session(ctx, changed)}});
+    });
+
+    // Ends the caller's other sessions (every session of the user: its generation moves on).
+    // A caller signed in with a session gets a fresh one in bearer_token; one using an access
+    // token gets null (it needs none). Not Qumulo's: ASVS 5.0's session termination.
+    r.post("/v1/session/end-others", [](request_context& ctx) {
+        const user_row* u = ctx.dir->user(ctx.who.auth_id);
+        if (u == nullptr) throw api_error{401, "invalid_credentials_error", "the credential's user no longer exists"};
+        // One's own sessions: nothing is given to anyone else.
+        const user_row changed = ctx.write({"ending one's other sessions", {}, {}}).update_user(*u, true);
+        ctx.audit("sessions_ended", {{"auth_id", std::to_string(u->auth_id)}, {"kept", "the caller's"}});
+        if (ctx.who.kind == credential_kind::session) return ctx.reply({{"bearer_token", mint_session(ctx, changed)}});
+        ctx.reply({{"bearer_token", nullptr}});
     });
 }
 

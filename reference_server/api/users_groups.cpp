@@ -1,4 +1,4 @@
-// /v1/users/ and /v1/groups/ with members and setpassword.
+// /v1/users/ and /v1/groups/ with members, setpassword and sessions/end.
 #include <algorithm>
 
 #include "router.hpp"
@@ -123,6 +123,18 @@ void register_users_and_groups(router& r) {
         const user_row changed = db.set_password(u.auth_id, ctx.hash_password(pw));
         ctx.audit("password_set", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply(user_json(*ctx.dir, changed));
+    });
+
+    // Ends every session of the user (its generation moves on); access tokens are not
+    // sessions and keep working. Not Qumulo's: ASVS 5.0's session termination.
+    r.post(R"(/v1/users/([^/]+)/sessions/end/?)", [](request_context& ctx) {
+        ctx.require(privilege::local_user_write);
+        const user_row& u = path_user(ctx);
+        // As for a password: only a caller holding what the user holds manages its sessions.
+        store& db = ctx.write({"ending this user's sessions", ctx.dir->privileges_of(u.auth_id), {}});
+        db.update_user(u, /*password_changed (ends the sessions)=*/true);
+        ctx.audit("sessions_ended", {{"auth_id", std::to_string(u.auth_id)}});
+        ctx.reply_empty();
     });
 
     // --- groups ---

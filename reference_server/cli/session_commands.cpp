@@ -1,4 +1,5 @@
-// tokenauth-cli: login, logout, who_am_i (qq's names, flags and output).
+// tokenauth-cli: login, logout, who_am_i (qq's names, flags and output), change_password and
+// end_other_sessions.
 #include <unistd.h>
 
 #include <iostream>
@@ -46,6 +47,16 @@ void add_session_commands(CLI::App& app, const globals& g, action_slot& action) 
             print_json(c.call("GET", "/v1/version"));
         };
     });
+    app.add_subcommand("end_other_sessions", "End your other sessions (signed in with a session, this one goes on)")
+        ->callback([o, &g, &action] {
+            action = [o, &g] {
+                connection c(g);
+                const json r = c.call("POST", "/v1/session/end-others");
+                // The stored session ended with the others; the server sent its successor.
+                if (r.is_object() && r.contains("bearer_token") && r.at("bearer_token").is_string())
+                    write_credentials(g.credentials_store, r.at("bearer_token").get<std::string>());
+            };
+        });
     auto* change = app.add_subcommand("change_password", "Change your password");
     change->add_option("-o,--old-password", o->old_password, "your old password (insecure: visible in ps)");
     change->add_option("-p,--new-password", o->new_password, "your new password (insecure: visible in ps)");

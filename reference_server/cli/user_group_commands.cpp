@@ -65,6 +65,16 @@ void add_user_group_commands(CLI::App& app, const globals& g, action_slot& actio
             c.call("POST", "/v1/users/" + uid_ + "/setpassword", json{{"new_password", o->password}});
         };
     });
+    auto* end_sessions = app.add_subcommand("auth_end_user_sessions",
+                                            "End every session of a local user (its access tokens keep working)");
+    end_sessions->add_option("--id", o->id, "user id");
+    end_sessions->add_option("--name", o->name, "user name");
+    end_sessions->callback([o, &g, &action] {
+        action = [o, &g] {
+            connection c(g);
+            c.call("POST", "/v1/users/" + user_id(c, o->id, o->name) + "/sessions/end");
+        };
+    });
     auto* del_user = app.add_subcommand("auth_delete_user", "Delete a local user (and its access tokens)");
     del_user->add_option("--id", o->id, "user id");
     del_user->add_option("--name", o->name, "user name");

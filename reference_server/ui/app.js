@@ -1,7 +1,7 @@
 // The tokenauth web UI: sign-in, the Cluster menu, and one page per section. It talks only
 // to the public REST API with the session token from /v1/session/login.
 import {call, get, onUnauthorized, post, session} from './api.js';
-import {dialog, field, form, h, replace} from './dom.js';
+import {confirm, dialog, field, form, h, replace} from './dom.js';
 import {renderRoles} from './roles.js';
 import {renderTokens} from './tokens.js';
 import {renderUsers} from './users.js';
@@ -56,6 +56,15 @@ function changePassword() {
                 notice('Password changed. Your other sessions have ended.');
             }, d.error));
     });
+}
+
+function endOtherSessions() {
+    confirm('End other sessions', 'End every other session of yours? This one goes on; access tokens keep working.',
+            'End them', async () => {
+                const r = await post('/v1/session/end-others');
+                if (r.bearer_token) session.set(r.bearer_token);  // this session ended with the others: its successor
+                notice('Your other sessions have ended.');
+            });
 }
 
 let noticeArea = null;
@@ -122,6 +131,7 @@ async function start() {
           menu(),
           h('span', {class: 'whoami'}, 'Signed in as ', h('strong', {}, me.name)),
           h('button', {type: 'button', onclick: changePassword}, 'Change password'),
+          h('button', {type: 'button', onclick: endOtherSessions}, 'End other sessions'),
           h('button', {type: 'button', onclick: () => { session.clear(); me = null; signIn(); }}, 'Sign out')),
         errorArea, noticeArea,
         h('main', {id: 'main'}));

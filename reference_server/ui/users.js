@@ -1,5 +1,5 @@
-// Cluster > Local Users & Groups: users (create, set password, delete) and groups (create,
-// delete, members added and removed).
+// Cluster > Local Users & Groups: users (create, set password, end sessions, delete) and
+// groups (create, delete, members added and removed).
 import {del, get, identity, post, put} from './api.js';
 import {confirm, dialog, field, form, h, replace, table} from './dom.js';
 
@@ -71,6 +71,13 @@ export async function renderUsers(main, ctx) {
             h('td', {}, u.uid),
             h('td', {class: 'actions'},
               u.can_change_password ? h('button', {type: 'button', onclick: () => setPassword(u)}, 'Set password') : null,
+              h('button', {type: 'button', 'aria-label': `End sessions of ${u.name}`,
+                           onclick: () => confirm('End sessions', `End every session of ${u.name}? Their access tokens keep working.`,
+                                                  'End sessions', async () => {
+                                                      await post(`/v1/users/${u.id}/sessions/end`);
+                                                      ctx.notice(`Every session of ${u.name} has ended.`);
+                                                  })},
+                'End sessions'),
               BUILTIN_USERS.includes(u.id) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete user', `Delete the user ${u.name}? Their access tokens are deleted too.`,
                                                    'Delete', run(() => del(`/v1/users/${u.id}`)))},

@@ -218,6 +218,33 @@ test('identities typed in the UI are parsed by the server\'s grammar, the one th
     await page.close();
 });
 
+test('ending sessions: a user\'s from the Users table, and one\'s own others from the header', async () => {
+    const admin = await adminSession();
+    assert.equal((await api('POST', '/v1/users/', {bearer: admin,
+        body: {name: 'ending-user', primary_group: '0', uid: '', home_directory: null, password: 'ending-password-1'}})).status, 200);
+    const login = async () => (await api('POST', '/v1/session/login',
+        {body: {username: 'ending-user', password: 'ending-password-1'}})).body.bearer_token;
+    const theirs = await login();
+    const page = await newPage();
+    await signIn(page);
+    await open(page, 'Local Users & Groups');
+    await page.getByRole('button', {name: 'End sessions of ending-user'}).click();
+    const dlg = page.getByRole('dialog', {name: 'End sessions'});
+    await dlg.getByRole('button', {name: 'Yes, End sessions'}).click();
+    await page.getByRole('status').filter({hasText: 'Every session of ending-user has ended.'}).waitFor();
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer: theirs})).status, 401);
+
+    // The admin's other session ends; this page's goes on with its successor.
+    const other = await adminSession();
+    await page.getByRole('button', {name: 'End other sessions'}).click();
+    await page.getByRole('dialog', {name: 'End other sessions'}).getByRole('button', {name: 'Yes, End them'}).click();
+    await page.getByRole('status').filter({hasText: 'Your other sessions have ended.'}).waitFor();
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer: other})).status, 401);
+    await open(page, 'Access Tokens');  // still signed in
+    await page.getByRole('button', {name: 'Sign out'}).waitFor();
+    await page.close();
+});
+
 test('every UI response carries the security headers', async () => {
     for (const path of ['/', '/ui/app.js', '/ui/app.css', '/ui/dom.js']) {
         const r = await api('GET', path);

@@ -374,6 +374,43 @@ TEST_CASE("password changes end sessions and deleting a user ends its tokens", "
     require_error(s.request("GET", "/v1/auth/access-tokens/" + token.id, admin), 404);
 }
 
+TEST_CASE("ending sessions: all of a user's, or the caller's others, and access tokens survive", "[server][session]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    const std::string id = create_user(s, admin, "carol", std::string("carol-pw-1"));
+    const std::string c1 = s.login("carol", "carol-pw-1");
+    const std::string c2 = s.login("carol", "carol-pw-1");
+    const auto token = create_token(s, admin, user_identity("carol"));
+
+    // The caller's others: c1 gets a fresh session, c1 and c2 end.
+    auto r = s.request("POST", "/v1/session/end-others", c1);
+    REQUIRE(r.status == 200);
+    const std::string c3 = r.body.at("bearer_token");
+    require_error(s.request("GET", "/v1/session/who-am-i", c1), 401, "session_ended_error");
+    require_error(s.request("GET", "/v1/session/who-am-i", c2), 401, "session_ended_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", c3).status == 200);
+    CHECK(s.request("GET", "/v1/session/who-am-i", token.bearer).status == 200);
+    // Through an access token: every session ends, and no new one is given.
+    r = s.request("POST", "/v1/session/end-others", token.bearer);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("bearer_token").is_null());
+    require_error(s.request("GET", "/v1/session/who-am-i", c3), 401, "session_ended_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", token.bearer).status == 200);
+
+    // All of a user's, by an administrator; the password still works.
+    const std::string c4 = s.login("carol", "carol-pw-1");
+    require_error(s.request("POST", "/v1/users/" + id + "/sessions/end", ""), 401);
+    require_error(s.request("POST", "/v1/users/" + id + "/sessions/end", c4), 403, "privilege_required_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", c4).status == 200);
+    REQUIRE(s.request("POST", "/v1/users/" + id + "/sessions/end", admin).status == 200);
+    require_error(s.request("GET", "/v1/session/who-am-i", c4), 401, "session_ended_error");
+    CHECK(s.request("GET", "/v1/session/who-am-i", token.bearer).status == 200);
+    CHECK(s.request("GET", "/v1/session/who-am-i", admin).status == 200);
+    CHECK(s.request("GET", "/v1/session/who-am-i", s.login("carol", "carol-pw-1")).status == 200);
+    require_error(s.request("POST", "/v1/users/999999/sessions/end", admin), 404);
+}
+
 TEST_CASE("roles: CRUD, members, privileges", "[server][roles]") {
     temp_dir dir;
     server_process s(dir.path);

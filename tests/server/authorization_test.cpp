@@ -113,8 +113,14 @@ TEST_CASE("contained delegation: narrow tokens within what the caller holds and 
     const std::string uw_id = s.request("GET", "/v1/session/who-am-i", uw).body.at("id").get<std::string>();
     CHECK(s.request("POST", "/v1/users/" + uw_id + "/setpassword", uw, json{{"new_password", "uw-password-2"}}).status == 200);
     // ... and another user's needs what that user holds: tw holds token privileges uw lacks.
-    require_escalation(s.request("POST", "/v1/users/" + tw_id + "/setpassword", s.login("uw", "uw-password-2"),
-                                 json{{"new_password", "x-password-3"}}));
+    const std::string uw2 = s.login("uw", "uw-password-2");
+    require_escalation(s.request("POST", "/v1/users/" + tw_id + "/setpassword", uw2, json{{"new_password", "x-password-3"}}));
+    // Ending another user's sessions likewise: uw cannot sign out tw (or an administrator),
+    // and may end its own.
+    require_escalation(s.request("POST", "/v1/users/" + tw_id + "/sessions/end", uw2));
+    require_escalation(s.request("POST", "/v1/users/500/sessions/end", uw2));
+    CHECK(s.request("GET", "/v1/session/who-am-i", tw).status == 200);
+    CHECK(s.request("POST", "/v1/users/" + uw_id + "/sessions/end", uw2).status == 200);
 }
 
 TEST_CASE("the last administrator with a password cannot be removed, deleted or regrouped", "[server][authz]") {

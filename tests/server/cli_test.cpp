@@ -323,6 +323,17 @@ TEST_CASE("CLI qq parity: version, single user/group, group and role changes, id
     CHECK(q.ok_json({"who_am_i"}, carol).at("name") == "carol");
     CHECK(q.run({"login", "-u", "carol", "-p", "carol-password-1"}, carol).status != 0);
     q.ok({"login", "-u", "carol", "-p", "carol-password-2"}, carol);
+
+    // end_other_sessions: carol's other session ends, this one goes on with its successor.
+    const std::string carol2 = dir.path + "/carol2.cred";
+    q.ok({"login", "-u", "carol", "-p", "carol-password-2"}, carol2);
+    q.ok({"end_other_sessions"}, carol);
+    CHECK(q.ok_json({"who_am_i"}, carol).at("name") == "carol");
+    CHECK(q.run({"who_am_i"}, carol2).status != 0);
+    // auth_end_user_sessions: an administrator ends all of them.
+    q.ok({"auth_end_user_sessions", "--name", "carol"});
+    CHECK(q.run({"who_am_i"}, carol).status != 0);
+    CHECK(q.run({"auth_end_user_sessions", "--name", "nobody-here"}).status != 0);
 }
 
 TEST_CASE("CLI scoped tokens, last-used column and unused filter", "[cli]") {
