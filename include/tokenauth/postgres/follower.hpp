@@ -318,6 +318,7 @@ private:
     }
 
     void apply(PGconn* c, PGresult* r) {
+        if (PQntuples(r) < 1) throw std::runtime_error("the database has no state row");
         check_schema(PQgetvalue(r, 0, 0));
         // Changes after this position were pruned: they cannot be applied one by one.
         if (!PQgetisnull(r, 0, 1) && std::atoll(PQgetvalue(r, 0, 1)) > applied_seq()) return load_snapshot(c);
