@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(decode_role(body, true));
     check(decode_identity(body));
     check(decode_identity_expand(body));
+    check(decode_identity_text(body));
     check(decode_revoke(body));
     check(decode_introspection(body));
     check(decode_token_review(body));
