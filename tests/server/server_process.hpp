@@ -4,7 +4,9 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,16 +117,26 @@ public:
             ::_exit(127);
         }
         ::close(fds[1]);
+        log_fd_ = fds[0];
         reader_ = std::thread([this, fd = fds[0]] {
             char buf[4096];
-            ssize_t n;
-            while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+            for (;;) {
+                pollfd p{fd, POLLIN, 0};
+                if (::poll(&p, 1, -1) < 0) continue;  // EINTR
+                {
+                    std::lock_guard lock(mu_);
+                    reading_ = true;  // from here until the append, log() waits
+                }
+                const ssize_t n = ::read(fd, buf, sizeof buf);
                 std::lock_guard lock(mu_);
-                log_.append(buf, static_cast<std::size_t>(n));
+                if (n > 0) log_.append(buf, static_cast<std::size_t>(n));
+                reading_ = false;
                 cv_.notify_all();
+                if (n <= 0) break;
             }
-            ::close(fd);
             std::lock_guard lock(mu_);
+            log_fd_ = -1;
+            ::close(fd);
             eof_ = true;
             cv_.notify_all();
         });
@@ -152,8 +164,16 @@ public:
     const std::string& data_dir() const { return data_dir_; }
 
     /// Everything the server wrote to stderr so far.
+    /// Everything the server has written to stderr so far: what is still in the pipe, or
+    /// between the reader's read and its append, is waited for (up to a second, for a server
+    /// that never stops writing).
     std::string log() const {
-        std::lock_guard lock(mu_);
+        std::unique_lock lock(mu_);
+        for (int i = 0; i < 1000; ++i) {
+            int pending = 0;
+            if (eof_ || (!reading_ && ::ioctl(log_fd_, FIONREAD, &pending) == 0 && pending == 0)) break;
+            cv_.wait_for(lock, std::chrono::milliseconds(1));
+        }
         return log_;
     }
 
@@ -233,8 +253,10 @@ private:
     bool http_ = false;
     std::thread reader_;
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    mutable std::condition_variable cv_;
     std::string log_;
+    int log_fd_ = -1;       ///< the pipe's read end, while the reader has it open
+    bool reading_ = false;  ///< the reader has data in hand that log_ does not hold yet
     bool eof_ = false;
 };
 
