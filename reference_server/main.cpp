@@ -2,6 +2,7 @@
 // SIGINT/SIGTERM, then finish in-flight requests and close the database. SIGHUP reloads the
 // TLS certificate and key.
 #include <httplib.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -199,6 +200,12 @@ int migrate(const config& c, event_log& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+    // Buffers of 1 MiB and more (a large response, the JSON it was built from) are mapped on
+    // their own and unmapped when freed: glibc's moving threshold would otherwise keep them
+    // in its arenas after the first (the transport also trims after a large response).
+    ::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     int exit_code = 0;
     const auto cfg = parse_config(argc, argv, exit_code);
     if (!cfg) return exit_code;

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -51,6 +53,7 @@ namespace {
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr auto drain_time = std::chrono::seconds(2);
 constexpr std::size_t max_drain = 1 << 20;
+constexpr std::size_t trim_after_bytes = 1 << 20;  // a response this large returns its memory after it
 char listen_tag, wake_tag;
 
 const char* reason_phrase(int status) {
@@ -486,8 +489,15 @@ void transport::on_writable(connection* c) {
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm(c, EPOLLOUT);
         return close(c);
     }
+    const bool large = c->out.size() >= trim_after_bytes;
     std::string().swap(c->out);
     c->out_off = 0;
+#if defined(__GLIBC__)
+    // After a large response, its memory (the body, and what the worker built it from in its
+    // own malloc arena) goes back to the system rather than staying with glibc's arenas,
+    // one per worker thread, each keeping the peak it saw.
+    if (large) ::malloc_trim(0);
+#endif
     if (c->interim) {  // the 100 Continue is out: the body may come now
         c->interim = false;
         c->ph = phase::reading;

@@ -161,6 +161,7 @@ public:
     ~server_process() { stop(); }
 
     int port() const { return port_; }
+    pid_t pid() const { return pid_; }
     const std::string& data_dir() const { return data_dir_; }
 
     /// Everything the server wrote to stderr so far.
