@@ -70,7 +70,7 @@ stage "build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTOKENAUTH_BUILD_BENCHMARKS=OFF -DTOKENAUTH_WERROR=OFF \
     -DTOKENAUTH_BROWSER_TESTS=OFF -DTOKENAUTH_POSTGRES_TESTS=OFF -DTOKENAUTH_NGINX_TESTS=OFF \
     -DTOKENAUTH_SYSTEMD_TESTS=OFF -DTOKENAUTH_PROMETHEUS_TESTS=OFF -DTOKENAUTH_PACKAGE_TESTS=OFF \
-    -DTOKENAUTH_CONNECTION_TESTS=OFF \
+    -DTOKENAUTH_CONNECTION_TESTS=OFF -DTOKENAUTH_SCALE_TESTS=OFF \
     "-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1" >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest_in build-asan
