@@ -1,7 +1,6 @@
 // tokenauth-server: flags and environment -> config -> state -> HTTPS server -> run until
 // SIGINT/SIGTERM, then finish in-flight requests and close the database. SIGHUP reloads the
 // TLS certificate and key.
-#include <httplib.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -33,73 +32,17 @@ namespace {
 
 constexpr std::size_t max_body = 64 * 1024;
 
-const char* status_class(int status) {
-    switch (status) {
-    case 400: return "bad_request_error";
-    case 404: return "not_found_error";
-    case 405: return "method_not_allowed_error";
-    case 413: return "request_too_large_error";
-    case 414: return "uri_too_long_error";
-    default: return status >= 500 ? "internal_error" : "http_error";
-    }
-}
-
-const char* status_description(int status) {
-    switch (status) {
-    case 400: return "the request could not be parsed";
-    case 404: return "no such endpoint";
-    case 413: return "request body is larger than 64 KiB";
-    case 414: return "request URI is too long";
-    default: return "the request failed";
-    }
-}
-
-/// A method no route of any path has, which cpp-httplib refuses as unparsable (400) or
-/// finds no handler for: the spec's answer is 405 with Allow where the path has routes.
-bool unrouted_method(const std::string& method) {
-    return !method.empty() && method != "HEAD" && !parse_method(method);
-}
-
-/// What cpp-httplib still decides for each request the transport hands it: default
-/// headers, and the JSON bodies of its own errors. routes answers which methods a path has.
-void configure_http(httplib::Server& http, event_log& log, const router& routes) {
-    http.set_keep_alive_max_count(10000);  // only advertised: the transport enforces both
-    http.set_keep_alive_timeout(5);
-    http.set_payload_max_length(max_body);
+/// What the dispatcher decides for every request: the fields every response carries, the
+/// request id, and the JSON answers to a request it could not parse or whose handler threw.
+void configure_http(request_dispatcher& http, event_log& log) {
     http.set_default_headers({{"Cache-Control", "no-store"}});
     // Every request gets an id before routing (the client's X-Request-Id when well formed):
     // in the response header, on every log line while it runs, in its error body.
-    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    http.set_before_routing([](const http_request& req, http_response& res) {
         res.set_header("X-Request-Id", request_id::begin(req.get_header_value("X-Request-Id")));
-        return httplib::Server::HandlerResponse::Unhandled;
     });
-    // Errors cpp-httplib produces itself (unknown path, unparsable request) get the spec's
-    // JSON body; responses that already have a body keep it.
-    http.set_error_handler(httplib::Server::HandlerWithResponse(
-        [&routes](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-            // A request cpp-httplib could not route never met the pre-routing handler.
-            if (request_id::current().empty())
-                res.set_header("X-Request-Id", request_id::begin(req.get_header_value("X-Request-Id")));
-            if ((res.status == 400 || res.status == 404) && unrouted_method(req.method)) {
-                // (When the method stopped the parse, only the raw target is there.)
-                const std::string path = !req.path.empty() ? req.path
-                                                           : httplib::detail::decode_url(
-                                                                 req.target.substr(0, req.target.find('?')), false);
-                const std::string allowed = routes.allowed_methods(path);
-                if (!allowed.empty()) {
-                    send_error(res, {405, "method_not_allowed_error",
-                                     req.method.substr(0, 32) + " is not allowed here; allowed: " + allowed});
-                    res.set_header("Allow", allowed);
-                } else {
-                    send_error(res, not_found("no such endpoint"));
-                }
-                return httplib::Server::HandlerResponse::Handled;
-            }
-            send_error(res, {res.status, status_class(res.status), status_description(res.status)});
-            return httplib::Server::HandlerResponse::Handled;
-        }));
-    http.set_exception_handler([&log](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+    http.set_error_handler([&log](const http_request& req, http_response& res) {
+        if (res.status == 400) return send_error(res, {400, "bad_request_error", "the request could not be parsed"});
         log.write("internal_error", {{"path", req.path.substr(0, 256)}});
         send_error(res, {500, "internal_error", "the server could not complete the request"});
     });
@@ -290,8 +233,8 @@ int main(int argc, char** argv) {
         services svc{db, validator, clock, log, abuse, audit, rules, metrics};
         last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
         router routes(http->routes(), svc);
-        configure_http(http->routes(), log, routes);
-        // cpp-httplib tries a method's routes in order, a regular expression each: the
+        configure_http(http->routes(), log);
+        // The dispatcher tries a method's routes in order, a regular expression each: the
         // endpoints every proxied or authenticated request reaches come first.
         register_version_and_session(routes);
         register_edge(routes);
@@ -322,7 +265,7 @@ int main(int argc, char** argv) {
                 mopts, nullptr,
                 [](const framing_error& e) { return error_text({e.status, e.error_class, e.description}); }, log);
             metrics_routes = std::make_unique<router>(metrics_http->routes(), svc);
-            configure_http(metrics_http->routes(), log, *metrics_routes);
+            configure_http(metrics_http->routes(), log);
             register_metrics(*metrics_routes, scrape, auth::none);
             metrics_routes->add_fallbacks();
             metrics_port = metrics_http->open(cfg->metrics_host, cfg->metrics_port);

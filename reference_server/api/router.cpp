@@ -22,7 +22,7 @@ std::string error_text(const api_error& e) {
     return error_body(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-void send_error(httplib::Response& res, const api_error& e) {
+void send_error(http_response& res, const api_error& e) {
     res.status = e.status;
     nlohmann::json body = error_body(e);
     if (const std::string& id = request_id::current(); !id.empty()) body["request_id"] = id;  // an added field
@@ -46,7 +46,7 @@ constexpr std::chrono::milliseconds password_patience{1000};
 
 }  // namespace
 
-std::string client_address(const httplib::Request& req, const std::vector<std::string>& trusted_proxies) {
+std::string client_address(const http_request& req, const std::vector<std::string>& trusted_proxies) {
     if (trusted_proxies.empty() || !is_trusted(trusted_proxies, req.remote_addr)) return req.remote_addr;
     // Every X-Forwarded-For line, in order, as one list; the proxy appended the address it
     // saw on the right, so read from there and stop at the first hop we do not trust.
@@ -272,8 +272,8 @@ void authenticate(request_context& ctx) {
     ctx.who = *who;
 }
 
-httplib::Server::Handler router::wrap(handler h, auth a, std::size_t route) {
-    return [this, h = std::move(h), a, route](const httplib::Request& req, httplib::Response& res) {
+request_dispatcher::handler router::wrap(handler h, auth a, std::size_t route) {
+    return [this, h = std::move(h), a, route](const http_request& req, http_response& res) {
         const auto started = std::chrono::steady_clock::now();
         request_context ctx(svc_, req, res);
         try {
@@ -296,7 +296,13 @@ httplib::Server::Handler router::wrap(handler h, auth a, std::size_t route) {
                 svc_.db.refresh();
                 auto fresh = svc_.db.snapshot();
                 if (fresh == ctx.dir) throw;
-                res = httplib::Response{};
+                // What the handler wrote goes; what was set before it (the request id) stays.
+                res.status = 200;
+                res.body.clear();
+                header_map kept;
+                const auto id = res.headers.find("X-Request-Id");
+                if (id != res.headers.end()) kept.insert(*id);
+                res.headers = std::move(kept);
                 ctx.dir = std::move(fresh);
                 h(ctx);
             }
@@ -312,23 +318,10 @@ httplib::Server::Handler router::wrap(handler h, auth a, std::size_t route) {
     };
 }
 
-namespace {
-void route_on(httplib::Server& http, http_method m, const std::string& pattern, httplib::Server::Handler h) {
-    switch (m) {
-    case http_method::get: http.Get(pattern, std::move(h)); return;
-    case http_method::post: http.Post(pattern, std::move(h)); return;
-    case http_method::put: http.Put(pattern, std::move(h)); return;
-    case http_method::patch: http.Patch(pattern, std::move(h)); return;
-    case http_method::del: http.Delete(pattern, std::move(h)); return;
-    case http_method::options: http.Options(pattern, std::move(h)); return;
-    }
-}
-}  // namespace
-
 void router::add(http_method method, const std::string& pattern, handler h, auth a) {
     routes_.emplace_back(std::regex(pattern), method);
-    route_on(http_, method, pattern,
-             wrap(std::move(h), a, svc_.metrics.http.add_route(route_template(pattern), to_string(method))));
+    http_.add(method, pattern,
+              wrap(std::move(h), a, svc_.metrics.http.add_route(route_template(pattern), to_string(method))));
 }
 
 std::string router::allowed_methods(const std::string& path) const {
@@ -339,21 +332,25 @@ std::string router::allowed_methods(const std::string& path) const {
         seen[static_cast<std::size_t>(m)] = true;
         out += (out.empty() ? "" : ", ") + std::string(to_string(m));
     }
-    if (out.find("GET") != std::string::npos) out += ", HEAD";  // cpp-httplib answers HEAD with GET's route
+    if (out.find("GET") != std::string::npos) out += ", HEAD";  // the dispatcher answers HEAD with GET's route
     return out;
 }
 
+void router::answer_unrouted(const http_request& req, http_response& res) const {
+    const std::string allowed = allowed_methods(req.path);
+    if (allowed.empty()) return send_error(res, not_found("no such endpoint"));
+    send_error(res, {405, "method_not_allowed_error", req.method.substr(0, 32) + " is not allowed here; allowed: " + allowed});
+    res.set_header("Allow", allowed);
+}
+
 void router::add_fallbacks() {
-    // Through wrap() like every route (counted as route "other"), with no authentication.
-    auto fallback = [this](request_context& ctx) {
-        const std::string allowed = allowed_methods(ctx.req.path);
-        // Answered, not thrown: a 404 thrown would make a shared store catch up first.
-        if (allowed.empty()) return send_error(ctx.res, not_found("no such endpoint"));
-        send_error(ctx.res, {405, "method_not_allowed_error", ctx.req.method + " is not allowed here; allowed: " + allowed});
-        ctx.res.set_header("Allow", allowed);
-    };
+    // A routed method: through wrap() like every route (counted as route "other"), with no
+    // authentication. Answered, not thrown: a 404 thrown would make a shared store catch up first.
+    auto fallback = [this](request_context& ctx) { answer_unrouted(ctx.req, ctx.res); };
     for (http_method m : routed_methods)
-        route_on(http_, m, ".*", wrap(fallback, auth::none, svc_.metrics.http.add_route("other", to_string(m))));
+        http_.add(m, ".*", wrap(fallback, auth::none, svc_.metrics.http.add_route("other", to_string(m))));
+    // A method no route has (TRACE, FOO, get): not counted, nothing else to do.
+    http_.set_unrouted([this](const http_request& req, http_response& res) { answer_unrouted(req, res); });
 }
 
 nlohmann::json user_json(const directory& d, const user_row& u) {

@@ -2,7 +2,6 @@
 // the directory snapshot, and helpers for authorization, body decoding and JSON replies.
 #pragma once
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <tokenauth/identity_json.hpp>
 #include <tokenauth/validator.hpp>
@@ -16,6 +15,7 @@
 
 #include "../http/api_error.hpp"
 #include "../http/decoders.hpp"
+#include "../http/dispatcher.hpp"
 #include "../http/log.hpp"
 #include "../http/method.hpp"
 #include "../http/throttle.hpp"
@@ -87,16 +87,16 @@ struct write_effect {
 
 /// The client's address: the peer's, or with a trusted proxy as the peer, the rightmost
 /// X-Forwarded-For entry that is not itself a trusted proxy.
-std::string client_address(const httplib::Request& req, const std::vector<std::string>& trusted_proxies);
+std::string client_address(const http_request& req, const std::vector<std::string>& trusted_proxies);
 
 /// One request in flight.
 class request_context {
 public:
-    request_context(services& s, const httplib::Request& req, httplib::Response& res) : svc(s), req(req), res(res) {}
+    request_context(services& s, const http_request& req, http_response& res) : svc(s), req(req), res(res) {}
 
     services& svc;
-    const httplib::Request& req;
-    httplib::Response& res;
+    const http_request& req;
+    http_response& res;
     principal who;                        ///< valid when authenticated
     std::shared_ptr<const directory> dir;  ///< taken after authentication
     std::string client;                   ///< client_address() of the request
@@ -110,7 +110,7 @@ public:
     /// (privilege_escalation_error, naming what is missing) unless the caller holds every
     /// privilege in acts_as and every privilege the edit gives or takes away from anyone.
     store& write(const write_effect& effect) const;
-    /// The path capture i (1-based), already percent-decoded by cpp-httplib.
+    /// The path capture i (1-based), already percent-decoded by the dispatcher.
     std::string capture(std::size_t i) const { return req.matches[i].str(); }
     /// Decodes the body with a decoder, throwing its 400 on failure.
     template <class T>
@@ -150,11 +150,11 @@ void authenticate(request_context& ctx);
 
 enum class auth { required, none };
 
-/// Registers handlers on a cpp-httplib server with authentication, error mapping and
+/// Registers handlers on the dispatcher with authentication, error mapping and
 /// logging wrapped around each.
 class router {
 public:
-    router(httplib::Server& http, services& svc) : http_(http), svc_(svc) {}
+    router(request_dispatcher& http, services& svc) : http_(http), svc_(svc) {}
 
     void get(const std::string& pattern, handler h, auth a = auth::required) { add(http_method::get, pattern, std::move(h), a); }
     void post(const std::string& pattern, handler h, auth a = auth::required) { add(http_method::post, pattern, std::move(h), a); }
@@ -172,13 +172,15 @@ public:
     void add_fallbacks();
     /// The methods routed for path ("GET, POST"), or "" for none.
     std::string allowed_methods(const std::string& path) const;
+    /// 405 with Allow when the path has routes, else 404.
+    void answer_unrouted(const http_request& req, http_response& res) const;
 
 private:
     void add(http_method method, const std::string& pattern, handler h, auth a);
     /// Wraps a handler: the request context, errors as JSON, the duration metric of route.
-    httplib::Server::Handler wrap(handler h, auth a, std::size_t route);
+    request_dispatcher::handler wrap(handler h, auth a, std::size_t route);
 
-    httplib::Server& http_;
+    request_dispatcher& http_;
     services& svc_;
     std::vector<std::pair<std::regex, http_method>> routes_;  ///< (pattern, method), in order
 };
@@ -187,7 +189,7 @@ private:
 nlohmann::json error_body(const api_error& e);
 /// error_body as text; bytes that are not UTF-8 (echoed input) become U+FFFD.
 std::string error_text(const api_error& e);
-void send_error(httplib::Response& res, const api_error& e);
+void send_error(http_response& res, const api_error& e);
 
 /// 404 for an object that does not exist.
 api_error not_found(const std::string& what);

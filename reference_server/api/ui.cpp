@@ -15,7 +15,7 @@ constexpr const char* content_security_policy =
 
 void serve(request_context& ctx, const ui::asset& a) {
     ctx.res.status = 200;
-    ctx.res.set_content(reinterpret_cast<const char*>(a.data), a.size, a.content_type);
+    ctx.res.set_content(std::string(reinterpret_cast<const char*>(a.data), a.size), a.content_type);
     ctx.res.set_header("Content-Security-Policy", content_security_policy);
     ctx.res.set_header("X-Content-Type-Options", "nosniff");
     ctx.res.set_header("Referrer-Policy", "no-referrer");

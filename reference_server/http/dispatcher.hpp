@@ -1,20 +1,33 @@
-// cpp-httplib's routing behind one call. The routes are registered on routes(), an
-// httplib::Server used as a route table and nothing else (it never listens); handle() runs one
-// complete request, already framed by the transport, through them and returns the response
-// bytes. cpp-httplib offers that only as Server's protected process_request, whose signature
-// changes between versions: this file is the one place that reaches it, and CMake accepts
-// only the cpp-httplib versions it was written for (0.11.x).
+// From one complete request's bytes to the response's bytes: parse, route, write.
+//
+// The transport frames each request (framing.hpp: limits, chunked bodies, smuggling shapes)
+// and hands over its bytes; here they become an http_request, the first route whose method
+// and pattern match runs, and its http_response is written with the framing headers the
+// server decides itself (Content-Length, Connection or Keep-Alive), whatever a handler set.
+// HEAD runs GET's route and sends the head only. Nothing here knows the API: routes and the
+// answers for unrouted requests and errors are registered by the router and main().
 #pragma once
 
-#include <httplib.h>
-
-#include <memory>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <regex>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "message.hpp"
+#include "method.hpp"
 
 namespace tokenauth::server {
 
 class request_dispatcher {
 public:
+    using handler = std::function<void(const http_request&, http_response&)>;
+    /// Fills in the response to a request that could not be parsed (400) or whose handler
+    /// threw (500); status is already set.
+    using error_handler = std::function<void(const http_request&, http_response&)>;
+
     /// The two ends of the request's connection.
     struct endpoints {
         const std::string& peer_ip;
@@ -23,23 +36,45 @@ public:
         int local_port;
     };
 
-    request_dispatcher();
-    ~request_dispatcher();
-    request_dispatcher(const request_dispatcher&) = delete;
-    request_dispatcher& operator=(const request_dispatcher&) = delete;
+    /// Routes method on the paths pattern (an ECMAScript regex) matches whole, in the order
+    /// added; the match's groups are in http_request::matches.
+    void add(http_method method, const std::string& pattern, handler h);
+    /// Runs on every parsed request before its route (the request id).
+    void set_before_routing(handler h) { before_ = std::move(h); }
+    /// Answers what no route takes: a method no route has, or a path no pattern matches.
+    void set_unrouted(handler h) { unrouted_ = std::move(h); }
+    void set_error_handler(error_handler h) { on_error_ = std::move(h); }
+    /// Fields every response carries unless its handler set them.
+    void set_default_headers(header_map headers) { defaults_ = std::move(headers); }
+    /// What Keep-Alive advertises (the transport enforces both).
+    void set_keep_alive(std::chrono::seconds timeout, std::size_t max_requests) {
+        keep_alive_ = "timeout=" + std::to_string(timeout.count()) + ", max=" + std::to_string(max_requests);
+    }
 
-    /// The route table (and the handlers cpp-httplib calls around it: error, exception,
-    /// pre-routing, default headers).
-    httplib::Server& routes() noexcept;
+    /// Answers request (one complete request, as framed) and appends the response to out.
+    /// last: the response closes the connection. client_closes is set when the request asked
+    /// for that (Connection: close, or HTTP/1.0 without keep-alive).
+    void handle(const std::string& request, std::string& out, const endpoints& ends, bool last, bool& client_closes) const;
 
-    /// Routes request (one complete request) and appends the response to out. last: the
-    /// response closes the connection. client_closes is set when the request asked for that.
-    /// False when no response was written.
-    bool handle(const std::string& request, std::string& out, const endpoints& ends, bool last, bool& client_closes);
+    /// Parses one framed request's method, target, version, fields and body; false when the
+    /// bytes are not a request (the framer lets none of those through).
+    static bool parse(std::string_view bytes, http_request& req);
+    /// Appends the response's head (and its body unless head_only) to out.
+    void write(const http_response& res, bool head_only, bool closes, std::string& out) const;
 
 private:
-    class server;
-    std::unique_ptr<server> server_;
+    struct route {
+        std::regex pattern;
+        http_method method;
+        handler run;
+    };
+    void route_request(http_request& req, http_response& res) const;
+
+    std::vector<route> routes_;
+    handler before_, unrouted_;
+    error_handler on_error_;
+    header_map defaults_;
+    std::string keep_alive_ = "timeout=5, max=100";
 };
 
 }  // namespace tokenauth::server

@@ -56,22 +56,6 @@ constexpr std::size_t max_drain = 1 << 20;
 constexpr std::size_t trim_after_bytes = 1 << 20;  // a response this large returns its memory after it
 char listen_tag, wake_tag;
 
-const char* reason_phrase(int status) {
-    switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-    }
-}
-
 void address_of(const sockaddr_storage& a, std::string& ip, int& port) {
     char text[INET6_ADDRSTRLEN] = {};
     if (a.ss_family == AF_INET) {
@@ -91,6 +75,7 @@ void address_of(const sockaddr_storage& a, std::string& ip, int& port) {
 
 transport::transport(transport_options options, SSL_CTX* tls, error_renderer render, event_log& log)
     : opt_(std::move(options)), tls_(tls), render_(std::move(render)), log_(log) {
+    dispatch_.set_keep_alive(std::chrono::ceil<std::chrono::seconds>(opt_.idle_timeout), opt_.max_requests_per_connection);
     // Every connection is a descriptor: stay below the process limit (raised as far as allowed).
     rlimit lim{};
     if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
@@ -159,7 +144,7 @@ bool transport::serve() {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
     ev.data.ptr = &wake_tag;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    pool_ = std::make_unique<httplib::ThreadPool>(static_cast<std::size_t>(std::max(1, opt_.workers)));
+    pool_ = std::make_unique<worker_pool>(static_cast<std::size_t>(std::max(1, opt_.workers)));
 
     epoll_event events[256];
     bool listening = true;
@@ -419,20 +404,16 @@ void transport::dispatch(connection* c) {
 void transport::run_request(connection* c) {
     const bool last = c->served + 1 >= opt_.max_requests_per_connection || stopping_;
     bool client_closes = false;
-    bool answered = false;
     try {
         request_id::current_id.clear();  // this request's id is set while it is routed, not left from the last one
-        answered = dispatch_.handle(c->request, c->out, {c->peer_ip, c->peer_port, c->local_ip, c->local_port}, last,
-                                    client_closes);
+        dispatch_.handle(c->request, c->out, {c->peer_ip, c->peer_port, c->local_ip, c->local_port}, last,
+                         client_closes);
     } catch (const std::exception&) {
+        // The dispatcher answers a handler's exception itself: this is a failure around it
+        // (memory), answered without the partial response.
         c->out.clear();
-    }
-    if (c->out.empty() && !answered) {
-        c->out.clear();
-        const framing_error e{500, "internal_error", "the server could not complete the request"};
-        const std::string body = render_(e);
-        c->out = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: " +
-                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+        dispatch_.write(error_response({500, "internal_error", "the server could not complete the request"}), false,
+                        true, c->out);
         client_closes = true;
     }
     ++c->served;
@@ -517,11 +498,16 @@ void transport::on_writable(connection* c) {
     else progress(c);
 }
 
+http_response transport::error_response(const framing_error& e) const {
+    http_response res;
+    res.status = e.status;
+    res.set_content(render_(e), "application/json");
+    return res;
+}
+
 void transport::answer_error(connection* c, const framing_error& e) {
-    const std::string body = render_(e);
-    c->out = "HTTP/1.1 " + std::to_string(e.status) + " " + reason_phrase(e.status) +
-             "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: " +
-             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    c->out.clear();
+    dispatch_.write(error_response(e), false, true, c->out);
     c->out_off = 0;
     c->interim = false;
     c->close_after_write = true;

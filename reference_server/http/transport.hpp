@@ -1,10 +1,9 @@
 // The server's connections: accept, TLS, request framing, deadlines and per-address limits,
-// on one event-loop thread; complete requests run on a worker pool through cpp-httplib's
-// routing (dispatcher.hpp: the transport owns it; routes() is where routes are registered).
+// on one event-loop thread; complete requests run on a worker pool through the dispatcher
+// (dispatcher.hpp: parse, route, write; routes() is where routes are registered).
 //
-// Why not cpp-httplib's own loop: it gives each connection a worker for its whole life (32
-// trickling clients stop all service), reads headers without a count limit, restarts its
-// read timeout with every byte, and loses buffered bytes between pipelined requests.
+// Why not a thread per connection (cpp-httplib's server, for one): 32 trickling clients
+// would stop all service.
 //
 // Here a connection costs a worker only while a complete request is being handled. Until
 // then it is a buffer in the event loop, bounded by the framing limits, with deadlines that
@@ -14,7 +13,6 @@
 // Pipelined requests are answered one at a time, in order, from the same buffer.
 #pragma once
 
-#include <httplib.h>
 #include <openssl/ssl.h>
 
 #include <atomic>
@@ -30,6 +28,7 @@
 #include "dispatcher.hpp"
 #include "framing.hpp"
 #include "log.hpp"
+#include "worker_pool.hpp"
 
 namespace tokenauth::server {
 
@@ -62,8 +61,8 @@ public:
     transport(const transport&) = delete;
     transport& operator=(const transport&) = delete;
 
-    /// Where the routes and cpp-httplib's handlers are registered.
-    httplib::Server& routes() noexcept { return dispatch_.routes(); }
+    /// Where the routes and the answers for unrouted requests and errors are registered.
+    request_dispatcher& routes() noexcept { return dispatch_; }
 
     /// Binds and listens; port 0 picks a free one. Returns the port, or -1.
     int open(const std::string& host, int port);
@@ -106,6 +105,8 @@ private:
     void run_request(connection* c);
     void on_done(connection* c);
     void answer_error(connection* c, const framing_error& e);
+    /// The JSON answer to an error the transport decides itself.
+    http_response error_response(const framing_error& e) const;
     void start_draining(connection* c);
     void arm(connection* c, std::uint32_t events);
     void close(connection* c);
@@ -121,7 +122,7 @@ private:
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     std::atomic<bool> stopping_{false};
-    std::unique_ptr<httplib::ThreadPool> pool_;
+    std::unique_ptr<worker_pool> pool_;
     // Owned by the event-loop thread.
     std::vector<connection*> connections_;
     std::unordered_map<std::string, std::size_t> per_address_;

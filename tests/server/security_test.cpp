@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <random>
 #include <set>
 
@@ -230,6 +231,24 @@ TEST_CASE("a repeated Authorization header is refused with 400", "[server][secur
     const auto r = s.request_text("GET", "/v1/session/who-am-i", admin, "", {{"Proxy-Authorization", "Basic a"},
                                                                            {"Proxy-Authorization", "Basic b"}});
     require_error(r, 400, "bad_request_error");
+}
+
+TEST_CASE("a credential is compared as sent: percent-escapes in Authorization are not decoded", "[server][security]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const std::string admin = s.login();
+    create_user(s, admin, "svc");
+    const created_token svc = create_token(s, admin, user_identity("svc"));
+    for (const std::string& bearer : {svc.bearer, admin}) {
+        REQUIRE(s.request("GET", "/v1/session/who-am-i", bearer).status == 200);
+        // One character of the secret part as %XX: other bytes, so not the credential.
+        const std::size_t at = bearer.size() - 3;
+        char escaped[4];
+        std::snprintf(escaped, sizeof escaped, "%%%02X", static_cast<unsigned char>(bearer[at]));
+        const std::string other = bearer.substr(0, at) + escaped + bearer.substr(at + 1);
+        INFO(other);
+        require_error(s.request("GET", "/v1/session/who-am-i", other), 401);
+    }
 }
 
 TEST_CASE("names stored before uniqueness keys that collide stay in place and are reported", "[server][security]") {
