@@ -76,7 +76,7 @@ const char* refused(UChar32 c, kind k) {
     case U_PARAGRAPH_SEPARATOR: return "a line or paragraph separator";
     default: break;
     }
-    if (c == ':' || c == '\\') return "':' or '\\'";
+    if (k != kind::label && (c == ':' || c == '\\')) return "':' or '\\'";
     if (k == kind::role && c == '/') return "'/'";
     return nullptr;
 }
@@ -95,7 +95,12 @@ checked check(std::string_view raw, kind k) {
     }
     const icu::UnicodeString nfc_text = nfc(raw);
     nfc_text.toUTF8String(out.name);
-    if (out.name.size() > max_bytes) {
+    if (k == kind::label) {
+        if (static_cast<std::size_t>(nfc_text.countChar32()) > max_label_characters) {
+            out.error = "must be at most " + std::to_string(max_label_characters) + " characters";
+            return out;
+        }
+    } else if (out.name.size() > max_bytes) {
         out.error = "must be at most " + std::to_string(max_bytes) + " bytes of UTF-8";
         return out;
     }

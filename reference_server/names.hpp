@@ -9,11 +9,15 @@
 
 namespace tokenauth::server::names {
 
-/// What a name is for: role names are also path segments (/v1/auth/roles/{name}).
-enum class kind { principal, role };
+/// What a name is for: role names are also path segments (/v1/auth/roles/{name}); a label
+/// (an access token's name) is text for people, identifying nothing, so ':' and '\' may
+/// stand in it and its length counts characters.
+enum class kind { principal, role, label };
 
 /// The longest name, in UTF-8 bytes, after normalisation.
 inline constexpr std::size_t max_bytes = 256;
+/// The longest label, in code points, after normalisation.
+inline constexpr std::size_t max_label_characters = 100;
 
 struct checked {
     std::string error;  ///< empty when the name is accepted; else why not ("must not ...")
@@ -23,9 +27,10 @@ struct checked {
 };
 
 /// Checks a name as entered. Refused: invalid UTF-8; empty; longer than max_bytes after
-/// NFC; white space at either end; control (Cc), format (Cf), private-use, surrogate or
-/// unassigned code points, line and paragraph separators; ':' and '\'; for roles also '/',
-/// "." and ".."; a name whose key is empty (only ignorable characters).
+/// NFC (a label: max_label_characters); white space at either end; control (Cc), format
+/// (Cf), private-use, surrogate or unassigned code points, line and paragraph separators;
+/// except in a label, ':' and '\'; for roles also '/', "." and ".."; a name whose key is
+/// empty (only ignorable characters).
 checked check(std::string_view raw, kind k);
 
 /// The uniqueness key of any text, with no check and no trimming (lookups by a name a

@@ -21,6 +21,8 @@ nlohmann::json optional_time(const std::optional<timestamp>& t) {
     return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json(nullptr);
 }
 
+nlohmann::json optional_text(const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); }
+
 nlohmann::json privilege_names(const privilege_set& s) {
     nlohmann::json out = nlohmann::json::array();
     for (privilege p : s.to_vector()) out.push_back(privilege_name(p));
@@ -37,7 +39,8 @@ nlohmann::json token_json(const request_context& ctx, const token_row& t) {
             {"enabled", t.enabled},
             // Additions to the spec's shape:
             {"privileges", t.privileges ? privilege_names(*t.privileges) : nlohmann::json(nullptr)},
-            {"last_used_time", optional_time(last_used(ctx, t))}};
+            {"last_used_time", optional_time(last_used(ctx, t))},
+            {"name", optional_text(t.name)}};
 }
 
 /// The lifetime policy: 400 when an expiration lies beyond creation + the maximum.
@@ -103,7 +106,11 @@ void register_access_tokens(router& r) {
             token_record rec;
             if (ctx.svc.db.tokens().verify(*token, rec) != lookup_result::found) continue;
             // Disabling takes access away: no privilege is needed (the caller is nobody).
-            if (rec.enabled) ctx.write({"disabling a reported token", {}, {}}).modify_token(token->id, std::nullopt, false);
+            if (rec.enabled) {
+                token_change disable;
+                disable.enabled = false;
+                ctx.write({"disabling a reported token", {}, {}}).modify_token(token->id, disable);
+            }
             ctx.svc.audit.write("token_reported_exposed",
                                 {{"actor", nullptr},
                                  {"target", {{"token_id", to_string(token->id)}, {"user", std::to_string(rec.user_auth_id)}}},
@@ -133,11 +140,12 @@ void register_access_tokens(router& r) {
         check_lifetime(ctx, now, expiration);
         // Acting as the user: the caller must hold what the token could do.
         store& db = ctx.write({"creating an access token for this user", b.privileges.value_or(held), {}});
-        const created_token created = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges);
+        const created_token created = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges, b.name);
         const token_row& row = created.row;
         ctx.audit("token_created", {{"token_id", to_string(row.id)},
                                     {"user", std::to_string(user)},
                                     {"expiration_time", expiration_text(row.expiration_time)},
+                                    {"name", optional_text(row.name)},
                                     {"privileges", row.privileges ? privilege_names(*row.privileges) : nlohmann::json(nullptr)}});
         // The only response that ever carries the bearer token; the copy the JSON value held
         // is wiped once the body is written.
@@ -210,11 +218,12 @@ void register_access_tokens(router& r) {
         if (!current) throw not_found("no access token with id " + to_string(id));
         if (b.expiration && ctx.svc.policy.max_token_lifetime != 0) check_lifetime(ctx, current->creation_time, *b.expiration);
         const auto row = ctx.write({"modifying this access token", revived_privileges(ctx, *current, b), {}})
-                             .modify_token(id, b.expiration, b.enabled);
+                             .modify_token(id, token_change{b.expiration, b.enabled, b.name});
         if (!row) throw not_found("no access token with id " + to_string(id));
         ctx.audit("token_modified", {{"token_id", to_string(id)},
                                      {"enabled", row->enabled},
-                                     {"expiration_time", expiration_text(row->expiration_time)}});
+                                     {"expiration_time", expiration_text(row->expiration_time)},
+                                     {"name", optional_text(row->name)}});
         ctx.reply(token_json(ctx, *row));
     });
 

@@ -21,6 +21,9 @@ struct options {
     std::string privileges_file;
     bool show_last_used = false;
     std::string unused_since;
+    std::string name;
+    bool clear_name = false;
+    bool show_name = false;
 };
 
 }  // namespace
@@ -34,6 +37,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     create->add_option("--file", o->file, "write a credentials file holding the token (mode 0600)");
     create->add_option("--privileges-file", o->privileges_file,
                        "restrict the token to these privileges (one name per line, as for auth_create_role -p)");
+    create->add_option("--name", o->name, "a name for people to tell the token by (at most 100 characters)");
     create->callback([o, &g, &action] {
         action = [o, &g] {
             if (o->self == !o->identity.empty()) throw cli_error{"Error: give an identity or --self (one of them)"};
@@ -42,6 +46,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             body["user"] = o->self ? json{{"auth_id", self_auth_id(c)}} : tokenauth::identity_to_json(parse_identity_or_throw(o->identity));
             if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
             if (!o->privileges_file.empty()) body["privileges"] = read_privileges_file(o->privileges_file);
+            if (!o->name.empty()) body["name"] = o->name;
             json r = c.call("POST", "/v1/auth/access-tokens/", body);
             if (!o->file.empty()) {
                 write_credentials(o->file, r.at("bearer_token").get<std::string>());
@@ -60,18 +65,23 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
         };
     });
 
-    auto* modify = app.add_subcommand("auth_modify_access_token", "Change an access token's expiration or state");
+    auto* modify = app.add_subcommand("auth_modify_access_token", "Change an access token's expiration, state or name");
     modify->add_option("id", o->token_id, "token id")->required();
     modify->add_option("-e,--expiration-time", o->expiration, "new expiration (UTC), or 'never'");
     auto* en = modify->add_flag("--enable", o->enable, "enable the token");
     modify->add_flag("--disable", o->disable, "disable the token")->excludes(en);
+    auto* name = modify->add_option("--name", o->name, "a new name (at most 100 characters)");
+    modify->add_flag("--clear-name", o->clear_name, "remove the token's name")->excludes(name);
     modify->callback([o, &g, &action] {
         action = [o, &g] {
             json body = json::object();
             if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
             if (o->enable) body["enabled"] = true;
             if (o->disable) body["enabled"] = false;
-            if (body.empty()) throw cli_error{"Error: give --expiration-time, --enable or --disable"};
+            if (!o->name.empty()) body["name"] = o->name;
+            if (o->clear_name) body["name"] = nullptr;
+            if (body.empty())
+                throw cli_error{"Error: give --expiration-time, --enable, --disable, --name or --clear-name"};
             connection c(g);
             print_json(c.call("PATCH", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id), body));
         };
@@ -91,6 +101,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     list->add_flag("--self", o->self, "only the logged-in user's tokens")->excludes(user_opt);
     list->add_flag("--json", o->json_output, "print JSON instead of a table");
     list->add_flag("--show-last-used", o->show_last_used, "add a column with each token's last use");
+    list->add_flag("--show-name", o->show_name, "add a column with each token's name");
     list->add_option("--unused-since", o->unused_since,
                      "only tokens not used since this time (RFC 3339), including never-used ones created before it");
     list->callback([o, &g, &action] {
@@ -121,11 +132,13 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             std::vector<std::vector<std::string>> rows = {
                 {"id", "user", "creator", "creation time", "expiration time", "enabled"}};
             if (o->show_last_used) rows[0].push_back("last used");
+            if (o->show_name) rows[0].push_back("name");
             for (const auto& e : entries) {
                 rows.push_back({e.at("id").get<std::string>(), display_identity(e.at("user")),
                                 display_identity(e.at("creator")), e.at("creation_time").get<std::string>(),
                                 text_or_empty(e, "expiration_time"), e.at("enabled").get<bool>() ? "True" : "False"});
                 if (o->show_last_used) rows.back().push_back(text_or_empty(e, "last_used_time"));
+                if (o->show_name) rows.back().push_back(text_or_empty(e, "name"));
             }
             print_table(rows);
         };

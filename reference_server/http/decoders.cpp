@@ -118,6 +118,23 @@ bool valid_name(std::string& name, names::kind k, api_error& err) {
     return true;
 }
 
+/// A token's "name": absent (the outer optional stays empty), null, or a label.
+bool token_name_field(const json& j, std::optional<std::optional<std::string>>& out, api_error& err) {
+    const json* f = field(j, "name");
+    if (f == nullptr) return true;
+    if (f->is_null()) {
+        out.emplace();
+        return true;
+    }
+    std::optional<std::string> name;
+    // The byte bound first (4 bytes a character at most), then the character count.
+    if (!string_field(j, "name", name, err, 4 * names::max_label_characters) ||
+        !valid_name(*name, names::kind::label, err))
+        return false;
+    out = std::move(name);
+    return true;
+}
+
 /// A decimal id given as a string or a number.
 std::optional<std::uint64_t> id_value(const json& f) {
     if (f.is_string()) return text::parse_decimal(f.get_ref<const std::string&>(), UINT64_MAX);
@@ -201,6 +218,9 @@ decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
         if (const json* e = field(j, "expiration_time"))
             if (!time_field(*e, b.expiration, out.error)) return;
         if (!privileges_field(j, b.privileges, out.error)) return;
+        std::optional<std::optional<std::string>> name;
+        if (!token_name_field(j, name, out.error)) return;
+        if (name) b.name = std::move(*name);
         out.value = std::move(b);
     });
 }
@@ -320,6 +340,7 @@ decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept {
             }
             b.enabled = e->get<bool>();
         }
+        if (!token_name_field(j, b.name, out.error)) return;
         out.value = std::move(b);
     });
 }

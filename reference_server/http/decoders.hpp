@@ -30,10 +30,12 @@ struct token_create_body {
     api_identity user;
     std::optional<timestamp> expiration;
     std::optional<privilege_set> privileges;  ///< the token's scope; none: unrestricted
+    std::optional<std::string> name;          ///< a label for people (names::kind::label), NFC
 };
 struct token_modify_body {
     std::optional<std::optional<timestamp>> expiration;  ///< outer: present; inner: null = never
     std::optional<bool> enabled;
+    std::optional<std::optional<std::string>> name;  ///< outer: present; inner: null = none
 };
 struct login_body {
     std::string username;

@@ -50,7 +50,8 @@ inline std::optional<change_kind> parse_change_kind(std::string_view text) {
     return std::nullopt;
 }
 
-#define PG_TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
+#define PG_TOKEN_COLUMNS \
+    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name"
 
 inline pg::param id_param(const token_id& id) { return pg::bytes(id.bytes, sizeof id.bytes); }
 

@@ -52,12 +52,12 @@ public:
     std::vector<token_id> save_uses() override;
 
     created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                timestamp now, const std::optional<privilege_set>& scope) override;
+                                timestamp now, const std::optional<privilege_set>& scope,
+                                const std::optional<std::string>& name) override;
     std::optional<token_row> get_token(const token_id& id) override;
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
-    std::optional<token_row> modify_token(const token_id& id, const std::optional<std::optional<timestamp>>& expiration,
-                                          std::optional<bool> enabled) override;
+    std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
     bool delete_token(const token_id& id) override;
 
     user_row create_user(user_row u) override;

@@ -127,13 +127,15 @@ token_row pg_store::read_token(const pg::result& r, int i) const {
     t.enabled = r.boolean(i, 6);
     if (const auto scope = r.opt_str(i, 7)) t.privileges = privileges_from_text(*scope);
     t.last_used_time = r.opt_int64(i, 8);
+    t.name = r.opt_str(i, 9);
     return t;
 }
 
 // --- access tokens ---
 
 created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                     timestamp now, const std::optional<privilege_set>& scope) {
+                                     timestamp now, const std::optional<privilege_set>& scope,
+                                     const std::optional<std::string>& name) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
@@ -143,10 +145,10 @@ created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, 
     try {
         // The function checks the user and the per-user limit under the writers' lock, so
         // no other server counts or inserts at the same time.
-        const auto r = call("create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8)",
+        const auto r = call("create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                             {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
                              pg::number(creator), pg::number(now), pg::number(expiration), scope_text,
-                             pg::number(std::int64_t{max_tokens_per_user})});
+                             pg::number(std::int64_t{max_tokens_per_user}), name});
         row.seq = r.int64(0, 0);
         apply_own(*db_, r.int64(0, 1),
                   [&] { index_put(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
@@ -165,6 +167,7 @@ created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, 
     row.expiration_time = expiration;
     row.enabled = true;
     row.privileges = scope;
+    row.name = name;
     return {row, secret_text(encode_access_token(token))};
 }
 
@@ -191,18 +194,17 @@ std::vector<token_row> pg_store::list_tokens(std::optional<std::uint64_t> user, 
     return out;
 }
 
-std::optional<token_row> pg_store::modify_token(const token_id& id,
-                                                const std::optional<std::optional<timestamp>>& expiration,
-                                                std::optional<bool> enabled) {
+std::optional<token_row> pg_store::modify_token(const token_id& id, const token_change& change) {
     std::lock_guard lock(db_mu_);
     // The row after the change and the change's sequence (NULL: no such token).
-    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4)",
-                        {id_param(id), pg::boolean(expiration.has_value()),
-                         pg::number(expiration ? *expiration : std::nullopt),
-                         enabled ? pg::boolean(*enabled) : std::nullopt});
-    if (r.null(0, 9)) return std::nullopt;
+    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6)",
+                        {id_param(id), pg::boolean(change.expiration.has_value()),
+                         pg::number(change.expiration ? *change.expiration : std::nullopt),
+                         change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
+                         pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt});
+    if (r.null(0, 10)) return std::nullopt;
     const token_row row = read_token(r, 0);
-    apply_own(*db_, r.int64(0, 9), [&] { apply_token_state(row); });
+    apply_own(*db_, r.int64(0, 10), [&] { apply_token_state(row); });
     return row;
 }
 
@@ -467,11 +469,11 @@ void pg_store::import_from(sqlite_store& source) {
         token_record rec;
         if (!source.tokens().find(row.id, rec)) continue;
         c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, "
-               "privileges, last_used_time, hash_scheme) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+               "privileges, last_used_time, hash_scheme, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                {id_param(row.id), pg::bytes(rec.hash.bytes, sizeof rec.hash.bytes), pg::number(row.user),
                 pg::number(row.creator), pg::number(row.creation_time), pg::number(row.expiration_time),
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
-                pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme))});
+                pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme)), row.name});
     }
     c.exec(TOKENAUTH_PG_RECOUNT_TOKENS);
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");

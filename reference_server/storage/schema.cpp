@@ -75,6 +75,10 @@ const char* const migrations[] = {
     ALTER TABLE principals ADD COLUMN name_key TEXT;
     ALTER TABLE roles ADD COLUMN name_key TEXT;
     )sql",
+    // v6: an access token's name (a label for people, NFC; NULL: none).
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN name TEXT;
+    )sql",
 };
 constexpr std::int64_t name_keys_version = 5;
 

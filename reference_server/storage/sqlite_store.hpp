@@ -37,14 +37,14 @@ public:
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).
     created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                timestamp now, const std::optional<privilege_set>& scope) override;
+                                timestamp now, const std::optional<privilege_set>& scope,
+                                const std::optional<std::string>& name) override;
     std::optional<token_row> get_token(const token_id& id) override;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
     /// more rows follow.
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
-    std::optional<token_row> modify_token(const token_id& id, const std::optional<std::optional<timestamp>>& expiration,
-                                          std::optional<bool> enabled) override;
+    std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
     bool delete_token(const token_id& id) override;
 
     // --- users and groups ---

@@ -60,6 +60,14 @@ struct token_row {
     bool enabled = true;
     std::optional<tokenauth::privilege_set> privileges;  ///< the scope; none: unrestricted
     std::optional<timestamp> last_used_time;             ///< as last saved to the database
+    std::optional<std::string> name;                     ///< a label for people; not in the index
+};
+
+/// What a modification of a token changes; an empty outer optional leaves the field as it is.
+struct token_change {
+    std::optional<std::optional<timestamp>> expiration;  ///< inner null: never expires
+    std::optional<bool> enabled;
+    std::optional<std::optional<std::string>> name;  ///< inner null: no name
 };
 
 enum class principal_type { user, group };
@@ -161,10 +169,10 @@ public:
     /// bearer token (shown once). storage_error: not_found (no such user), limit_reached
     /// (two already).
     virtual created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                       timestamp now, const std::optional<privilege_set>& scope) = 0;
-    virtual std::optional<token_row> modify_token(const token_id& id,
-                                                  const std::optional<std::optional<timestamp>>& expiration,
-                                                  std::optional<bool> enabled) = 0;
+                                       timestamp now, const std::optional<privilege_set>& scope,
+                                       const std::optional<std::string>& name) = 0;
+    /// The row after the change, or nullopt when there is no such token.
+    virtual std::optional<token_row> modify_token(const token_id& id, const token_change& change) = 0;
     virtual bool delete_token(const token_id& id) = 0;
 
     // --- users and groups (storage_error: conflict, not_found, in_use) ---

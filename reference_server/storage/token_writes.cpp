@@ -15,13 +15,16 @@ token_row sqlite_store::read_token(statement& s) const {
     t.enabled = s.int64(6) != 0;
     if (const auto scope = s.opt_text(7)) t.privileges = privileges_from_text(*scope);
     t.last_used_time = s.opt_int64(8);
+    t.name = s.opt_text(9);
     return t;
 }
 
-#define TOKEN_COLUMNS "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time"
+#define TOKEN_COLUMNS \
+    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name"
 
 created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                     timestamp now, const std::optional<privilege_set>& scope) {
+                                     timestamp now, const std::optional<privilege_set>& scope,
+                                         const std::optional<std::string>& name) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     std::lock_guard lock(db_mu_);
@@ -43,7 +46,7 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
                             " access tokens; delete one before creating another");
     const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                 "enabled, privileges, hash_scheme) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)")
+                 "enabled, privileges, hash_scheme, name) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
         .bind_blob(1, token.id.bytes, 16)
         .bind_blob(2, hash.bytes, 32)
         .bind(3, user)
@@ -52,6 +55,7 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
         .bind(6, expiration)
         .bind(7, scope_text)
         .bind(8, static_cast<std::int64_t>(current_hash_scheme))
+        .bind(9, name)
         .run();
     // Everything that can fail (the scope's entry, room in the index) before the commit, so
     // the index update after it cannot fail.
@@ -66,6 +70,7 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
     row.expiration_time = expiration;
     row.enabled = true;
     row.privileges = scope;
+    row.name = name;
     t.commit();
     index_put(rec);
     return {row, secret_text(encode_access_token(token))};
@@ -97,18 +102,21 @@ std::vector<token_row> sqlite_store::list_tokens(std::optional<std::uint64_t> us
     return out;
 }
 
-std::optional<token_row> sqlite_store::modify_token(const token_id& id,
-                                             const std::optional<std::optional<timestamp>>& expiration,
-                                             std::optional<bool> enabled) {
+std::optional<token_row> sqlite_store::modify_token(const token_id& id, const token_change& change) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
-    if (expiration)
+    if (change.expiration)
         db_->prepare("UPDATE access_tokens SET expiration_time = ? WHERE id = ?")
-            .bind(1, *expiration)
+            .bind(1, *change.expiration)
             .bind_blob(2, id.bytes, 16)
             .run();
-    if (enabled)
-        db_->prepare("UPDATE access_tokens SET enabled = ? WHERE id = ?").bind(1, *enabled).bind_blob(2, id.bytes, 16).run();
+    if (change.enabled)
+        db_->prepare("UPDATE access_tokens SET enabled = ? WHERE id = ?")
+            .bind(1, *change.enabled)
+            .bind_blob(2, id.bytes, 16)
+            .run();
+    if (change.name)
+        db_->prepare("UPDATE access_tokens SET name = ? WHERE id = ?").bind(1, *change.name).bind_blob(2, id.bytes, 16).run();
     auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
     s.bind_blob(1, id.bytes, 16);
     if (!s.step()) return std::nullopt;

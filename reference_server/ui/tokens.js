@@ -1,5 +1,5 @@
 // Cluster > Access Tokens: the table, creating a token (shown once), enabling, disabling,
-// changing the expiration and deleting.
+// changing the expiration, renaming and deleting.
 import {allEntries, del, display, get, identity, patch, post, utc} from './api.js';
 import {confirm, dialog, field, form, h, replace, table, when} from './dom.js';
 import {privilegeChooser, privileges} from './roles.js';
@@ -65,13 +65,15 @@ export async function renderTokens(main, ctx) {
         dialog('Create access token', (body, d) => {
             const listId = 'token-users';
             const user = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
+            const name = field('Name', {autocomplete: 'off', maxlength: 100}, 'Optional: what the token is for');
             const expires = field('Expiration time', {type: 'datetime-local'}, UTC_HINT);
             const chooser = privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)');
             body.append(form([user.wrap, h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name}))),
-                              expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
+                              name.wrap, expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
                               buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))],
                 async () => {
                     const doc = {user: await identity(user.input.value)};
+                    if (name.input.value.trim()) doc.name = name.input.value.trim();
                     const when = utc(expires.input.value);
                     if (when) doc.expiration_time = when;
                     const scope = chooser.selected();
@@ -98,6 +100,19 @@ export async function renderTokens(main, ctx) {
         });
     }
 
+    function rename(t) {
+        dialog('Rename access token', (body, d) => {
+            const name = field('Name', {autocomplete: 'off', maxlength: 100, value: t.name || ''}, 'Leave empty for no name');
+            body.append(form([h('p', {}, `Token ${t.id} of ${display(t.user)}`), name.wrap,
+                              buttons(h('button', {type: 'submit'}, 'Save'), cancel(d))],
+                async () => {
+                    await patch(`/v1/auth/access-tokens/${t.id}`, {name: name.input.value.trim() || null});
+                    d.close();
+                    await refresh();
+                }, d.error));
+        });
+    }
+
     const act = (f) => async () => {
         try {
             ctx.showError('');
@@ -111,6 +126,7 @@ export async function renderTokens(main, ctx) {
     function render(tokens) {
         const rows = tokens.map((t) => h('tr', {},
             h('th', {scope: 'row', class: 'nowrap'}, h('code', {}, t.id)),
+            h('td', {}, t.name || ''),
             h('td', {}, display(t.user)), h('td', {}, display(t.creator)),
             h('td', {class: 'nowrap'}, when(t.creation_time)), h('td', {class: 'nowrap'}, when(t.expiration_time)),
             h('td', {}, t.enabled ? 'Yes' : 'No'),
@@ -120,6 +136,7 @@ export async function renderTokens(main, ctx) {
               h('button', {type: 'button', onclick: act(() => patch(`/v1/auth/access-tokens/${t.id}`, {enabled: !t.enabled}))},
                 t.enabled ? 'Disable' : 'Enable'),
               h('button', {type: 'button', onclick: () => changeExpiration(t)}, 'Change expiration'),
+              h('button', {type: 'button', onclick: () => rename(t)}, 'Rename'),
               h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete access token', `Delete the access token ${t.id} of ${display(t.user)}? `
                                                    + 'Services using it stop working at once.', 'Delete',
@@ -132,7 +149,7 @@ export async function renderTokens(main, ctx) {
                   h('button', {type: 'button', onclick: create}, 'Create Access Token'),
                   form([filterField.wrap, h('button', {type: 'submit'}, 'Filter')],
                        async () => { filter = filterField.input.value.trim(); await refresh(); }, ctx.showError)),
-                table('Access tokens', ['ID', 'User', 'Creator', 'Created', 'Expires', 'Enabled', 'Last used', 'Privileges', 'Actions'],
+                table('Access tokens', ['ID', 'Name', 'User', 'Creator', 'Created', 'Expires', 'Enabled', 'Last used', 'Privileges', 'Actions'],
                       rows));
     }
 

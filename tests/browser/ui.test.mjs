@@ -91,6 +91,7 @@ test('the documentation\'s service-account steps end with a working access token
     await page.getByRole('button', {name: 'Create Access Token'}).click();
     const create = page.getByRole('dialog', {name: 'Create access token'});
     await create.getByLabel('User', {exact: true}).fill('svc-backup');
+    await create.getByLabel('Name', {exact: true}).fill('nightly backup');
     await create.getByLabel('Expiration time').fill('2099-01-01T00:00');
     await create.getByRole('button', {name: 'Create', exact: true}).click();
     const field = create.getByLabel('Bearer token');
@@ -120,6 +121,7 @@ test('the documentation\'s service-account steps end with a working access token
     const row = page.getByRole('row').filter({has: page.getByRole('rowheader', {name: tokenId})});
     await row.waitFor();
     assert.match(await row.textContent(), /2099-01-01 00:00:00 UTC/);
+    await row.getByRole('cell', {name: 'nightly backup', exact: true}).waitFor();
     await row.getByRole('button', {name: 'Disable'}).click();
     await row.getByRole('button', {name: 'Enable'}).waitFor();
     who = await api('GET', '/v1/session/who-am-i', {bearer});
@@ -136,6 +138,18 @@ test('the documentation\'s service-account steps end with a working access token
     await change.waitFor({state: 'detached'});
     const t = await api('GET', `/v1/auth/access-tokens/${tokenId}`, {bearer: await adminSession()});
     assert.equal(t.body.expiration_time.slice(0, 19), '2098-06-30T12:00:00');
+    assert.equal(t.body.name, 'nightly backup');
+    // Rename, then clear the name (an empty field removes it).
+    for (const [typed, stored] of [['weekly backup', 'weekly backup'], ['', null]]) {
+        await row.getByRole('button', {name: 'Rename'}).click();
+        const rename = page.getByRole('dialog', {name: 'Rename access token'});
+        await rename.getByLabel('Name', {exact: true}).fill(typed);
+        await rename.getByRole('button', {name: 'Save'}).click();
+        await rename.waitFor({state: 'detached'});
+        const named = await api('GET', `/v1/auth/access-tokens/${tokenId}`, {bearer: await adminSession()});
+        assert.equal(named.body.name, stored);
+    }
+    await row.getByRole('cell', {name: 'weekly backup'}).waitFor({state: 'detached'});
     // Delete, confirmed in a dialog.
     await row.getByRole('button', {name: 'Delete'}).click();
     await page.getByRole('dialog', {name: 'Delete access token'}).getByRole('button', {name: 'Yes, Delete'}).click();

@@ -66,6 +66,55 @@ TEST_CASE("login, who-am-i and session roles", "[server][session]") {
     require_error(s.request("GET", "/v1/session/who-am-i", admin.substr(0, 50)), 401);
 }
 
+TEST_CASE("an access token's name: set on create, shown in list and get, changed and removed, checked",
+          "[server][access_tokens]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "svc");
+    // Composed on the way in ("e" + U+0301 is stored as U+00E9); ':' and '\\' are allowed.
+    auto r = s.request("POST", "/v1/auth/access-tokens/", admin,
+                       json{{"user", user_identity("svc")}, {"name", "backup: nightly \\ cafe\u0301"}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.size() == 2);  // the create response is the spec's {id, bearer_token}
+    const std::string named = r.body.at("id");
+    const auto unnamed = create_token(s, admin, user_identity("svc"));
+
+    const json list = s.request("GET", "/v1/auth/access-tokens/", admin).body.at("entries");
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].at("name") == "backup: nightly \\ caf\u00e9");
+    CHECK(list[1].at("name").is_null());
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + named, admin).body.at("name") == "backup: nightly \\ caf\u00e9");
+
+    // A modification without "name" keeps it; a string replaces it; null removes it.
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + named, admin, json{{"enabled", false}});
+    CHECK(r.body.at("name") == "backup: nightly \\ caf\u00e9");
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + unnamed.id, admin, json{{"name", std::string(100, 'x')}});
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("name") == std::string(100, 'x'));
+    r = s.request("PATCH", "/v1/auth/access-tokens/" + named, admin, json{{"name", nullptr}});
+    CHECK(r.body.at("name").is_null());
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + named, admin).body.at("name").is_null());
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + unnamed.id, admin).body.at("name") == std::string(100, 'x'));
+
+    // 100 characters, not bytes: 100 of U+00E9 (200 bytes) pass, 101 do not.
+    std::string accents;
+    for (int i = 0; i < 100; ++i) accents += "\u00e9";
+    CHECK(s.request("PATCH", "/v1/auth/access-tokens/" + named, admin, json{{"name", accents}}).status == 200);
+    for (const json& bad : {json(accents + "x"), json(std::string(101, 'x')), json(""), json(" padded"),
+                            json("line\nbreak"), json(42), json::array()}) {
+        INFO(bad.dump());
+        require_error(s.request("PATCH", "/v1/auth/access-tokens/" + named, admin, json{{"name", bad}}), 400,
+                      "bad_request_error");
+        require_error(s.request("POST", "/v1/auth/access-tokens/", admin,
+                                json{{"user", user_identity("admin")}, {"name", bad}}),
+                      400, "bad_request_error");
+    }
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + named, admin).body.at("name") == accents);
+    // Nothing was created by the refused requests.
+    CHECK(s.request("GET", "/v1/auth/access-tokens/?user=admin", admin).body.at("entries").empty());
+}
+
 TEST_CASE("service-account walkthrough over REST", "[server][access_tokens]") {
     temp_dir dir;
     server_process s(dir.path);

@@ -371,6 +371,27 @@ TEST_CASE("CLI scoped tokens, last-used column and unused filter", "[cli]") {
     CHECK(q.run({"auth_create_access_token", "svc", "--privileges-file", dir.path + "/missing.txt"}).status != 0);
 }
 
+TEST_CASE("CLI token names: --name on create and modify, --clear-name, --show-name", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "svc"});
+    const std::string id = q.ok_json({"auth_create_access_token", "svc", "--name", "nightly backup"}).at("id");
+    CHECK(q.ok_json({"auth_get_access_token", id}).at("name") == "nightly backup");
+    const std::string plain = q.ok({"auth_list_access_tokens"});
+    CHECK(plain.find("nightly backup") == std::string::npos);  // qq's table unless asked
+    const std::string named = q.ok({"auth_list_access_tokens", "--show-name"});
+    CHECK(named.find("name") != std::string::npos);
+    CHECK(named.find("nightly backup\n") != std::string::npos);
+    CHECK(q.ok_json({"auth_modify_access_token", id, "--name", "weekly backup"}).at("name") == "weekly backup");
+    CHECK(q.ok_json({"auth_modify_access_token", id, "--clear-name"}).at("name").is_null());
+    CHECK(q.run({"auth_modify_access_token", id, "--name", "x", "--clear-name"}).status != 0);
+    const auto refused = q.run({"auth_modify_access_token", id, "--name", std::string(101, 'x')});
+    CHECK(refused.status != 0);
+    CHECK(q.ok_json({"auth_get_access_token", id}).at("name").is_null());
+}
+
 TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can revoke", "[cli]") {
     temp_dir dir;
     server_process s(dir.path + "/data");
