@@ -22,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     check(decode_token_create(body));
     check(decode_token_modify(body));
+    check(decode_token_rotate(body));
     check(decode_login(body));
     check(decode_change_password(body));
     check(decode_set_password(body));

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "build_info.hpp"
+#include "text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -10,25 +11,6 @@
 #include <iostream>
 
 namespace tokenauth::server {
-
-std::optional<std::int64_t> parse_duration_seconds(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    std::int64_t unit = 1;
-    std::string digits = text;
-    switch (text.back()) {
-    case 'd': unit = 86400; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: break;
-    }
-    if (unit != 1 || text.back() == 's') digits.pop_back();
-    if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-    const std::int64_t n = std::stoll(digits) * unit;
-    if (n <= 0 || n > std::int64_t{100} * 365 * 86400) return std::nullopt;  // at most 100 years
-    return n;
-}
 
 bool is_postgresql(const std::string& database) {
     return database.rfind("postgresql://", 0) == 0 || database.rfind("postgres://", 0) == 0;
@@ -224,7 +206,7 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
         return std::nullopt;
     }
     if (!lifetime.empty()) {
-        const auto seconds = parse_duration_seconds(lifetime);
+        const auto seconds = text::parse_duration_seconds(lifetime);
         if (!seconds) {
             std::cerr << "tokenauth-server: --max-token-lifetime must be a positive duration such as 365d, 12h, 30m or 45s\n";
             exit_code = 2;

@@ -51,9 +51,6 @@ struct config {
 /// True for a libpq URI (postgresql:// or postgres://).
 bool is_postgresql(const std::string& database);
 
-/// "365d", "12h", "30m", "45s" or plain seconds; nullopt when malformed or not positive.
-std::optional<std::int64_t> parse_duration_seconds(const std::string& text);
-
 /// Parses argv and the environment. Returns the config, or an exit code to stop with
 /// (0 after --help, 2 after printing a usage error to stderr).
 std::optional<config> parse_config(int argc, char** argv, int& exit_code);

@@ -65,4 +65,24 @@ inline std::string percent_encode(std::string_view s) {
     return out;
 }
 
+/// "365d", "12h", "30m", "45s" or plain seconds: at least 1 s, at most 100 years.
+inline std::optional<std::int64_t> parse_duration_seconds(const std::string& text) {
+    if (text.empty()) return std::nullopt;
+    std::int64_t unit = 1;
+    std::string digits = text;
+    switch (text.back()) {
+    case 'd': unit = 86400; break;
+    case 'h': unit = 3600; break;
+    case 'm': unit = 60; break;
+    case 's': unit = 1; break;
+    default: break;
+    }
+    if (unit != 1 || text.back() == 's') digits.pop_back();
+    if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    const std::int64_t n = std::stoll(digits) * unit;
+    if (n <= 0 || n > std::int64_t{100} * 365 * 86400) return std::nullopt;
+    return n;
+}
+
 }  // namespace tokenauth::server::text

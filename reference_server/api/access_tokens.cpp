@@ -40,7 +40,9 @@ nlohmann::json token_json(const request_context& ctx, const token_row& t) {
             // Additions to the spec's shape:
             {"privileges", t.privileges ? privilege_names(*t.privileges) : nlohmann::json(nullptr)},
             {"last_used_time", optional_time(last_used(ctx, t))},
-            {"name", optional_text(t.name)}};
+            {"name", optional_text(t.name)},
+            {"rotated_to", t.rotated_to ? nlohmann::json(to_string(*t.rotated_to)) : nlohmann::json(nullptr)},
+            {"rotated_time", optional_time(t.rotated_time)}};
 }
 
 /// The lifetime policy: 400 when an expiration lies beyond creation + the maximum.
@@ -82,6 +84,111 @@ privilege_set revived_privileges(const request_context& ctx, const token_row& t,
     return t.privileges ? held & *t.privileges : held;
 }
 
+/// 409 for rotating a token that was already rotated. From its holder (the secret verified)
+/// it means two parties hold it (refresh-token reuse, RFC 9700 4.14.2): every live token of
+/// its family is disabled, the successor too, and an administrator issues a new one.
+[[noreturn]] void already_rotated(request_context& ctx, const token_row& t, bool holder) {
+    const std::string successor = to_string(*t.rotated_to);
+    if (!holder)
+        throw api_error{409, "access_token_rotated_error",
+                        "access token " + to_string(t.id) + " was already rotated; its successor is " + successor};
+    const std::vector<token_id> disabled =
+        ctx.write({"disabling a reused token's family", {}, {}}).disable_family(t.id);
+    nlohmann::json ids = nlohmann::json::array();
+    for (const token_id& id : disabled) ids.push_back(to_string(id));
+    ctx.svc.audit.write("token_reuse_detected",
+                        {{"actor", nullptr},
+                         {"target", {{"token_id", to_string(t.id)},
+                                     {"successor", successor},
+                                     {"user", std::to_string(t.user)},
+                                     {"disabled", ids}}},
+                         {"client", ctx.client},
+                         {"outcome", "family disabled"}});
+    ctx.svc.log.write("token_reuse_detected", {{"token_id", to_string(t.id)}, {"remote_addr", ctx.client}});
+    throw api_error{409, "access_token_reused_error",
+                    "access token " + to_string(t.id) + " was already rotated (its successor is " + successor +
+                        "), so two parties hold it: every token of its family is now disabled; an administrator "
+                        "must create a new one"};
+}
+
+/// POST /v1/auth/access-tokens/{id}/rotate: a successor with the same user, scope and name,
+/// and the predecessor retired (at once, or after grace_seconds), in one transaction.
+void rotate(request_context& ctx) {
+    const token_id id = path_token_id(ctx);
+    // The caller: the token itself (holding its secret is the right to rotate it), or someone
+    // with ACCESS_TOKENS_WRITE. Another access token may not rotate it.
+    std::string_view bearer;
+    const std::string header = ctx.req.get_header_value("Authorization");
+    bool holder = false;
+    if (tokenauth::validator::split_bearer(header, bearer) == errc::ok)
+        if (const auto presented = parse_access_token(bearer)) holder = presented->id == id;
+    try {
+        authenticate(ctx);
+    } catch (const api_error& e) {
+        // Disabled or expired is said only once the secret verified: a retired token's holder.
+        if (!holder || (e.error_class != "access_token_disabled_error" && e.error_class != "access_token_expired_error"))
+            throw;
+        const auto row = ctx.svc.db.get_token(id);
+        if (!row || !row->rotated_to) throw;
+        already_rotated(ctx, *row, true);
+    }
+    if (!holder) {
+        if (ctx.who.kind == credential_kind::access_token)
+            throw api_error{403, "privilege_required_error", "an access token may rotate only itself"};
+        ctx.require(privilege::access_tokens_write);
+    }
+    const auto row = ctx.svc.db.get_token(id);
+    if (!row) throw not_found("no access token with id " + to_string(id));
+    if (row->rotated_to) already_rotated(ctx, *row, holder);
+    const token_rotate_body b = ctx.body(decode_token_rotate(ctx.req.body));
+
+    const timestamp now = ctx.svc.clock.now();
+    // The successor lives as long as the predecessor was given; a holder may shorten that,
+    // never lengthen it (a stolen token must not renew itself for ever).
+    std::optional<timestamp> lifetime_default;
+    if (row->expiration_time) lifetime_default = now + (*row->expiration_time - row->creation_time);
+    std::optional<timestamp> expiration = b.expiration ? *b.expiration : lifetime_default;
+    if (holder && lifetime_default && (!expiration || *expiration > *lifetime_default))
+        throw bad_request("a token rotating itself may not expire later than its predecessor's lifetime allows (" +
+                          format_rfc3339(*lifetime_default) + ")");
+    if (ctx.svc.policy.max_token_lifetime != 0 && !expiration) expiration = now + ctx.svc.policy.max_token_lifetime;
+    check_lifetime(ctx, now, expiration);
+    std::optional<timestamp> grace_until;
+    if (b.grace_seconds > 0) {
+        grace_until = now + b.grace_seconds * 1'000'000'000;
+        if (row->expiration_time) grace_until = std::min(*grace_until, *row->expiration_time);
+    }
+
+    // Acting as the user, as a create does: the caller holds what the token can do.
+    const privilege_set held = ctx.dir->privileges_of(row->user);
+    store& db = ctx.write({"rotating this access token", row->privileges ? held & *row->privileges : held, {}});
+    auto rotated = [&] {
+        try {
+            return db.rotate_token(id, ctx.who.auth_id, {now, expiration, grace_until});
+        } catch (const storage_error& e) {
+            if (e.which() != storage_error::kind::conflict) throw;
+            const auto now_row = ctx.svc.db.get_token(id);  // rotated meanwhile
+            if (!now_row || !now_row->rotated_to) throw;
+            already_rotated(ctx, *now_row, holder);
+        }
+    }();
+    const token_row& successor = rotated.successor.row;
+    ctx.audit("token_rotated", {{"token_id", to_string(id)},
+                                {"successor", to_string(successor.id)},
+                                {"user", std::to_string(successor.user)},
+                                {"expiration_time", expiration_text(successor.expiration_time)},
+                                {"predecessor_until", grace_until ? format_rfc3339(*grace_until) : "now"}});
+    // As for a create, the only response with the bearer token; its JSON copy is wiped.
+    nlohmann::json body{{"id", to_string(successor.id)},
+                        {"bearer_token", rotated.successor.bearer.str()},
+                        {"expiration_time", optional_time(successor.expiration_time)},
+                        {"rotated_from", to_string(id)},
+                        {"predecessor_expiration_time", optional_time(rotated.predecessor.expiration_time)},
+                        {"predecessor_enabled", rotated.predecessor.enabled}};
+    ctx.reply(body);
+    secret_text(std::move(body["bearer_token"].get_ref<std::string&>())).clear();
+}
+
 }  // namespace
 
 void register_access_tokens(router& r) {
@@ -120,6 +227,8 @@ void register_access_tokens(router& r) {
         }
         ctx.reply({{"received", credentials.size()}}, 202);
     }, auth::none);
+
+    r.post(R"(/v1/auth/access-tokens/([^/]+)/rotate)", rotate, auth::none);
 
     r.post(collection, [](request_context& ctx) {
         ctx.require(privilege::access_tokens_write);
@@ -216,6 +325,7 @@ void register_access_tokens(router& r) {
         const token_modify_body b = ctx.body(decode_token_modify(ctx.req.body));
         const auto current = ctx.svc.db.get_token(id);
         if (!current) throw not_found("no access token with id " + to_string(id));
+        if (current->rotated_to) already_rotated(ctx, *current, false);
         if (b.expiration && ctx.svc.policy.max_token_lifetime != 0) check_lifetime(ctx, current->creation_time, *b.expiration);
         const auto row = ctx.write({"modifying this access token", revived_privileges(ctx, *current, b), {}})
                              .modify_token(id, token_change{b.expiration, b.enabled, b.name});

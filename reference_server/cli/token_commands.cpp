@@ -24,7 +24,18 @@ struct options {
     std::string name;
     bool clear_name = false;
     bool show_name = false;
+    std::string grace;
 };
+
+/// Prints a response that holds a new bearer token, or writes the token to file (mode 0600)
+/// and prints the rest: the token stays off the terminal.
+void print_new_token(json r, const std::string& file) {
+    if (!file.empty()) {
+        write_credentials(file, r.at("bearer_token").get<std::string>());
+        r.erase("bearer_token");
+    }
+    print_json(r);
+}
 
 }  // namespace
 
@@ -47,12 +58,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
             if (!o->privileges_file.empty()) body["privileges"] = read_privileges_file(o->privileges_file);
             if (!o->name.empty()) body["name"] = o->name;
-            json r = c.call("POST", "/v1/auth/access-tokens/", body);
-            if (!o->file.empty()) {
-                write_credentials(o->file, r.at("bearer_token").get<std::string>());
-                r.erase("bearer_token");  // it is in the o->file; keep it off the terminal
-            }
-            print_json(r);
+            print_new_token(c.call("POST", "/v1/auth/access-tokens/", body), o->file);
         };
     });
 
@@ -84,6 +90,28 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
                 throw cli_error{"Error: give --expiration-time, --enable, --disable, --name or --clear-name"};
             connection c(g);
             print_json(c.call("PATCH", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id), body));
+        };
+    });
+
+    auto* rotate = app.add_subcommand("auth_rotate_access_token",
+                                      "Replace an access token with a new one for the same user, scope and name");
+    rotate->add_option("id", o->token_id, "token id")->required();
+    rotate->add_option("-e,--expiration-time", o->expiration,
+                       "when the new token expires (UTC), or 'never'; default: as long as the old one was given");
+    rotate->add_option("--grace", o->grace, "keep the old token working this long (30m, 1h, up to 1d); default: none");
+    rotate->add_option("--file", o->file, "write a credentials file holding the new token (mode 0600)");
+    rotate->callback([o, &g, &action] {
+        action = [o, &g] {
+            json body = json::object();
+            if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
+            if (!o->grace.empty()) {
+                const auto seconds = text::parse_duration_seconds(o->grace);
+                if (!seconds) throw cli_error{"Error: --grace must be a duration such as 30m, 1h or 1d"};
+                body["grace_seconds"] = *seconds;
+            }
+            connection c(g);
+            print_new_token(
+                c.call("POST", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id) + "/rotate", body), o->file);
         };
     });
 

@@ -345,6 +345,28 @@ decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept {
     });
 }
 
+decoded<token_rotate_body> decode_token_rotate(std::string_view body) noexcept {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return {token_rotate_body{}, {}};
+    return guarded<token_rotate_body>(body, [](const json& j, decoded<token_rotate_body>& out) {
+        token_rotate_body b;
+        if (const json* e = field(j, "expiration_time")) {
+            std::optional<timestamp> t;
+            if (!time_field(*e, t, out.error)) return;
+            b.expiration = t;
+        }
+        if (const json* g = field(j, "grace_seconds"); g != nullptr && !g->is_null()) {
+            if (!g->is_number_integer() || g->get<std::int64_t>() < 0 ||
+                g->get<std::int64_t>() > max_rotation_grace_seconds) {
+                out.error = bad("'grace_seconds' must be a whole number from 0 to " +
+                                std::to_string(max_rotation_grace_seconds));
+                return;
+            }
+            b.grace_seconds = g->get<std::int64_t>();
+        }
+        out.value = std::move(b);
+    });
+}
+
 decoded<login_body> decode_login(std::string_view body) noexcept {
     return guarded<login_body>(body, [](const json& j, decoded<login_body>& out) {
         login_body b;

@@ -37,6 +37,12 @@ struct token_modify_body {
     std::optional<bool> enabled;
     std::optional<std::optional<std::string>> name;  ///< outer: present; inner: null = none
 };
+/// POST /v1/auth/access-tokens/{id}/rotate (an empty body is {}).
+struct token_rotate_body {
+    std::optional<std::optional<timestamp>> expiration;  ///< outer: present; inner: null = never
+    std::int64_t grace_seconds = 0;                       ///< 0 to max_rotation_grace_seconds
+};
+inline constexpr std::int64_t max_rotation_grace_seconds = 86'400;
 struct login_body {
     std::string username;
     std::string password;
@@ -83,6 +89,7 @@ decoded<token_review_body> decode_token_review(std::string_view body) noexcept;
 inline constexpr std::size_t max_revoke_credentials = 500;
 decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept;
 decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept;
+decoded<token_rotate_body> decode_token_rotate(std::string_view body) noexcept;
 decoded<login_body> decode_login(std::string_view body) noexcept;
 decoded<change_password_body> decode_change_password(std::string_view body) noexcept;
 decoded<std::string> decode_set_password(std::string_view body) noexcept;

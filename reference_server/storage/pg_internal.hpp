@@ -30,9 +30,13 @@ inline constexpr const char* channel = TOKENAUTH_PG_CHANNEL;
 // SQLSTATEs the token functions raise (class "TA": ours).
 #define TOKENAUTH_PG_NO_SUCH_USER "TA404"
 #define TOKENAUTH_PG_TOKEN_LIMIT "TA409"
-// Sets every user's token count from its tokens (migration v2, and after --migrate-from).
+// Sets every user's token count from its tokens (migration v2, which has no tombstones).
 #define TOKENAUTH_PG_RECOUNT_TOKENS \
     "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id)"
+// The same from schema v8 on, tombstones not counted (after --migrate-from).
+#define TOKENAUTH_PG_RECOUNT_LIVE_TOKENS                                                               \
+    "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = " \
+    "p.auth_id AND t.rotated_to IS NULL)"
 
 /// The kinds of change this server knows, as the change log spells them. A follower that
 /// meets another kind (a newer server's) stops there and fails closed rather than skip it.
@@ -50,8 +54,9 @@ inline std::optional<change_kind> parse_change_kind(std::string_view text) {
     return std::nullopt;
 }
 
-#define PG_TOKEN_COLUMNS \
-    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name"
+#define PG_TOKEN_COLUMNS                                                                                    \
+    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name, " \
+    "rotated_to, rotated_time, coalesce(family, id)"
 
 inline pg::param id_param(const token_id& id) { return pg::bytes(id.bytes, sizeof id.bytes); }
 

@@ -58,6 +58,8 @@ public:
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
     std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
+    rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) override;
+    std::vector<token_id> disable_family(const token_id& member) override;
     bool delete_token(const token_id& id) override;
 
     user_row create_user(user_row u) override;
@@ -95,6 +97,10 @@ private:
     /// unavailable.
     template <class F>
     void write(F&& body, const logged_change& entity, const std::string& conflict_message = "");
+    /// The same for a write of several tokens: body(connection&) returns the ids it changed,
+    /// and each gets a token change row. A storage_error from body rolls back and passes.
+    template <class F>
+    void write_tokens(F&& body);
     void migrate(pg::connection& c);
     void seed(pg::connection& c, const options& opts);
     std::shared_ptr<directory> load_directory(pg::connection& c);

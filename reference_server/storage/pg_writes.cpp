@@ -102,6 +102,33 @@ void pg_store::write(F&& body, const logged_change& entity, const std::string& c
     catch_up(c);  // this write and any other server's before it, so the caller reads its own write
 }
 
+template <class F>
+void pg_store::write_tokens(F&& body) {
+    pg::connection& c = begin();
+    try {
+        const std::vector<token_id> changed = body(c);
+        std::int64_t last = 0;
+        for (const token_id& id : changed)
+            last = c.exec("INSERT INTO changes (kind, token_id) VALUES ('token', $1) RETURNING seq", {id_param(id)})
+                       .int64(0, 0);
+        if (last != 0) c.exec("SELECT pg_notify($1, $2)", {pg::text(channel), pg::number(last)});
+        c.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (c.ok()) c.exec("ROLLBACK");
+        } catch (...) {
+        }
+        try {
+            throw;
+        } catch (const storage_error&) {
+            throw;
+        } catch (...) {
+            translate_failure("");
+        }
+    }
+    catch_up(c);  // the index takes the changes from the log, as another server's
+}
+
 void pg_store::translate_failure(const std::string& conflict_message) {
     try {
         throw;
@@ -128,6 +155,12 @@ token_row pg_store::read_token(const pg::result& r, int i) const {
     if (const auto scope = r.opt_str(i, 7)) t.privileges = privileges_from_text(*scope);
     t.last_used_time = r.opt_int64(i, 8);
     t.name = r.opt_str(i, 9);
+    if (!r.null(i, 10)) {
+        t.rotated_to.emplace();
+        r.bytes(i, 10, t.rotated_to->bytes, sizeof t.rotated_to->bytes, "a successor token id");
+    }
+    t.rotated_time = r.opt_int64(i, 11);
+    r.bytes(i, 12, t.family.bytes, sizeof t.family.bytes, "a token family id");
     return t;
 }
 
@@ -168,6 +201,7 @@ created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, 
     row.enabled = true;
     row.privileges = scope;
     row.name = name;
+    row.family = token.id;
     return {row, secret_text(encode_access_token(token))};
 }
 
@@ -202,10 +236,76 @@ std::optional<token_row> pg_store::modify_token(const token_id& id, const token_
                          pg::number(change.expiration ? *change.expiration : std::nullopt),
                          change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
                          pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt});
-    if (r.null(0, 10)) return std::nullopt;
+    if (r.null(0, 13)) return std::nullopt;
     const token_row row = read_token(r, 0);
-    apply_own(*db_, r.int64(0, 10), [&] { apply_token_state(row); });
+    apply_own(*db_, r.int64(0, 13), [&] { apply_token_state(row); });
     return row;
+}
+
+rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    tokens_.reserve_for(token.id);
+    token_row row, retired;
+    std::lock_guard lock(db_mu_);
+    write_tokens([&](pg::connection& c) {
+        const auto found = c.exec("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE id = $1 FOR UPDATE",
+                                  {id_param(predecessor)});
+        if (found.rows() == 0)
+            throw storage_error(storage_error::kind::not_found, "no access token with id " + to_string(predecessor));
+        const token_row old = read_token(found, 0);
+        if (old.rotated_to)
+            throw storage_error(storage_error::kind::conflict, "access token " + to_string(predecessor) +
+                                                                   " was already rotated; its successor is " +
+                                                                   to_string(*old.rotated_to));
+        const pg::param scope_text = old.privileges ? pg::text(privileges_to_text(*old.privileges)) : std::nullopt;
+        row.id = token.id;
+        row.seq = c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, "
+                         "expiration_time, enabled, privileges, name, family) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $9) RETURNING seq",
+                         {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(old.user),
+                          pg::number(creator), pg::number(r.now), pg::number(r.expiration), scope_text, old.name,
+                          id_param(old.family)})
+                      .int64(0, 0);
+        row.user = old.user;
+        row.creator = creator;
+        row.creation_time = r.now;
+        row.expiration_time = r.expiration;
+        row.privileges = old.privileges;
+        row.name = old.name;
+        row.family = old.family;
+        // The predecessor: disabled now, or expiring when its grace ends. tokens_held stays:
+        // one token in, one out.
+        retired = old;
+        retired.rotated_to = token.id;
+        retired.rotated_time = r.now;
+        if (r.grace_until) retired.expiration_time = r.grace_until;
+        else retired.enabled = false;
+        c.exec("UPDATE access_tokens SET rotated_to = $1, rotated_time = $2, enabled = $3, expiration_time = $4 "
+               "WHERE id = $5",
+               {id_param(token.id), pg::number(r.now), pg::boolean(retired.enabled),
+                pg::number(retired.expiration_time), id_param(predecessor)});
+        std::vector<token_id> changed{token.id, predecessor};
+        const auto gone = c.exec("DELETE FROM access_tokens WHERE rotated_to IS NOT NULL AND rotated_time < $1 "
+                                 "RETURNING id",
+                                 {pg::number(r.now - token_tombstone_days * 86'400'000'000'000)});
+        for (int i = 0; i < gone.rows(); ++i) gone.bytes(i, 0, changed.emplace_back().bytes, 16, "an access token id");
+        return changed;
+    });
+    return {{row, secret_text(encode_access_token(token))}, retired};
+}
+
+std::vector<token_id> pg_store::disable_family(const token_id& member) {
+    std::vector<token_id> disabled;
+    std::lock_guard lock(db_mu_);
+    write_tokens([&](pg::connection& c) {
+        const auto r = c.exec("UPDATE access_tokens SET enabled = false WHERE enabled AND coalesce(family, id) = "
+                              "(SELECT coalesce(family, id) FROM access_tokens WHERE id = $1) RETURNING id",
+                              {id_param(member)});
+        for (int i = 0; i < r.rows(); ++i) r.bytes(i, 0, disabled.emplace_back().bytes, 16, "an access token id");
+        return disabled;
+    });
+    return disabled;
 }
 
 bool pg_store::delete_token(const token_id& id) {
@@ -469,13 +569,16 @@ void pg_store::import_from(sqlite_store& source) {
         token_record rec;
         if (!source.tokens().find(row.id, rec)) continue;
         c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, "
-               "privileges, last_used_time, hash_scheme, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+               "privileges, last_used_time, hash_scheme, name, rotated_to, rotated_time, family) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                {id_param(row.id), pg::bytes(rec.hash.bytes, sizeof rec.hash.bytes), pg::number(row.user),
                 pg::number(row.creator), pg::number(row.creation_time), pg::number(row.expiration_time),
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
-                pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme)), row.name});
+                pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme)), row.name,
+                row.rotated_to ? id_param(*row.rotated_to) : std::nullopt, pg::number(row.rotated_time),
+                row.family == row.id ? std::nullopt : id_param(row.family)});
     }
-    c.exec(TOKENAUTH_PG_RECOUNT_TOKENS);
+    c.exec(TOKENAUTH_PG_RECOUNT_LIVE_TOKENS);
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");
     t.commit();
 }

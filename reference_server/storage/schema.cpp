@@ -79,6 +79,15 @@ const char* const migrations[] = {
     R"sql(
     ALTER TABLE access_tokens ADD COLUMN name TEXT;
     )sql",
+    // v7: rotation. A rotated token names its successor and when (a tombstone, kept 30
+    // days); family is the first token's id of a rotation chain (NULL: the token is it).
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN rotated_to BLOB;
+    ALTER TABLE access_tokens ADD COLUMN rotated_time INTEGER;
+    ALTER TABLE access_tokens ADD COLUMN family BLOB;
+    CREATE INDEX access_tokens_by_family ON access_tokens(coalesce(family, id));
+    CREATE INDEX access_tokens_tombstones ON access_tokens(rotated_time) WHERE rotated_to IS NOT NULL;
+    )sql",
 };
 constexpr std::int64_t name_keys_version = 5;
 

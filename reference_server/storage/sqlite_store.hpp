@@ -45,6 +45,8 @@ public:
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
     std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
+    rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) override;
+    std::vector<token_id> disable_family(const token_id& member) override;
     bool delete_token(const token_id& id) override;
 
     // --- users and groups ---

@@ -61,7 +61,23 @@ struct token_row {
     std::optional<tokenauth::privilege_set> privileges;  ///< the scope; none: unrestricted
     std::optional<timestamp> last_used_time;             ///< as last saved to the database
     std::optional<std::string> name;                     ///< a label for people; not in the index
+    /// Set when the token was rotated: its successor and when. Such a row is a tombstone
+    /// (kept token_tombstone_days for reuse detection), usable only during its grace.
+    std::optional<token_id> rotated_to;
+    std::optional<timestamp> rotated_time;
+    token_id family;  ///< the id of the first token of its rotation chain (its own when none)
 };
+
+/// How long a rotated token's row is kept after its rotation.
+inline constexpr timestamp token_tombstone_days = 30;
+
+/// A rotation: the successor's expiry, and what becomes of the predecessor.
+struct token_rotation {
+    timestamp now = 0;
+    std::optional<timestamp> expiration;   ///< the successor's (none: never)
+    std::optional<timestamp> grace_until;  ///< the predecessor's new expiry; none: disabled at once
+};
+
 
 /// What a modification of a token changes; an empty outer optional leaves the field as it is.
 struct token_change {
@@ -160,6 +176,11 @@ struct created_token {
     secret_text bearer;
 };
 
+struct rotated_token {
+    created_token successor;
+    token_row predecessor;  ///< after the rotation
+};
+
 /// Everything the API needs of storage: the reads, and the writes. Handlers reach the
 /// writes only through request_context::write, which decides containment first.
 class store : public store_reader {
@@ -173,6 +194,13 @@ public:
                                        const std::optional<std::string>& name) = 0;
     /// The row after the change, or nullopt when there is no such token.
     virtual std::optional<token_row> modify_token(const token_id& id, const token_change& change) = 0;
+    /// Creates the successor of a token (same user, scope and name, no limit check) and
+    /// retires the predecessor, in one transaction; tombstones older than
+    /// token_tombstone_days go. storage_error: not_found, conflict (already rotated).
+    virtual rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) = 0;
+    /// Disables every enabled token of the rotation family `member` belongs to (its
+    /// predecessors and successors); returns their ids.
+    virtual std::vector<token_id> disable_family(const token_id& member) = 0;
     virtual bool delete_token(const token_id& id) = 0;
 
     // --- users and groups (storage_error: conflict, not_found, in_use) ---

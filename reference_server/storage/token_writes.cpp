@@ -16,11 +16,18 @@ token_row sqlite_store::read_token(statement& s) const {
     if (const auto scope = s.opt_text(7)) t.privileges = privileges_from_text(*scope);
     t.last_used_time = s.opt_int64(8);
     t.name = s.opt_text(9);
+    if (!s.is_null(10)) {
+        t.rotated_to.emplace();
+        s.blob_into(10, t.rotated_to->bytes, "a successor token id");
+    }
+    t.rotated_time = s.opt_int64(11);
+    s.blob_into(12, t.family.bytes, "a token family id");
     return t;
 }
 
-#define TOKEN_COLUMNS \
-    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name"
+#define TOKEN_COLUMNS                                                                                       \
+    "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name, " \
+    "rotated_to, rotated_time, coalesce(family, id)"
 
 created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
                                      timestamp now, const std::optional<privilege_set>& scope,
@@ -36,8 +43,10 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
         exists.reset();
         if (!found) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
     }
-    auto& count = db_->prepare("SELECT count(*) FROM access_tokens WHERE user_id = ?");
-    count.bind(1, user).step();
+    // A rotated token counts while its grace lasts; after it, it is a tombstone.
+    auto& count = db_->prepare("SELECT count(*) FROM access_tokens WHERE user_id = ? AND (rotated_to IS NULL OR "
+                               "(enabled = 1 AND expiration_time > ?))");
+    count.bind(1, user).bind(2, now).step();
     const std::int64_t held = count.int64(0);
     count.reset();
     if (held >= max_tokens_per_user)
@@ -71,6 +80,7 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
     row.enabled = true;
     row.privileges = scope;
     row.name = name;
+    row.family = token.id;
     t.commit();
     index_put(rec);
     return {row, secret_text(encode_access_token(token))};
@@ -125,6 +135,95 @@ std::optional<token_row> sqlite_store::modify_token(const token_id& id, const to
     t.commit();
     apply_token_state(row);
     return row;
+}
+
+rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
+    s.bind_blob(1, predecessor.bytes, 16);
+    if (!s.step()) throw storage_error(storage_error::kind::not_found, "no access token with id " + to_string(predecessor));
+    const token_row old = read_token(s);
+    s.reset();
+    if (old.rotated_to)
+        throw storage_error(storage_error::kind::conflict, "access token " + to_string(predecessor) +
+                                                               " was already rotated; its successor is " +
+                                                               to_string(*old.rotated_to));
+    const std::optional<std::string> scope_text =
+        old.privileges ? std::optional(privileges_to_text(*old.privileges)) : std::nullopt;
+    db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
+                 "enabled, privileges, hash_scheme, name, family) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)")
+        .bind_blob(1, token.id.bytes, 16)
+        .bind_blob(2, hash.bytes, 32)
+        .bind(3, old.user)
+        .bind(4, creator)
+        .bind(5, r.now)
+        .bind(6, r.expiration)
+        .bind(7, scope_text)
+        .bind(8, static_cast<std::int64_t>(current_hash_scheme))
+        .bind(9, old.name)
+        .bind_blob(10, old.family.bytes, 16)
+        .run();
+    token_row row;
+    row.id = token.id;
+    row.seq = db_->last_insert_rowid();
+    row.user = old.user;
+    row.creator = creator;
+    row.creation_time = r.now;
+    row.expiration_time = r.expiration;
+    row.privileges = old.privileges;
+    row.name = old.name;
+    row.family = old.family;
+    // The predecessor: disabled now, or expiring when its grace ends.
+    token_row retired = old;
+    retired.rotated_to = token.id;
+    retired.rotated_time = r.now;
+    if (r.grace_until) retired.expiration_time = r.grace_until;
+    else retired.enabled = false;
+    db_->prepare("UPDATE access_tokens SET rotated_to = ?, rotated_time = ?, enabled = ?, expiration_time = ? WHERE id = ?")
+        .bind_blob(1, token.id.bytes, 16)
+        .bind(2, r.now)
+        .bind(3, retired.enabled)
+        .bind(4, retired.expiration_time)
+        .bind_blob(5, predecessor.bytes, 16)
+        .run();
+    // Tombstones past their retention.
+    std::vector<token_id> expired;
+    auto& old_tombstones = db_->prepare("SELECT id FROM access_tokens WHERE rotated_to IS NOT NULL AND rotated_time < ?");
+    old_tombstones.bind(1, r.now - token_tombstone_days * 86'400'000'000'000);
+    while (old_tombstones.step()) old_tombstones.blob_into(0, expired.emplace_back().bytes, "an access token id");
+    old_tombstones.reset();
+    for (const token_id& id : expired)
+        db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind_blob(1, id.bytes, 16).run();
+    const token_record rec = record_of(token.id, hash, current_hash_scheme, row.user, r.expiration, true, scope_text);
+    tokens_.reserve_for(token.id);
+    t.commit();
+    index_put(rec);
+    apply_token_state(retired);
+    for (const token_id& id : expired) index_erase(id);
+    return {{row, secret_text(encode_access_token(token))}, retired};
+}
+
+std::vector<token_id> sqlite_store::disable_family(const token_id& member) {
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    std::vector<token_row> live;
+    auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE enabled = 1 AND coalesce(family, id) = "
+                           "(SELECT coalesce(family, id) FROM access_tokens WHERE id = ?)");
+    s.bind_blob(1, member.bytes, 16);
+    while (s.step()) live.push_back(read_token(s));
+    s.reset();
+    std::vector<token_id> ids;
+    for (token_row& row : live) {
+        db_->prepare("UPDATE access_tokens SET enabled = 0 WHERE id = ?").bind_blob(1, row.id.bytes, 16).run();
+        row.enabled = false;
+        ids.push_back(row.id);
+    }
+    t.commit();
+    for (const token_row& row : live) apply_token_state(row);
+    return ids;
 }
 
 bool sqlite_store::delete_token(const token_id& id) {

@@ -1,7 +1,7 @@
-// Cluster > Access Tokens: the table, creating a token (shown once), enabling, disabling,
-// changing the expiration, renaming and deleting.
+// Cluster > Access Tokens: the table, creating a token (shown once), rotating one (the new
+// one shown once), enabling, disabling, changing the expiration, renaming and deleting.
 import {allEntries, del, display, get, identity, patch, post, utc} from './api.js';
-import {confirm, dialog, field, form, h, replace, table, when} from './dom.js';
+import {confirm, dialog, field, form, h, replace, table, uid, when} from './dom.js';
 import {privilegeChooser, privileges} from './roles.js';
 
 function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
@@ -100,6 +100,27 @@ export async function renderTokens(main, ctx) {
         });
     }
 
+    function rotate(t) {
+        dialog('Rotate access token', (body, d) => {
+            const graceId = uid('grace');
+            const grace = h('select', {id: graceId},
+                            h('option', {value: '0'}, 'No: it stops working now'),
+                            h('option', {value: '3600'}, 'For 1 hour'),
+                            h('option', {value: '86400'}, 'For 1 day'));
+            body.append(form([h('p', {}, `A new token replaces token ${t.id} of ${display(t.user)}, with the same `
+                                         + 'privileges and name. Services must switch to the new one.'),
+                              h('div', {class: 'field'}, h('label', {for: graceId}, 'Old token keeps working'), grace),
+                              buttons(h('button', {type: 'submit'}, 'Rotate'), cancel(d))],
+                async () => {
+                    const created = await post(`/v1/auth/access-tokens/${t.id}/rotate`,
+                                               {grace_seconds: Number(grace.value)});
+                    d.error('');
+                    showOnce(body, d, created);
+                    await refresh();
+                }, d.error));
+        });
+    }
+
     function rename(t) {
         dialog('Rename access token', (body, d) => {
             const name = field('Name', {autocomplete: 'off', maxlength: 100, value: t.name || ''}, 'Leave empty for no name');
@@ -129,14 +150,18 @@ export async function renderTokens(main, ctx) {
             h('td', {}, t.name || ''),
             h('td', {}, display(t.user)), h('td', {}, display(t.creator)),
             h('td', {class: 'nowrap'}, when(t.creation_time)), h('td', {class: 'nowrap'}, when(t.expiration_time)),
-            h('td', {}, t.enabled ? 'Yes' : 'No'),
+            h('td', {}, t.rotated_to ? h('span', {title: `Rotated; its successor is ${t.rotated_to}`}, 'Rotated')
+                        : t.enabled ? 'Yes' : 'No'),
             h('td', {class: 'nowrap'}, when(t.last_used_time)),
             h('td', {}, t.privileges ? t.privileges.join(', ') : 'all'),
             h('td', {class: 'actions'},
-              h('button', {type: 'button', onclick: act(() => patch(`/v1/auth/access-tokens/${t.id}`, {enabled: !t.enabled}))},
-                t.enabled ? 'Disable' : 'Enable'),
-              h('button', {type: 'button', onclick: () => changeExpiration(t)}, 'Change expiration'),
-              h('button', {type: 'button', onclick: () => rename(t)}, 'Rename'),
+              // A rotated token is kept only to recognise its reuse: it can be deleted, nothing else.
+              t.rotated_to ? null : [
+                  h('button', {type: 'button', onclick: act(() => patch(`/v1/auth/access-tokens/${t.id}`, {enabled: !t.enabled}))},
+                    t.enabled ? 'Disable' : 'Enable'),
+                  h('button', {type: 'button', onclick: () => rotate(t)}, 'Rotate'),
+                  h('button', {type: 'button', onclick: () => changeExpiration(t)}, 'Change expiration'),
+                  h('button', {type: 'button', onclick: () => rename(t)}, 'Rename')],
               h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete access token', `Delete the access token ${t.id} of ${display(t.user)}? `
                                                    + 'Services using it stop working at once.', 'Delete',

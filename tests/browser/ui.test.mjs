@@ -150,6 +150,24 @@ test('the documentation\'s service-account steps end with a working access token
         assert.equal(named.body.name, stored);
     }
     await row.getByRole('cell', {name: 'weekly backup'}).waitFor({state: 'detached'});
+    // Rotate, keeping the old token for an hour: the new one is shown once, both work.
+    await row.getByRole('button', {name: 'Rotate'}).click();
+    const rotateDialog = page.getByRole('dialog', {name: 'Rotate access token'});
+    await rotateDialog.getByLabel('Old token keeps working').selectOption({label: 'For 1 hour'});
+    await rotateDialog.getByRole('button', {name: 'Rotate', exact: true}).click();
+    const successorField = rotateDialog.getByLabel('Bearer token');
+    await successorField.waitFor();
+    const successor = await successorField.inputValue();
+    assert.match(successor, /^access-v1:[A-Za-z0-9+/]{71}=$/);
+    assert.notEqual(successor, bearer);
+    await rotateDialog.getByRole('button', {name: 'Done'}).click();
+    await rotateDialog.waitFor({state: 'detached'});
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer: successor})).status, 200);
+    assert.equal((await api('GET', '/v1/session/who-am-i', {bearer})).status, 200);
+    // The old row says so and offers nothing but Delete.
+    await row.getByRole('cell', {name: 'Rotated', exact: true}).waitFor();
+    assert.equal(await row.getByRole('button', {name: 'Rotate'}).count(), 0);
+    assert.equal(await row.getByRole('button', {name: 'Disable'}).count(), 0);
     // Delete, confirmed in a dialog.
     await row.getByRole('button', {name: 'Delete'}).click();
     await page.getByRole('dialog', {name: 'Delete access token'}).getByRole('button', {name: 'Yes, Delete'}).click();

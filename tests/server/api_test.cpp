@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <tokenauth/time.hpp>
+
 #include "api_helpers.hpp"
 
 using nlohmann::json;
@@ -113,6 +115,108 @@ TEST_CASE("an access token's name: set on create, shown in list and get, changed
     CHECK(s.request("GET", "/v1/auth/access-tokens/" + named, admin).body.at("name") == accents);
     // Nothing was created by the refused requests.
     CHECK(s.request("GET", "/v1/auth/access-tokens/?user=admin", admin).body.at("entries").empty());
+}
+
+TEST_CASE("rotation: one call replaces a token, also at the limit, with grace, and a reused token disables its family",
+          "[server][access_tokens][rotation]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "svc");
+    grant(s, admin, "SvcRole", {"PRIVILEGE_ACCESS_TOKENS_READ", "PRIVILEGE_LOCAL_USER_READ"}, json{{"name", "svc"}});
+    const auto rotate = [&](const std::string& id, const std::string& bearer, const json& body = json::object()) {
+        return s.request("POST", "/v1/auth/access-tokens/" + id + "/rotate", bearer, body);
+    };
+    const auto who = [&](const std::string& bearer) { return s.request("GET", "/v1/session/who-am-i", bearer); };
+
+    // Scope and name carry over; the predecessor is refused at once; at the two-token limit.
+    auto r = s.request("POST", "/v1/auth/access-tokens/", admin,
+                       json{{"user", user_identity("svc")}, {"name", "reports"}, {"privileges", {"PRIVILEGE_LOCAL_USER_READ"}},
+                            {"expiration_time", "2099-01-01T00:00:00Z"}});
+    REQUIRE(r.status == 200);
+    const created_token first{r.body.at("id"), r.body.at("bearer_token")};
+    const auto other = create_token(s, admin, user_identity("svc"));
+    r = rotate(first.id, admin);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    const created_token second{r.body.at("id"), r.body.at("bearer_token")};
+    CHECK(second.id != first.id);
+    CHECK(r.body.at("rotated_from") == first.id);
+    CHECK(r.body.at("predecessor_enabled") == false);
+    // Now + the old lifetime: later than the old expiry by the time between the two.
+    CHECK(*tokenauth::parse_rfc3339(r.body.at("expiration_time").get<std::string>()) >
+          *tokenauth::parse_rfc3339("2099-01-01T00:00:00Z"));
+    require_error(who(first.bearer), 401, "access_token_disabled_error");
+    r = who(second.bearer);
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("name") == "svc");
+    CHECK(r.body.at("privileges") == json::array({"PRIVILEGE_LOCAL_USER_READ"}));
+    const json fresh = s.request("GET", "/v1/auth/access-tokens/" + second.id, admin).body;
+    CHECK(fresh.at("name") == "reports");
+    CHECK(fresh.at("privileges") == json::array({"PRIVILEGE_LOCAL_USER_READ"}));
+    const json old = s.request("GET", "/v1/auth/access-tokens/" + first.id, admin).body;
+    CHECK(old.at("rotated_to") == second.id);
+    CHECK(old.at("rotated_time").is_string());
+    CHECK(old.at("enabled") == false);
+    CHECK(fresh.at("rotated_to").is_null());
+    // The tombstone is not counted, the two live tokens are.
+    require_error(s.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", user_identity("svc")}}), 409,
+                  "access_token_limit_error");
+    // A tombstone is not modified or rotated again by an administrator (no family disabled).
+    require_error(s.request("PATCH", "/v1/auth/access-tokens/" + first.id, admin, json{{"enabled", true}}), 409,
+                  "access_token_rotated_error");
+    r = rotate(first.id, admin);
+    require_error(r, 409, "access_token_rotated_error");
+    CHECK(r.body.at("description").get<std::string>().find(second.id) != std::string::npos);
+    CHECK(who(second.bearer).status == 200);
+
+    // Another token may not rotate it; bad bodies are 400 and change nothing.
+    require_error(rotate(second.id, other.bearer), 403);
+    for (const json& bad : {json{{"grace_seconds", 86401}}, json{{"grace_seconds", -1}}, json{{"grace_seconds", "1"}},
+                            json{{"expiration_time", "tomorrow"}}}) {
+        INFO(bad.dump());
+        require_error(rotate(second.id, admin, bad), 400, "bad_request_error");
+    }
+    require_error(rotate("12345", admin), 404, "not_found_error");
+    CHECK(who(second.bearer).status == 200);
+
+    // The holder rotates itself, with grace: both work until the grace ends; a create is
+    // refused while it lasts. It may not outlive what it was given.
+    require_error(rotate(second.id, second.bearer, json{{"expiration_time", nullptr}}), 400, "bad_request_error");
+    require_error(rotate(second.id, second.bearer, json{{"expiration_time", "2199-01-01T00:00:00Z"}}), 400,
+                  "bad_request_error");
+    REQUIRE(s.request("DELETE", "/v1/auth/access-tokens/" + other.id, admin).status == 200);
+    r = rotate(second.id, second.bearer, json{{"grace_seconds", 3600}});
+    REQUIRE(r.status == 200);
+    const created_token third{r.body.at("id"), r.body.at("bearer_token")};
+    CHECK(r.body.at("predecessor_enabled") == true);
+    CHECK(r.body.at("predecessor_expiration_time").is_string());
+    CHECK(who(second.bearer).status == 200);
+    CHECK(who(third.bearer).status == 200);
+    require_error(s.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", user_identity("svc")}}), 409,
+                  "access_token_limit_error");
+
+    // Whoever rotates the predecessor again holds it too: 409 naming the successor (never its
+    // secret), and every live token of the family is disabled, the newest included.
+    r = rotate(second.id, second.bearer);
+    require_error(r, 409, "access_token_reused_error");
+    CHECK(r.body.at("description").get<std::string>().find(third.id) != std::string::npos);
+    CHECK(r.raw.find(third.bearer.substr(10, 40)) == std::string::npos);
+    require_error(who(third.bearer), 401, "access_token_disabled_error");
+    require_error(who(second.bearer), 401, "access_token_disabled_error");
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + third.id, admin).body.at("enabled") == false);
+    // The oldest one, retired and disabled, is its holder's too: 409 again, nothing left to disable.
+    require_error(rotate(first.id, first.bearer), 409, "access_token_reused_error");
+    const std::string audit = test_server::read_file(dir.path + "/audit.log");
+    CHECK(audit.find("\"token_rotated\"") != std::string::npos);
+    CHECK(audit.find("\"token_reuse_detected\"") != std::string::npos);
+    CHECK(audit.find(third.bearer.substr(10, 40)) == std::string::npos);
+
+    // An empty body is {}; a token that never expired is followed by one that never expires.
+    const auto plain = create_token(s, admin, user_identity("admin"));
+    r = s.request_text("POST", "/v1/auth/access-tokens/" + plain.id + "/rotate", plain.bearer, "");
+    REQUIRE(r.status == 200);
+    CHECK(r.body.at("expiration_time").is_null());  // none before, none after
 }
 
 TEST_CASE("service-account walkthrough over REST", "[server][access_tokens]") {

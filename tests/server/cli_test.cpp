@@ -392,6 +392,34 @@ TEST_CASE("CLI token names: --name on create and modify, --clear-name, --show-na
     CHECK(q.ok_json({"auth_get_access_token", id}).at("name").is_null());
 }
 
+TEST_CASE("CLI auth_rotate_access_token: the service rotates its own token into a new file, with grace", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "svc"});
+    const std::string old_cred = dir.path + "/old.cred", new_cred = dir.path + "/new.cred";
+    const std::string old_id =
+        q.ok_json({"auth_create_access_token", "svc", "--name", "etl", "--file", old_cred}).at("id");
+    // The service itself, with its own credentials file: no privilege needed to rotate itself.
+    const json r = q.ok_json({"auth_rotate_access_token", old_id, "--grace", "1h", "--file", new_cred}, old_cred);
+    CHECK_FALSE(r.contains("bearer_token"));  // in the file only
+    CHECK(r.at("rotated_from") == old_id);
+    CHECK(r.at("predecessor_enabled") == true);
+    struct stat st {};
+    REQUIRE(::stat(new_cred.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(q.ok_json({"who_am_i"}, new_cred).at("access_token_id") == r.at("id"));
+    CHECK(q.ok_json({"who_am_i"}, old_cred).at("name") == "svc");  // still, during the grace
+    CHECK(q.ok_json({"auth_get_access_token", r.at("id")}).at("name") == "etl");
+    CHECK(q.ok_json({"auth_get_access_token", old_id}).at("rotated_to") == r.at("id"));
+    CHECK(q.run({"auth_rotate_access_token", old_id, "--grace", "soon"}).status != 0);
+    // Rotating the old one again: reuse; the new one stops working too.
+    const auto again = q.run({"auth_rotate_access_token", old_id}, old_cred);
+    CHECK(again.status != 0);
+    CHECK(q.run({"who_am_i"}, new_cred).status != 0);
+}
+
 TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can revoke", "[cli]") {
     temp_dir dir;
     server_process s(dir.path + "/data");

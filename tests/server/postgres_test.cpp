@@ -80,6 +80,18 @@ TEST_CASE("two servers on one PostgreSQL: what one writes the other enforces", "
     CHECK(deleted >= 0ms);
     std::printf("revocation latency B->A (delete): %lld ms\n", static_cast<long long>(deleted.count()));
 
+    // Rotated on A: the successor works on B and the predecessor is refused there; a reuse
+    // seen on B disables the family on A.
+    const auto old_token = create_token(a, admin_a, user_identity("svc"));
+    auto rotated = a.request("POST", "/v1/auth/access-tokens/" + old_token.id + "/rotate", admin_a, json{{"grace_seconds", 60}});
+    REQUIRE(rotated.status == 200);
+    const std::string successor = rotated.body.at("bearer_token");
+    CHECK(until_status(b, "/v1/session/who-am-i", successor, 200, 5s) >= 0ms);
+    CHECK(b.request("GET", "/v1/session/who-am-i", old_token.bearer).status == 200);  // in its grace
+    CHECK(b.request("POST", "/v1/auth/access-tokens/" + old_token.id + "/rotate", old_token.bearer).status == 409);
+    CHECK(until_status(a, "/v1/session/who-am-i", successor, 401, 5s) >= 0ms);
+    CHECK(a.request("GET", "/v1/session/who-am-i", old_token.bearer).status == 401);
+
     // A password change on B ends the user's sessions on A.
     create_user(a, admin_a, "jane", std::string("jane-password-1"));
     const std::string jane_on_a = a.login("jane", "jane-password-1");

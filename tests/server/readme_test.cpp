@@ -100,6 +100,20 @@ TEST_CASE("README CLI walkthrough works as printed", "[readme]") {
     CHECK(out.find("=====") != std::string::npos);  // the list's table
 }
 
+TEST_CASE("docs/server.md rotation walkthrough works as printed", "[readme]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data", {}, "change-me");
+    std::string script = block_after("rotation", TOKENAUTH_SERVER_DOC);
+    REQUIRE(script.find("build/reference_server/tokenauth-cli --host 127.0.0.1") != std::string::npos);
+    replace_all(script, "build/reference_server/tokenauth-cli --host 127.0.0.1",
+                std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port " + std::to_string(s.port()));
+    const std::string out = run_script(dir.path, script);
+    CHECK(out.find("\"rotated_from\"") != std::string::npos);
+    CHECK(out.find("\"name\": \"svc-etl\"") != std::string::npos);  // who_am_i with the new token
+    CHECK(out.find("\"rotated_to\": \"") != std::string::npos);      // the old one names its successor
+    CHECK(out.find("access-v1:") == std::string::npos);                 // the tokens went to files only
+}
+
 TEST_CASE("README library block compiles and runs as printed", "[readme]") {
     const std::string readme = slurp(TOKENAUTH_README);
     const auto section = readme.find("## Using the library");

@@ -266,7 +266,10 @@ TEST_CASE("names stored before uniqueness keys that collide stay in place and ar
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
         const char* sql =
-            "ALTER TABLE access_tokens DROP COLUMN name;"  // v6's, on top
+            "DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones;"  // v7's, on top
+            "ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time;"
+            "ALTER TABLE access_tokens DROP COLUMN family;"
+            "ALTER TABLE access_tokens DROP COLUMN name;"  // v6's
             "DROP INDEX principals_name_key; DROP INDEX roles_name_key;"
             "ALTER TABLE principals DROP COLUMN name_key; ALTER TABLE roles DROP COLUMN name_key;"
             "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding) "
