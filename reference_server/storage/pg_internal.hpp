@@ -33,7 +33,7 @@ inline constexpr const char* channel = TOKENAUTH_PG_CHANNEL;
 // Sets every user's token count from its tokens (migration v2, which has no tombstones).
 #define TOKENAUTH_PG_RECOUNT_TOKENS \
     "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = p.auth_id)"
-// The same from schema v8 on, tombstones not counted (after --migrate-from).
+// The same from schema v7 on, tombstones not counted (after --migrate-from).
 #define TOKENAUTH_PG_RECOUNT_LIVE_TOKENS                                                               \
     "UPDATE principals p SET tokens_held = (SELECT count(*) FROM access_tokens t WHERE t.user_id = " \
     "p.auth_id AND t.rotated_to IS NULL)"

@@ -162,63 +162,20 @@ const char* const migrations[] = {
         END IF;
     END $$;
     )sql",
-    // v7: an access token's name (a label for people, NFC; NULL: none), written by the token
-    // functions, which take and return it (their other steps as in v2).
+    // v7: names and rotation. name is a label for people (NFC; NULL: none). A rotated token
+    // names its successor and when (a tombstone, kept 30 days; not counted in tokens_held,
+    // which a rotation leaves as it is: one in, one out); family is the first token's id of a
+    // rotation chain (NULL: the token is it). The token functions take and return the name;
+    // a create is refused while one of the user's rotated tokens is in its grace; deleting a
+    // tombstone leaves the count alone. Their other steps are v2's.
     "ALTER TABLE access_tokens ADD COLUMN name TEXT;\n"
-    "DROP FUNCTION tokenauth_create_token(BYTEA, BYTEA, BIGINT, BIGINT, BIGINT, BIGINT, TEXT, BIGINT);\n"
-    "CREATE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT, p_now BIGINT,\n"
-    "    p_expiration BIGINT, p_privileges TEXT, p_max_tokens BIGINT, p_name TEXT, OUT o_seq BIGINT,\n"
-    "    OUT o_change BIGINT)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
-    "    UPDATE principals SET tokens_held = tokens_held + 1\n"
-    "        WHERE auth_id = p_user AND kind = 'user' AND tokens_held < p_max_tokens;\n"
-    "    IF NOT FOUND THEN\n"
-    "        IF NOT EXISTS (SELECT 1 FROM principals WHERE auth_id = p_user AND kind = 'user') THEN\n"
-    "            RAISE EXCEPTION 'no such user' USING ERRCODE = '" TOKENAUTH_PG_NO_SUCH_USER "';\n"
-    "        END IF;\n"
-    "        RAISE EXCEPTION 'token limit reached' USING ERRCODE = '" TOKENAUTH_PG_TOKEN_LIMIT "';\n"
-    "    END IF;\n"
-    "    INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled,\n"
-    "        privileges, name) VALUES (p_id, p_hash, p_user, p_creator, p_now, p_expiration, true, p_privileges, p_name)\n"
-    "        RETURNING seq INTO o_seq;\n"
-    "    INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
-    "    PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
-    "END $$;\n"
-    "DROP FUNCTION tokenauth_modify_token(BYTEA, BOOLEAN, BIGINT, BOOLEAN);\n"
-    "CREATE FUNCTION tokenauth_modify_token(p_id BYTEA, p_set_expiration BOOLEAN, p_expiration BIGINT,\n"
-    "    p_enabled BOOLEAN, p_set_name BOOLEAN, p_name TEXT, OUT o_id BYTEA, OUT o_seq BIGINT, OUT o_user BIGINT,\n"
-    "    OUT o_creator BIGINT, OUT o_creation BIGINT, OUT o_expiration BIGINT, OUT o_enabled BOOLEAN,\n"
-    "    OUT o_privileges TEXT, OUT o_last_used BIGINT, OUT o_name TEXT, OUT o_change BIGINT)\n"
-    "LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
-    "    UPDATE access_tokens SET\n"
-    "        expiration_time = CASE WHEN p_set_expiration THEN p_expiration ELSE expiration_time END,\n"
-    "        enabled = coalesce(p_enabled, enabled),\n"
-    "        name = CASE WHEN p_set_name THEN p_name ELSE name END\n"
-    "        WHERE id = p_id\n"
-    "        RETURNING id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges,\n"
-    "            last_used_time, name\n"
-    "        INTO o_id, o_seq, o_user, o_creator, o_creation, o_expiration, o_enabled, o_privileges, o_last_used,\n"
-    "            o_name;\n"
-    "    IF FOUND THEN\n"
-    "        INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
-    "        PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
-    "    END IF;\n"
-    "END $$;\n",
-    // v8: rotation. A rotated token names its successor and when (a tombstone, kept 30 days;
-    // not counted in tokens_held, which the rotation leaves as it is: one in, one out);
-    // family is the first token's id of a rotation chain (NULL: the token is it). A create
-    // is refused while one of the user's rotated tokens is in its grace; deleting a
-    // tombstone leaves the count alone.
     "ALTER TABLE access_tokens ADD COLUMN rotated_to BYTEA;\n"
     "ALTER TABLE access_tokens ADD COLUMN rotated_time BIGINT;\n"
     "ALTER TABLE access_tokens ADD COLUMN family BYTEA;\n"
     "CREATE INDEX access_tokens_by_family ON access_tokens ((coalesce(family, id)));\n"
     "CREATE INDEX access_tokens_tombstones ON access_tokens (rotated_time) WHERE rotated_to IS NOT NULL;\n"
-    "CREATE OR REPLACE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT,\n"
+    "DROP FUNCTION tokenauth_create_token(BYTEA, BYTEA, BIGINT, BIGINT, BIGINT, BIGINT, TEXT, BIGINT);\n"
+    "CREATE FUNCTION tokenauth_create_token(p_id BYTEA, p_hash BYTEA, p_user BIGINT, p_creator BIGINT,\n"
     "    p_now BIGINT, p_expiration BIGINT, p_privileges TEXT, p_max_tokens BIGINT, p_name TEXT, OUT o_seq BIGINT,\n"
     "    OUT o_change BIGINT)\n"
     "LANGUAGE plpgsql AS $$\n"
@@ -240,7 +197,7 @@ const char* const migrations[] = {
     "    INSERT INTO changes (kind, token_id) VALUES ('token', p_id) RETURNING seq INTO o_change;\n"
     "    PERFORM pg_notify('" TOKENAUTH_PG_CHANNEL "', o_change::text);\n"
     "END $$;\n"
-    "DROP FUNCTION tokenauth_modify_token(BYTEA, BOOLEAN, BIGINT, BOOLEAN, BOOLEAN, TEXT);\n"
+    "DROP FUNCTION tokenauth_modify_token(BYTEA, BOOLEAN, BIGINT, BOOLEAN);\n"
     "CREATE FUNCTION tokenauth_modify_token(p_id BYTEA, p_set_expiration BOOLEAN, p_expiration BIGINT,\n"
     "    p_enabled BOOLEAN, p_set_name BOOLEAN, p_name TEXT, OUT o_id BYTEA, OUT o_seq BIGINT, OUT o_user BIGINT,\n"
     "    OUT o_creator BIGINT, OUT o_creation BIGINT, OUT o_expiration BIGINT, OUT o_enabled BOOLEAN,\n"

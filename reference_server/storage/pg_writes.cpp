@@ -259,7 +259,7 @@ rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t 
                                                                    " was already rotated; its successor is " +
                                                                    to_string(*old.rotated_to));
         const pg::param scope_text = old.privileges ? pg::text(privileges_to_text(*old.privileges)) : std::nullopt;
-        row.id = token.id;
+        row = successor_row(old, token.id, creator, r);
         row.seq = c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, "
                          "expiration_time, enabled, privileges, name, family) "
                          "VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $9) RETURNING seq",
@@ -267,20 +267,8 @@ rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t 
                           pg::number(creator), pg::number(r.now), pg::number(r.expiration), scope_text, old.name,
                           id_param(old.family)})
                       .int64(0, 0);
-        row.user = old.user;
-        row.creator = creator;
-        row.creation_time = r.now;
-        row.expiration_time = r.expiration;
-        row.privileges = old.privileges;
-        row.name = old.name;
-        row.family = old.family;
-        // The predecessor: disabled now, or expiring when its grace ends. tokens_held stays:
-        // one token in, one out.
-        retired = old;
-        retired.rotated_to = token.id;
-        retired.rotated_time = r.now;
-        if (r.grace_until) retired.expiration_time = r.grace_until;
-        else retired.enabled = false;
+        // tokens_held stays: one token in, one out.
+        retired = retired_row(old, token.id, r);
         c.exec("UPDATE access_tokens SET rotated_to = $1, rotated_time = $2, enabled = $3, expiration_time = $4 "
                "WHERE id = $5",
                {id_param(token.id), pg::number(r.now), pg::boolean(retired.enabled),
@@ -288,7 +276,7 @@ rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t 
         std::vector<token_id> changed{token.id, predecessor};
         const auto gone = c.exec("DELETE FROM access_tokens WHERE rotated_to IS NOT NULL AND rotated_time < $1 "
                                  "RETURNING id",
-                                 {pg::number(r.now - token_tombstone_days * 86'400'000'000'000)});
+                                 {pg::number(tombstones_before(r.now))});
         for (int i = 0; i < gone.rows(); ++i) gone.bytes(i, 0, changed.emplace_back().bytes, 16, "an access token id");
         return changed;
     });

@@ -75,13 +75,11 @@ const char* const migrations[] = {
     ALTER TABLE principals ADD COLUMN name_key TEXT;
     ALTER TABLE roles ADD COLUMN name_key TEXT;
     )sql",
-    // v6: an access token's name (a label for people, NFC; NULL: none).
+    // v6: names and rotation. name is a label for people (NFC; NULL: none). A rotated token
+    // names its successor and when (a tombstone, kept 30 days); family is the first token's
+    // id of a rotation chain (NULL: the token is it).
     R"sql(
     ALTER TABLE access_tokens ADD COLUMN name TEXT;
-    )sql",
-    // v7: rotation. A rotated token names its successor and when (a tombstone, kept 30
-    // days); family is the first token's id of a rotation chain (NULL: the token is it).
-    R"sql(
     ALTER TABLE access_tokens ADD COLUMN rotated_to BLOB;
     ALTER TABLE access_tokens ADD COLUMN rotated_time INTEGER;
     ALTER TABLE access_tokens ADD COLUMN family BLOB;

@@ -70,6 +70,8 @@ struct token_row {
 
 /// How long a rotated token's row is kept after its rotation.
 inline constexpr timestamp token_tombstone_days = 30;
+/// Tombstones rotated before this time are removed (at the next rotation).
+inline constexpr timestamp tombstones_before(timestamp now) { return now - token_tombstone_days * 86'400'000'000'000; }
 
 /// A rotation: the successor's expiry, and what becomes of the predecessor.
 struct token_rotation {
@@ -180,6 +182,30 @@ struct rotated_token {
     created_token successor;
     token_row predecessor;  ///< after the rotation
 };
+
+/// A rotation's two rows, as both backends write them: the successor (same user, scope, name
+/// and family; seq is the backend's to set) and the predecessor after it (a tombstone naming
+/// the successor, disabled now or expiring when its grace ends).
+inline token_row successor_row(const token_row& old, const token_id& id, std::uint64_t creator, const token_rotation& r) {
+    token_row row;
+    row.id = id;
+    row.user = old.user;
+    row.creator = creator;
+    row.creation_time = r.now;
+    row.expiration_time = r.expiration;
+    row.privileges = old.privileges;
+    row.name = old.name;
+    row.family = old.family;
+    return row;
+}
+inline token_row retired_row(const token_row& old, const token_id& successor, const token_rotation& r) {
+    token_row row = old;
+    row.rotated_to = successor;
+    row.rotated_time = r.now;
+    if (r.grace_until) row.expiration_time = r.grace_until;
+    else row.enabled = false;
+    return row;
+}
 
 /// Everything the API needs of storage: the reads, and the writes. Handlers reach the
 /// writes only through request_context::write, which decides containment first.

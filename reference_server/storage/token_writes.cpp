@@ -166,22 +166,9 @@ rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint6
         .bind(9, old.name)
         .bind_blob(10, old.family.bytes, 16)
         .run();
-    token_row row;
-    row.id = token.id;
+    token_row row = successor_row(old, token.id, creator, r);
     row.seq = db_->last_insert_rowid();
-    row.user = old.user;
-    row.creator = creator;
-    row.creation_time = r.now;
-    row.expiration_time = r.expiration;
-    row.privileges = old.privileges;
-    row.name = old.name;
-    row.family = old.family;
-    // The predecessor: disabled now, or expiring when its grace ends.
-    token_row retired = old;
-    retired.rotated_to = token.id;
-    retired.rotated_time = r.now;
-    if (r.grace_until) retired.expiration_time = r.grace_until;
-    else retired.enabled = false;
+    const token_row retired = retired_row(old, token.id, r);
     db_->prepare("UPDATE access_tokens SET rotated_to = ?, rotated_time = ?, enabled = ?, expiration_time = ? WHERE id = ?")
         .bind_blob(1, token.id.bytes, 16)
         .bind(2, r.now)
@@ -192,7 +179,7 @@ rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint6
     // Tombstones past their retention.
     std::vector<token_id> expired;
     auto& old_tombstones = db_->prepare("SELECT id FROM access_tokens WHERE rotated_to IS NOT NULL AND rotated_time < ?");
-    old_tombstones.bind(1, r.now - token_tombstone_days * 86'400'000'000'000);
+    old_tombstones.bind(1, tombstones_before(r.now));
     while (old_tombstones.step()) old_tombstones.blob_into(0, expired.emplace_back().bytes, "an access token id");
     old_tombstones.reset();
     for (const token_id& id : expired)

@@ -251,6 +251,42 @@ TEST_CASE("a credential is compared as sent: percent-escapes in Authorization ar
     }
 }
 
+TEST_CASE("a rotated token's tombstone goes 30 days after its rotation, at the next rotation", "[server][rotation]") {
+    temp_dir dir;
+    const std::string data = dir.path + "/data";
+    created_token first;
+    std::string second;
+    {
+        server_process s(data);
+        const std::string admin = s.login();
+        create_user(s, admin, "svc");
+        first = create_token(s, admin, user_identity("svc"));
+        const auto r = s.request("POST", "/v1/auth/access-tokens/" + first.id + "/rotate", admin);
+        REQUIRE(r.status == 200);
+        second = r.body.at("id");
+        REQUIRE(s.stop() == 0);
+    }
+    {
+        // The rotation happened 31 days ago.
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+        const int rc = sqlite3_exec(db,
+                                    "UPDATE access_tokens SET rotated_time = rotated_time - 31 * 86400000000000 "
+                                    "WHERE rotated_to IS NOT NULL",
+                                    nullptr, nullptr, nullptr);
+        CHECK(sqlite3_changes(db) == 1);
+        sqlite3_close(db);
+        REQUIRE(rc == SQLITE_OK);
+    }
+    server_process s(data);
+    const std::string admin = s.login();
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + first.id, admin).status == 200);  // until a rotation prunes it
+    REQUIRE(s.request("POST", "/v1/auth/access-tokens/" + second + "/rotate", admin).status == 200);
+    require_error(s.request("GET", "/v1/auth/access-tokens/" + first.id, admin), 404, "not_found_error");
+    CHECK(s.request("GET", "/v1/auth/access-tokens/" + second, admin).body.at("rotated_to").is_string());  // a new one stays
+    require_error(s.request("GET", "/v1/session/who-am-i", first.bearer), 401, "invalid_credentials_error");
+}
+
 TEST_CASE("names stored before uniqueness keys that collide stay in place and are reported", "[server][security]") {
     temp_dir dir;
     const std::string data = dir.path + "/data";
@@ -266,10 +302,10 @@ TEST_CASE("names stored before uniqueness keys that collide stay in place and ar
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
         const char* sql =
-            "DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones;"  // v7's, on top
+            "DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones;"  // v6's, on top
             "ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time;"
             "ALTER TABLE access_tokens DROP COLUMN family;"
-            "ALTER TABLE access_tokens DROP COLUMN name;"  // v6's
+            "ALTER TABLE access_tokens DROP COLUMN name;"
             "DROP INDEX principals_name_key; DROP INDEX roles_name_key;"
             "ALTER TABLE principals DROP COLUMN name_key; ALTER TABLE roles DROP COLUMN name_key;"
             "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding) "

@@ -47,7 +47,7 @@ TOKENAUTH_ABI_BEGIN
 namespace postgres {
 
 /// The newest server schema whose change log this library understands.
-inline constexpr std::int64_t known_schema_version = 8;
+inline constexpr std::int64_t known_schema_version = 7;
 
 struct follower_options {
     std::string conninfo;                            ///< libpq URI or key=value string
