@@ -118,6 +118,17 @@ bool valid_name(std::string& name, names::kind k, api_error& err) {
     return true;
 }
 
+/// An "expiration_time" that changes one: absent (the outer optional stays empty), null
+/// (never), or an RFC 3339 time.
+bool expiration_change(const json& j, std::optional<std::optional<timestamp>>& out, api_error& err) {
+    const json* e = field(j, "expiration_time");
+    if (e == nullptr) return true;
+    std::optional<timestamp> t;
+    if (!time_field(*e, t, err)) return false;
+    out = t;
+    return true;
+}
+
 /// A token's "name": absent (the outer optional stays empty), null, or a label.
 bool token_name_field(const json& j, std::optional<std::optional<std::string>>& out, api_error& err) {
     const json* f = field(j, "name");
@@ -328,11 +339,7 @@ decoded<std::vector<std::string>> decode_revoke(std::string_view body) noexcept 
 decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept {
     return guarded<token_modify_body>(body, [](const json& j, decoded<token_modify_body>& out) {
         token_modify_body b;
-        if (const json* e = field(j, "expiration_time")) {
-            std::optional<timestamp> t;
-            if (!time_field(*e, t, out.error)) return;
-            b.expiration = t;
-        }
+        if (!expiration_change(j, b.expiration, out.error)) return;
         if (const json* e = field(j, "enabled"); e != nullptr && !e->is_null()) {
             if (!e->is_boolean()) {
                 out.error = bad("'enabled' must be true or false");
@@ -349,11 +356,7 @@ decoded<token_rotate_body> decode_token_rotate(std::string_view body) noexcept {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return {token_rotate_body{}, {}};
     return guarded<token_rotate_body>(body, [](const json& j, decoded<token_rotate_body>& out) {
         token_rotate_body b;
-        if (const json* e = field(j, "expiration_time")) {
-            std::optional<timestamp> t;
-            if (!time_field(*e, t, out.error)) return;
-            b.expiration = t;
-        }
+        if (!expiration_change(j, b.expiration, out.error)) return;
         if (const json* g = field(j, "grace_seconds"); g != nullptr && !g->is_null()) {
             if (!g->is_number_integer() || g->get<std::int64_t>() < 0 ||
                 g->get<std::int64_t>() > max_rotation_grace_seconds) {
