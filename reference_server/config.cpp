@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -141,6 +142,15 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "seconds between batched writes of access tokens' last-used times (also written at shutdown)")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    std::string expiry_warnings = "30d,7d,1d";
+    app.add_option("--expiry-warnings", expiry_warnings,
+                   "warn (an audit event) once when an enabled access token comes within each of these of its "
+                   "expiry, and once when it expires: durations such as 30d,7d,1d (seconds accepted), or none")
+        ->capture_default_str();
+    app.add_option("--expiry-warning-interval", c.expiry_warning_interval,
+                   "seconds between looks for access tokens crossing an --expiry-warnings threshold")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     app.add_option("--k8s-prefix", c.k8s_prefix,
                    "put before every user and group name a Kubernetes TokenReview answer gives "
                    "(POST /v1/auth/tokenreviews); names that would start with system: are never given")
@@ -213,6 +223,22 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
             return std::nullopt;
         }
         c.max_token_lifetime = *seconds;
+    }
+    c.expiry_warnings.clear();
+    if (expiry_warnings != "none") {
+        for (std::size_t at = 0; at <= expiry_warnings.size();) {
+            const std::size_t comma = std::min(expiry_warnings.find(',', at), expiry_warnings.size());
+            const auto seconds = text::parse_duration_seconds(expiry_warnings.substr(at, comma - at));
+            if (!seconds) {
+                std::cerr << "tokenauth-server: --expiry-warnings takes durations such as 30d,7d,1d (or none)\n";
+                exit_code = 2;
+                return std::nullopt;
+            }
+            c.expiry_warnings.push_back(*seconds);
+            at = comma + 1;
+        }
+        std::sort(c.expiry_warnings.begin(), c.expiry_warnings.end());
+        c.expiry_warnings.erase(std::unique(c.expiry_warnings.begin(), c.expiry_warnings.end()), c.expiry_warnings.end());
     }
     if (!c.verify_audit.empty()) return c;
     if (!parse_host_port(listen, "--listen", c.host, c.port)) {

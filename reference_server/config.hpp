@@ -34,6 +34,8 @@ struct config {
     std::int64_t max_token_lifetime = 0;        ///< seconds; 0: unlimited
     std::string session_key_file;               ///< "": <data_dir>/session.key
     int last_used_interval = 60;                ///< seconds between saves of last-used times
+    std::vector<std::int64_t> expiry_warnings{86400, 7 * 86400, 30 * 86400};  ///< seconds, ascending; empty: none
+    int expiry_warning_interval = 60;           ///< seconds between looks for tokens crossing one
     std::int64_t audit_max_bytes = 64 << 20;    ///< audit.log rotates beyond this size
     std::string server_name;                    ///< names this server in audit events (default: host name)
     std::string verify_audit;                   ///< --verify-audit DATA_DIR: check and exit

@@ -22,6 +22,7 @@
 #include "config.hpp"
 #include "http/transport.hpp"
 #include "notify.hpp"
+#include "periodic.hpp"
 #include "storage/pg_store.hpp"
 #include "storage/sqlite_store.hpp"
 #include "tls/certificate.hpp"
@@ -55,52 +56,36 @@ std::string server_name(const config& c) {
     return std::string(host) + ":" + std::to_string(c.port);
 }
 
-/// Writes the access tokens' last-used times from memory to the database every interval and
-/// once more at stop(); records each token's first use in the audit trail.
-class last_used_saver {
-public:
-    last_used_saver(store& db, line_sink& audit, event_log& log, std::chrono::seconds interval)
-        : db_(db), audit_(audit), log_(log), interval_(interval), thread_([this] { run(); }) {}
-    ~last_used_saver() { stop(); }
-    void stop() {
-        {
-            std::lock_guard lock(mu_);
-            if (stop_) return;
-            stop_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-        save();
+/// Writes the access tokens' last-used times from memory to the database; records each
+/// token's first use in the audit trail.
+void save_uses(store& db, line_sink& audit, event_log& log) {
+    try {
+        for (const tokenauth::token_id& id : db.save_uses())
+            audit.write("token_first_used",
+                        {{"actor", nullptr}, {"target", {{"token_id", to_string(id)}}}, {"outcome", "success"}});
+    } catch (const std::exception& e) {
+        log.write("last_used_save_failed", {{"what", e.what()}});
     }
+}
 
-private:
-    void run() {
-        std::unique_lock lock(mu_);
-        while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
-            lock.unlock();
-            save();
-            lock.lock();
+/// The expiry warnings due now, each an audit event (token_expiring, token_expired) given once
+/// across restarts and servers (the store records each).
+void warn_expiries(store& db, line_sink& audit, event_log& log, const tokenauth::clock& clock,
+                   const std::vector<std::int64_t>& thresholds) {
+    try {
+        for (const expiry_warning& w : db.claim_expiry_warnings(clock.now(), thresholds)) {
+            nlohmann::json target = {{"token_id", to_string(w.id)},
+                                     {"user", std::to_string(w.user)},
+                                     {"expiration_time", tokenauth::format_rfc3339(w.expiration)}};
+            if (w.threshold > 0) target["within_seconds"] = w.threshold;
+            const char* event = w.threshold > 0 ? "token_expiring" : "token_expired";
+            audit.write(event, {{"actor", nullptr}, {"target", target}, {"outcome", "warned"}});
+            log.write(event, std::move(target));
         }
+    } catch (const std::exception& e) {
+        log.write("expiry_warning_failed", {{"what", e.what()}});
     }
-    void save() {
-        try {
-            for (const tokenauth::token_id& id : db_.save_uses())
-                audit_.write("token_first_used", {{"actor", nullptr}, {"target", {{"token_id", to_string(id)}}},
-                                                  {"outcome", "success"}});
-        } catch (const std::exception& e) {
-            log_.write("last_used_save_failed", {{"what", e.what()}});
-        }
-    }
-
-    store& db_;
-    line_sink& audit_;
-    event_log& log_;
-    std::chrono::seconds interval_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
-};
+}
 
 /// The store --database names: SQLite (embedded, the default) or PostgreSQL (shared).
 std::unique_ptr<published_store> open_store(const config& c, event_log& log) {
@@ -231,7 +216,10 @@ int main(int argc, char** argv) {
         rules.k8s_audience = cfg->k8s_audience;
         server_metrics metrics;
         services svc{db, validator, clock, log, abuse, audit, rules, metrics};
-        last_used_saver saver(db, audit, log, std::chrono::seconds(cfg->last_used_interval));
+        periodic saver(std::chrono::seconds(cfg->last_used_interval), [&] { save_uses(db, audit, log); },
+                       periodic::at_stop::run_once_more);
+        periodic warner(std::chrono::seconds(cfg->expiry_warning_interval),
+                        [&] { warn_expiries(db, audit, log, clock, cfg->expiry_warnings); }, periodic::at_stop::skip);
         router routes(http->routes(), svc);
         configure_http(http->routes(), log);
         // The dispatcher tries a method's routes in order, a regular expression each: the
@@ -336,6 +324,7 @@ int main(int argc, char** argv) {
             pthread_kill(waiter.native_handle(), SIGTERM);  // wakes the waiter if listen ended by itself
             waiter.join();
         }
+        warner.stop();
         saver.stop();
         log.write("stopped", {{"clean", ok}});
         return ok ? 0 : 1;

@@ -3,6 +3,8 @@
 
 #include <iostream>
 
+#include <tokenauth/time.hpp>
+
 #include "common.hpp"
 
 namespace tokenauth::cli {
@@ -25,6 +27,7 @@ struct options {
     bool clear_name = false;
     bool show_name = false;
     std::string grace;
+    std::string expiring_within;
 };
 
 /// Prints a response that holds a new bearer token, or writes the token to file (mode 0600)
@@ -130,6 +133,8 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     list->add_flag("--json", o->json_output, "print JSON instead of a table");
     list->add_flag("--show-last-used", o->show_last_used, "add a column with each token's last use");
     list->add_flag("--show-name", o->show_name, "add a column with each token's name");
+    list->add_option("--expiring-within", o->expiring_within,
+                     "only enabled tokens that have not expired and expire within this long (7d, 12h, 30m)");
     list->add_option("--unused-since", o->unused_since,
                      "only tokens not used since this time (RFC 3339), including never-used ones created before it");
     list->callback([o, &g, &action] {
@@ -149,6 +154,20 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
                 for (const auto& e : r.at("entries")) entries.push_back(e);
                 const json& next = r.at("paging").at("next");
                 path = next.is_string() ? next.get<std::string>() : "";
+            }
+            if (!o->expiring_within.empty()) {
+                const auto seconds = text::parse_duration_seconds(o->expiring_within);
+                if (!seconds) throw cli_error{"Error: --expiring-within must be a duration such as 7d, 12h or 30m"};
+                const tokenauth::timestamp now = tokenauth::system_clock().now();
+                const tokenauth::timestamp until = now + *seconds * 1'000'000'000;
+                json kept = json::array();
+                for (auto& e : entries) {
+                    const json& when = e.at("expiration_time");
+                    if (!when.is_string() || !e.at("enabled").get<bool>()) continue;
+                    const auto t = tokenauth::parse_rfc3339(when.get<std::string>());
+                    if (t && *t > now && *t <= until) kept.push_back(std::move(e));
+                }
+                entries = std::move(kept);
             }
             if (o->json_output) {
                 print_json(json{{"entries", entries}});

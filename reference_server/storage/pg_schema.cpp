@@ -162,13 +162,17 @@ const char* const migrations[] = {
         END IF;
     END $$;
     )sql",
-    // v7: names and rotation. name is a label for people (NFC; NULL: none). A rotated token
-    // names its successor and when (a tombstone, kept 30 days; not counted in tokens_held,
-    // which a rotation leaves as it is: one in, one out); family is the first token's id of a
-    // rotation chain (NULL: the token is it). The token functions take and return the name;
-    // a create is refused while one of the user's rotated tokens is in its grace; deleting a
+    // v7: names, rotation and expiry warnings. name is a label for people (NFC; NULL: none).
+    // A rotated token names its successor and when (a tombstone, kept 30 days; not counted in
+    // tokens_held, which a rotation leaves as it is: one in, one out); family is the first
+    // token's id of a rotation chain (NULL: the token is it). expiry_warned is the smallest
+    // threshold (seconds; 0: expired) a warning was given for since the expiry was last set
+    // (a modify of the expiry clears it). The token functions take and return the name; a
+    // create is refused while one of the user's rotated tokens is in its grace; deleting a
     // tombstone leaves the count alone. Their other steps are v2's.
     "ALTER TABLE access_tokens ADD COLUMN name TEXT;\n"
+    "ALTER TABLE access_tokens ADD COLUMN expiry_warned BIGINT;\n"
+    "CREATE INDEX access_tokens_by_expiry ON access_tokens (expiration_time) WHERE expiration_time IS NOT NULL;\n"
     "ALTER TABLE access_tokens ADD COLUMN rotated_to BYTEA;\n"
     "ALTER TABLE access_tokens ADD COLUMN rotated_time BIGINT;\n"
     "ALTER TABLE access_tokens ADD COLUMN family BYTEA;\n"
@@ -208,6 +212,7 @@ const char* const migrations[] = {
     "    PERFORM pg_advisory_xact_lock(" TOKENAUTH_PG_STR(TOKENAUTH_PG_WRITER_LOCK) ");\n"
     "    UPDATE access_tokens SET\n"
     "        expiration_time = CASE WHEN p_set_expiration THEN p_expiration ELSE expiration_time END,\n"
+    "        expiry_warned = CASE WHEN p_set_expiration THEN NULL ELSE expiry_warned END,\n"
     "        enabled = coalesce(p_enabled, enabled),\n"
     "        name = CASE WHEN p_set_name THEN p_name ELSE name END\n"
     "        WHERE id = p_id\n"

@@ -296,6 +296,33 @@ std::vector<token_id> pg_store::disable_family(const token_id& member) {
     return disabled;
 }
 
+std::vector<expiry_warning> pg_store::claim_expiry_warnings(timestamp now, const std::vector<std::int64_t>& thresholds) {
+    std::vector<expiry_warning> claimed;
+    if (thresholds.empty()) return claimed;
+    const timestamp window = thresholds.back() * 1'000'000'000;
+    std::lock_guard lock(db_mu_);
+    const auto r = query("SELECT id, user_id, expiration_time, expiry_warned FROM access_tokens WHERE enabled "
+                         "AND rotated_to IS NULL AND expiration_time > $1 AND expiration_time <= $2 "
+                         "AND (expiry_warned IS NULL OR expiry_warned > 0)",
+                         {pg::number(now - window), pg::number(now + window)});
+    pg::connection& c = writer();
+    for (int i = 0; i < r.rows(); ++i) {
+        expiry_warning w;
+        r.bytes(i, 0, w.id.bytes, sizeof w.id.bytes, "an access token id");
+        w.user = static_cast<std::uint64_t>(r.int64(i, 1));
+        w.expiration = r.int64(i, 2);
+        if (!warning_due(w, now, r.opt_int64(i, 3), thresholds)) continue;
+        // Another server may give the same warning at the same moment: whoever's write
+        // changes the row gives it.
+        if (c.exec("UPDATE access_tokens SET expiry_warned = $1 WHERE id = $2 AND (expiry_warned IS NULL OR "
+                   "expiry_warned > $1)",
+                   {pg::number(w.threshold), id_param(w.id)})
+                .affected() == 1)
+            claimed.push_back(w);
+    }
+    return claimed;
+}
+
 bool pg_store::delete_token(const token_id& id) {
     std::lock_guard lock(db_mu_);
     const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});

@@ -75,11 +75,15 @@ const char* const migrations[] = {
     ALTER TABLE principals ADD COLUMN name_key TEXT;
     ALTER TABLE roles ADD COLUMN name_key TEXT;
     )sql",
-    // v6: names and rotation. name is a label for people (NFC; NULL: none). A rotated token
-    // names its successor and when (a tombstone, kept 30 days); family is the first token's
-    // id of a rotation chain (NULL: the token is it).
+    // v6: names, rotation and expiry warnings. name is a label for people (NFC; NULL: none).
+    // A rotated token names its successor and when (a tombstone, kept 30 days); family is the
+    // first token's id of a rotation chain (NULL: the token is it). expiry_warned is the
+    // smallest threshold (seconds; 0: expired) a warning was given for since the expiry was
+    // last set.
     R"sql(
     ALTER TABLE access_tokens ADD COLUMN name TEXT;
+    ALTER TABLE access_tokens ADD COLUMN expiry_warned INTEGER;
+    CREATE INDEX access_tokens_by_expiry ON access_tokens(expiration_time) WHERE expiration_time IS NOT NULL;
     ALTER TABLE access_tokens ADD COLUMN rotated_to BLOB;
     ALTER TABLE access_tokens ADD COLUMN rotated_time INTEGER;
     ALTER TABLE access_tokens ADD COLUMN family BLOB;

@@ -47,6 +47,7 @@ public:
     std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
     rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) override;
     std::vector<token_id> disable_family(const token_id& member) override;
+    std::vector<expiry_warning> claim_expiry_warnings(timestamp now, const std::vector<std::int64_t>& thresholds) override;
     bool delete_token(const token_id& id) override;
 
     // --- users and groups ---

@@ -183,6 +183,36 @@ struct rotated_token {
     token_row predecessor;  ///< after the rotation
 };
 
+/// A warning that a token expires soon (threshold: the warning's bound, in seconds) or has
+/// expired (threshold 0).
+struct expiry_warning {
+    token_id id;
+    std::uint64_t user = 0;
+    timestamp expiration = 0;
+    std::int64_t threshold = 0;
+};
+
+/// The warning due for a token expiring at `expiration`, as of now: 0 once it has expired,
+/// else the smallest of thresholds (seconds, ascending) it expires within; nullopt when it
+/// expires beyond them all.
+inline std::optional<std::int64_t> warning_threshold(timestamp now, timestamp expiration,
+                                                     const std::vector<std::int64_t>& thresholds) {
+    if (expiration <= now) return 0;
+    for (const std::int64_t t : thresholds)
+        if (expiration - now <= t * 1'000'000'000) return t;
+    return std::nullopt;
+}
+
+/// Whether a warning is due for w (its expiration set) given the smallest threshold already
+/// warned for; sets w.threshold when it is.
+inline bool warning_due(expiry_warning& w, timestamp now, std::optional<std::int64_t> warned,
+                        const std::vector<std::int64_t>& thresholds) {
+    const auto threshold = warning_threshold(now, w.expiration, thresholds);
+    if (!threshold || (warned && *warned <= *threshold)) return false;
+    w.threshold = *threshold;
+    return true;
+}
+
 /// A rotation's two rows, as both backends write them: the successor (same user, scope, name
 /// and family; seq is the backend's to set) and the predecessor after it (a tombstone naming
 /// the successor, disabled now or expiring when its grace ends).
@@ -227,6 +257,12 @@ public:
     /// Disables every enabled token of the rotation family `member` belongs to (its
     /// predecessors and successors); returns their ids.
     virtual std::vector<token_id> disable_family(const token_id& member) = 0;
+    /// The expiry warnings due now for enabled tokens (thresholds in seconds, ascending;
+    /// expired ones within the largest threshold after their expiry), each recorded on its
+    /// token so that it is given once: across restarts, and across servers sharing the store
+    /// (each warning is claimed by one conditional write). A change of expiry clears it.
+    virtual std::vector<expiry_warning> claim_expiry_warnings(timestamp now,
+                                                              const std::vector<std::int64_t>& thresholds) = 0;
     virtual bool delete_token(const token_id& id) = 0;
 
     // --- users and groups (storage_error: conflict, not_found, in_use) ---

@@ -116,7 +116,7 @@ std::optional<token_row> sqlite_store::modify_token(const token_id& id, const to
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
     if (change.expiration)
-        db_->prepare("UPDATE access_tokens SET expiration_time = ? WHERE id = ?")
+        db_->prepare("UPDATE access_tokens SET expiration_time = ?, expiry_warned = NULL WHERE id = ?")
             .bind(1, *change.expiration)
             .bind_blob(2, id.bytes, 16)
             .run();
@@ -211,6 +211,31 @@ std::vector<token_id> sqlite_store::disable_family(const token_id& member) {
     t.commit();
     for (const token_row& row : live) apply_token_state(row);
     return ids;
+}
+
+std::vector<expiry_warning> sqlite_store::claim_expiry_warnings(timestamp now,
+                                                                const std::vector<std::int64_t>& thresholds) {
+    std::vector<expiry_warning> due;
+    if (thresholds.empty()) return due;
+    const timestamp window = thresholds.back() * 1'000'000'000;
+    std::lock_guard lock(db_mu_);
+    transaction t(*db_);
+    auto& s = db_->prepare("SELECT id, user_id, expiration_time, expiry_warned FROM access_tokens WHERE enabled = 1 "
+                           "AND rotated_to IS NULL AND expiration_time > ? AND expiration_time <= ? "
+                           "AND (expiry_warned IS NULL OR expiry_warned > 0)");
+    s.bind(1, now - window).bind(2, now + window);
+    while (s.step()) {
+        expiry_warning w;
+        s.blob_into(0, w.id.bytes, "an access token id");
+        w.user = static_cast<std::uint64_t>(s.int64(1));
+        w.expiration = s.int64(2);
+        if (warning_due(w, now, s.opt_int64(3), thresholds)) due.push_back(w);
+    }
+    s.reset();
+    for (const expiry_warning& w : due)
+        db_->prepare("UPDATE access_tokens SET expiry_warned = ? WHERE id = ?").bind(1, w.threshold).bind_blob(2, w.id.bytes, 16).run();
+    t.commit();
+    return due;
 }
 
 bool sqlite_store::delete_token(const token_id& id) {

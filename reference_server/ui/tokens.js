@@ -8,6 +8,16 @@ function buttons(...children) { return h('div', {class: 'buttons'}, ...children)
 function cancel(d) { return h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'); }
 const UTC_HINT = 'UTC; leave empty for no expiration';
 
+const DAY = 86400 * 1000;
+
+/** The expiry, marked when it has passed or comes within 7 days. */
+function expiresCell(t) {
+    const left = t.expiration_time ? Date.parse(t.expiration_time) - Date.now() : Infinity;
+    const mark = left <= 0 ? h('strong', {class: 'expired'}, ' (expired)')
+        : left <= 7 * DAY ? h('strong', {class: 'expiring'}, ` (expires within ${Math.ceil(left / DAY)} d)`) : null;
+    return h('td', {class: 'nowrap'}, when(t.expiration_time), mark);
+}
+
 /** The identity string the API's user= filter takes. */
 async function userQuery(text) {
     const id = await identity(text);
@@ -68,13 +78,23 @@ export async function renderTokens(main, ctx) {
             const name = field('Name', {autocomplete: 'off', maxlength: 100}, 'Optional: what the token is for');
             const expires = field('Expiration time', {type: 'datetime-local'}, UTC_HINT);
             const chooser = privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)');
+            const submit = h('button', {type: 'submit'}, 'Create');
+            let warnedFor;  // the expiration (null: none) a warning was shown for; a second submit creates
             body.append(form([user.wrap, h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name}))),
                               name.wrap, expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
-                              buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))],
+                              buttons(submit, cancel(d))],
                 async () => {
+                    const when = utc(expires.input.value);
+                    const problem = !when ? 'This token will never expire: a leaked copy works until someone deletes it.'
+                        : Date.parse(when) <= Date.now() ? 'This expiration time is in the past: the token will not work.' : '';
+                    if (problem && warnedFor !== when) {
+                        warnedFor = when;
+                        d.error(`${problem} Choose Create anyway to go on.`);
+                        submit.textContent = 'Create anyway';
+                        return;
+                    }
                     const doc = {user: await identity(user.input.value)};
                     if (name.input.value.trim()) doc.name = name.input.value.trim();
-                    const when = utc(expires.input.value);
                     if (when) doc.expiration_time = when;
                     const scope = chooser.selected();
                     if (scope.length) doc.privileges = scope;
@@ -149,7 +169,7 @@ export async function renderTokens(main, ctx) {
             h('th', {scope: 'row', class: 'nowrap'}, h('code', {}, t.id)),
             h('td', {}, t.name || ''),
             h('td', {}, display(t.user)), h('td', {}, display(t.creator)),
-            h('td', {class: 'nowrap'}, when(t.creation_time)), h('td', {class: 'nowrap'}, when(t.expiration_time)),
+            h('td', {class: 'nowrap'}, when(t.creation_time)), expiresCell(t),
             h('td', {}, t.rotated_to ? h('span', {title: `Rotated; its successor is ${t.rotated_to}`}, 'Rotated')
                         : t.enabled ? 'Yes' : 'No'),
             h('td', {class: 'nowrap'}, when(t.last_used_time)),

@@ -191,11 +191,46 @@ test('a user named with markup shows up literally and runs nothing', async () =>
     await page.getByRole('button', {name: 'Create Access Token'}).click();
     const create = page.getByRole('dialog', {name: 'Create access token'});
     await create.getByLabel('User', {exact: true}).fill(evil);
+    // No expiration: a warning first, and nothing created until "Create anyway".
     await create.getByRole('button', {name: 'Create', exact: true}).click();
+    await create.getByRole('alert').filter({hasText: 'never expire'}).waitFor();
+    assert.equal((await api('GET', '/v1/auth/access-tokens/', {bearer: await adminSession()})).body.entries
+        .filter((t) => t.user.name === evil).length, 0);
+    await create.getByRole('button', {name: 'Create anyway'}).click();
     await create.getByLabel('Bearer token').waitFor();
     await create.getByRole('button', {name: 'Done'}).click();
     await page.getByRole('cell', {name: evil, exact: true}).first().waitFor();
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    await page.close();
+});
+
+test('expired and expiring tokens are marked, and a past expiration is warned about before creating', async () => {
+    const bearer = await adminSession();
+    const soon = new Date(Date.now() + 2 * 86400 * 1000 - 60000).toISOString();
+    await api('POST', '/v1/users/', {bearer, body: {name: 'svc-expiry', primary_group: '0', uid: '', home_directory: null,
+                                                    password: null}});
+    const expiring = (await api('POST', '/v1/auth/access-tokens/', {bearer,
+        body: {user: {name: 'svc-expiry'}, expiration_time: soon}})).body.id;
+    const expired = (await api('POST', '/v1/auth/access-tokens/', {bearer,
+        body: {user: {name: 'svc-expiry'}, expiration_time: '2001-01-01T00:00:00Z'}})).body.id;
+    const page = await newPage();
+    await signIn(page);
+    await open(page, 'Access Tokens');
+    const rowOf = (id) => page.getByRole('row').filter({has: page.getByRole('rowheader', {name: id})});
+    await rowOf(expiring).getByText('(expires within 2 d)').waitFor();
+    await rowOf(expired).getByText('(expired)').waitFor();
+
+    await page.getByRole('button', {name: 'Create Access Token'}).click();
+    const create = page.getByRole('dialog', {name: 'Create access token'});
+    await create.getByLabel('User', {exact: true}).fill('admin');
+    await create.getByLabel('Expiration time').fill('2001-06-01T00:00');
+    await create.getByRole('button', {name: 'Create', exact: true}).click();
+    await create.getByRole('alert').filter({hasText: 'in the past'}).waitFor();
+    // Another time warns again if it is bad too; a good one creates at once.
+    await create.getByLabel('Expiration time').fill('2099-06-01T00:00');
+    await create.getByRole('button', {name: 'Create anyway'}).click();
+    await create.getByLabel('Bearer token').waitFor();
+    await create.getByRole('button', {name: 'Done'}).click();
     await page.close();
 });
 

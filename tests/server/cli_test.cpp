@@ -1,6 +1,7 @@
 // End-to-end: the seed's whole walkthrough through tokenauth-cli only, against the real
 // server binary.
 #include <catch2/catch.hpp>
+#include <tokenauth/time.hpp>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -418,6 +419,28 @@ TEST_CASE("CLI auth_rotate_access_token: the service rotates its own token into 
     const auto again = q.run({"auth_rotate_access_token", old_id}, old_cred);
     CHECK(again.status != 0);
     CHECK(q.run({"who_am_i"}, new_cred).status != 0);
+}
+
+TEST_CASE("CLI auth_list_access_tokens --expiring-within: enabled tokens expiring in the window only", "[cli]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "a"});
+    q.ok_json({"auth_add_user", "--name", "b"});
+    const auto in_days = [](int days) {
+        return tokenauth::format_rfc3339(tokenauth::system_clock().now() + tokenauth::timestamp{days} * 86'400'000'000'000);
+    };
+    const std::string soon = q.ok_json({"auth_create_access_token", "a", "-e", in_days(2)}).at("id");
+    q.ok_json({"auth_create_access_token", "a", "-e", in_days(20)});
+    const std::string off = q.ok_json({"auth_create_access_token", "b", "-e", in_days(2)}).at("id");
+    q.ok_json({"auth_modify_access_token", off, "--disable"});
+    q.ok_json({"auth_create_access_token", "b"});
+    const json listed = q.ok_json({"auth_list_access_tokens", "--json", "--expiring-within", "7d"});
+    REQUIRE(listed.at("entries").size() == 1);
+    CHECK(listed.at("entries")[0].at("id") == soon);
+    CHECK(q.ok_json({"auth_list_access_tokens", "--json", "--expiring-within", "30d"}).at("entries").size() == 2);
+    CHECK(q.run({"auth_list_access_tokens", "--expiring-within", "soon"}).status != 0);
 }
 
 TEST_CASE("CLI scan finds tokens by checksum, skips .git and binaries, and can revoke", "[cli]") {

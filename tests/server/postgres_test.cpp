@@ -461,3 +461,30 @@ TEST_CASE("the change log is pruned to --change-log-retention, and a server behi
     CHECK(metric(exposition, "tokenauth_follower_snapshot_loads_total") == 2);
     CHECK(metric(exposition, "tokenauth_follower_changes_applied_total") <= applied_before + 1);
 }
+
+TEST_CASE("two servers on one PostgreSQL give an expiry warning once between them", "[postgres]") {
+    if (test_server::skip_without_postgres()) return;
+    temp_dir dir;
+    const std::string db = pg_instance::shared().create_database();
+    const std::vector<std::string> warn = {"--expiry-warnings", "1h", "--expiry-warning-interval", "1"};
+    server_process a{dir.path + "/a", on(db, dir.path + "/session.key", warn)};
+    server_process b{dir.path + "/b", on(db, dir.path + "/session.key", warn)};
+    const std::string admin = a.login();
+    std::vector<std::string> ids;
+    for (int i = 0; i < 2; ++i) {
+        const std::string expiry =
+            tokenauth::format_rfc3339(tokenauth::system_clock().now() + tokenauth::timestamp{1800} * 1'000'000'000);
+        ids.push_back(create_token(a, admin, user_identity("admin"), expiry).id);
+    }
+    const auto given = [&](const std::string& id) {
+        const std::string all = test_server::read_file(dir.path + "/a/audit.log") + test_server::read_file(dir.path + "/b/audit.log");
+        std::size_t n = 0;
+        for (std::size_t at = all.find("\"token_expiring\""); at != std::string::npos; at = all.find("\"token_expiring\"", at + 1))
+            if (all.find(id, at) < all.find('\n', at)) ++n;
+        return n;
+    };
+    for (int i = 0; i < 100 && (given(ids[0]) == 0 || given(ids[1]) == 0); ++i) std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(2500ms);  // both servers have looked again since
+    CHECK(given(ids[0]) == 1);
+    CHECK(given(ids[1]) == 1);
+}
