@@ -19,7 +19,7 @@ try {
     await as('POST', '/v1/auth/roles/', {name: 'BackupRole', description: 'backup service',
                                          privileges: ['PRIVILEGE_ACCESS_TOKENS_READ', 'PRIVILEGE_LOCAL_USER_READ']});
     await as('POST', '/v1/auth/roles/BackupRole/members', {name: 'svc-backup'});
-    await as('POST', '/v1/auth/access-tokens/', {user: {name: 'svc-backup'}, expiration_time: '2099-01-01T00:00:00Z'});
+    await as('POST', '/v1/auth/access-tokens/', {user: {name: 'svc-backup'}, name: 'nightly backup', expiration_time: '2099-01-01T00:00:00Z'});
 
     const context = await browser.newContext({ignoreHTTPSErrors: true, baseURL: server.base, viewport: {width: 1440, height: 800}});
     const page = await context.newPage();
