@@ -102,6 +102,14 @@ function menu() {
 
 async function route() {
     if (!me) return;
+    // Who the user is now: privileges change with roles, and a session that has ended sends
+    // the page to sign-in (onUnauthorized) before any section asks for something.
+    try {
+        me = await get('/v1/session/who-am-i');
+    } catch (e) {
+        if (e.status !== 401) showError(e.message);
+        return;
+    }
     const page = pages[location.hash] || pages['#/users'];
     const main = document.getElementById('main');
     showError('');

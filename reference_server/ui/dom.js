@@ -16,7 +16,7 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 function append(el, children) {
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
         if (c === undefined || c === null || c === false) continue;
         el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -108,4 +108,14 @@ export function table(caption, headers, rows) {
 export function when(rfc3339, fallback = 'never') {
     if (!rfc3339) return fallback;
     return `${rfc3339.slice(0, 10)} ${rfc3339.slice(11, 19)} UTC`;
+}
+
+/** Whether the signed-in user (who-am-i's answer) holds a privilege. */
+export function holds(me, privilege) {
+    return Array.isArray(me && me.privileges) && me.privileges.includes(privilege);
+}
+
+/** In place of what a missing privilege hides: "<what> needs <privilege>." */
+export function needs(what, privilege) {
+    return h('p', {class: 'needs'}, `${what} needs `, h('code', {}, privilege), '.');
 }

@@ -1,6 +1,6 @@
 // Cluster > Role Management: roles with their privileges and members.
 import {del, display, get, identity, patch, post} from './api.js';
-import {confirm, dialog, field, form, h, replace, table, uid} from './dom.js';
+import {confirm, dialog, field, form, h, holds, needs, replace, table, uid} from './dom.js';
 
 let privilegeCache = null;
 /** {PRIVILEGE_NAME: description} from the server, once. */
@@ -39,6 +39,12 @@ function cancel(d) { return h('button', {type: 'button', onclick: () => d.close(
 export async function renderRoles(main, ctx) {
     const section = h('section', {'aria-labelledby': 'roles-heading'});
     main.append(section);
+    const may = {read: holds(ctx.me, 'PRIVILEGE_ROLE_READ'), write: holds(ctx.me, 'PRIVILEGE_ROLE_WRITE')};
+    if (!may.read) {
+        replace(section, h('h2', {id: 'roles-heading', class: 'visually-hidden'}, 'Roles'),
+                needs('Reading roles', 'PRIVILEGE_ROLE_READ'));
+        return;
+    }
     const all = await privileges();
 
     const refresh = async () => {
@@ -86,20 +92,21 @@ export async function renderRoles(main, ctx) {
             h('td', {}, h('details', {}, h('summary', {}, `${r.privileges.length} privileges`),
                           h('ul', {class: 'plain'}, r.privileges.map((p) => h('li', {}, p))))),
             h('td', {}, h('ul', {class: 'members'}, members[i].map(([id, who]) => h('li', {}, display(who), ' ',
-                h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${display(who)} from ${r.name}`,
+                !may.write ? null : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${display(who)} from ${r.name}`,
                              onclick: () => confirm('Remove member', `Remove ${display(who)} from ${r.name}?`, 'Remove',
                                                     async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}/members/${id}`); await refresh(); })},
                   'Remove'))))),
-            h('td', {class: 'actions'},
+            h('td', {class: 'actions'}, !may.write ? null : [
               h('button', {type: 'button', onclick: () => addMember(r)}, 'Add Member'),
               r.name === 'Administrators' ? null : h('button', {type: 'button', onclick: () => editRole(r)}, 'Edit'),
               ['Administrators', 'Observers'].includes(r.name) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete role', `Delete the role ${r.name}?`, 'Delete',
                                                    async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}`); await refresh(); })},
-                'Delete'))));
+                'Delete')])));
         replace(section,
                 h('h2', {id: 'roles-heading', class: 'visually-hidden'}, 'Roles'),
-                h('button', {type: 'button', onclick: () => editRole(null)}, 'Create Role'),
+                may.write ? h('button', {type: 'button', onclick: () => editRole(null)}, 'Create Role')
+                    : needs('Creating and changing roles', 'PRIVILEGE_ROLE_WRITE'),
                 table('Roles', ['Name', 'Description', 'Privileges', 'Members', 'Actions'], rows));
     }
 

@@ -1,7 +1,7 @@
 // Cluster > Access Tokens: the table, creating a token (shown once), rotating one (the new
 // one shown once), enabling, disabling, changing the expiration, renaming and deleting.
 import {allEntries, del, display, get, identity, patch, post, utc} from './api.js';
-import {confirm, dialog, field, form, h, replace, table, uid, when} from './dom.js';
+import {confirm, dialog, field, form, h, holds, needs, replace, table, uid, when} from './dom.js';
 import {privilegeChooser, privileges} from './roles.js';
 
 function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
@@ -64,9 +64,18 @@ export async function renderTokens(main, ctx) {
     const section = h('section', {'aria-labelledby': 'tokens-heading'});
     main.append(section);
     let filter = '';
-    const [users, all] = await Promise.all([get('/v1/users/'), privileges()]);
+    // What the signed-in user may see and do; what it may not is said in place.
+    const may = {
+        read: holds(ctx.me, 'PRIVILEGE_ACCESS_TOKENS_READ'),
+        write: holds(ctx.me, 'PRIVILEGE_ACCESS_TOKENS_WRITE'),
+        listUsers: holds(ctx.me, 'PRIVILEGE_LOCAL_USER_READ'),
+        listPrivileges: holds(ctx.me, 'PRIVILEGE_ROLE_READ'),
+    };
+    const [users, all] = await Promise.all([may.listUsers ? get('/v1/users/') : [],
+                                            may.listPrivileges ? privileges() : null]);
 
     const refresh = async () => {
+        if (!may.read) return render(null);
         const path = filter ? `/v1/auth/access-tokens/?user=${encodeURIComponent(await userQuery(filter))}` : '/v1/auth/access-tokens/';
         render(await allEntries(path));
     };
@@ -77,7 +86,8 @@ export async function renderTokens(main, ctx) {
             const user = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
             const name = field('Name', {autocomplete: 'off', maxlength: 100}, 'Optional: what the token is for');
             const expires = field('Expiration time', {type: 'datetime-local'}, UTC_HINT);
-            const chooser = privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)');
+            const chooser = all ? privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)')
+                : {element: needs('Restricting a token to some privileges', 'PRIVILEGE_ROLE_READ'), selected: () => []};
             const submit = h('button', {type: 'submit'}, 'Create');
             let warnedFor;  // the expiration (null: none) a warning was shown for; a second submit creates
             body.append(form([user.wrap, h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name}))),
@@ -165,7 +175,7 @@ export async function renderTokens(main, ctx) {
     };
 
     function render(tokens) {
-        const rows = tokens.map((t) => h('tr', {},
+        const rows = (tokens || []).map((t) => h('tr', {},
             h('th', {scope: 'row', class: 'nowrap'}, h('code', {}, t.id)),
             h('td', {}, t.name || ''),
             h('td', {}, display(t.user)), h('td', {}, display(t.creator)),
@@ -174,7 +184,7 @@ export async function renderTokens(main, ctx) {
                         : t.enabled ? 'Yes' : 'No'),
             h('td', {class: 'nowrap'}, when(t.last_used_time)),
             h('td', {}, t.privileges ? t.privileges.join(', ') : 'all'),
-            h('td', {class: 'actions'},
+            h('td', {class: 'actions'}, !may.write ? null : [
               // A rotated token is kept only to recognise its reuse: it can be deleted, nothing else.
               t.rotated_to ? null : [
                   h('button', {type: 'button', onclick: act(() => patch(`/v1/auth/access-tokens/${t.id}`, {enabled: !t.enabled}))},
@@ -186,16 +196,19 @@ export async function renderTokens(main, ctx) {
                             onclick: () => confirm('Delete access token', `Delete the access token ${t.id} of ${display(t.user)}? `
                                                    + 'Services using it stop working at once.', 'Delete',
                                                    async () => { await del(`/v1/auth/access-tokens/${t.id}`); await refresh(); })},
-                'Delete'))));
+                'Delete')])));
         const filterField = field('Filter by user', {type: 'search', autocomplete: 'off', value: filter});
         replace(section,
                 h('h2', {id: 'tokens-heading', class: 'visually-hidden'}, 'Access tokens'),
                 h('div', {class: 'toolbar'},
-                  h('button', {type: 'button', onclick: create}, 'Create Access Token'),
-                  form([filterField.wrap, h('button', {type: 'submit'}, 'Filter')],
-                       async () => { filter = filterField.input.value.trim(); await refresh(); }, ctx.showError)),
-                table('Access tokens', ['ID', 'Name', 'User', 'Creator', 'Created', 'Expires', 'Enabled', 'Last used', 'Privileges', 'Actions'],
-                      rows));
+                  may.write ? h('button', {type: 'button', onclick: create}, 'Create Access Token')
+                      : needs('Creating and changing access tokens', 'PRIVILEGE_ACCESS_TOKENS_WRITE'),
+                  may.read ? form([filterField.wrap, h('button', {type: 'submit'}, 'Filter')],
+                                  async () => { filter = filterField.input.value.trim(); await refresh(); }, ctx.showError)
+                      : null),
+                may.read ? table('Access tokens', ['ID', 'Name', 'User', 'Creator', 'Created', 'Expires', 'Enabled', 'Last used',
+                                                   'Privileges', 'Actions'], rows)
+                    : needs('Reading access tokens', 'PRIVILEGE_ACCESS_TOKENS_READ'));
     }
 
     await refresh();

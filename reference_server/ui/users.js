@@ -1,7 +1,7 @@
 // Cluster > Local Users & Groups: users (create, set password, end sessions, delete) and
 // groups (create, delete, members added and removed).
 import {del, get, identity, post, put} from './api.js';
-import {confirm, dialog, field, form, h, replace, table} from './dom.js';
+import {confirm, dialog, field, form, h, holds, needs, replace, table} from './dom.js';
 
 // The built-in users (admin, guest) and groups (Users, Guests) cannot be deleted.
 const BUILTIN_USERS = ['500', '501'];
@@ -28,12 +28,23 @@ export async function renderUsers(main, ctx) {
     const groupsSection = h('section', {'aria-labelledby': 'groups-heading'});
     main.append(usersSection, groupsSection);
 
+    // What the signed-in user may see and do: each part needs its own privilege, and a part
+    // it may not read says so in place.
+    const may = {
+        readUsers: holds(ctx.me, 'PRIVILEGE_LOCAL_USER_READ'),
+        writeUsers: holds(ctx.me, 'PRIVILEGE_LOCAL_USER_WRITE'),
+        readGroups: holds(ctx.me, 'PRIVILEGE_LOCAL_GROUP_READ'),
+        writeGroups: holds(ctx.me, 'PRIVILEGE_LOCAL_GROUP_WRITE'),
+    };
     const refresh = async () => {
-        const [users, groups] = await Promise.all([get('/v1/users/'), get('/v1/groups/')]);
-        const members = await Promise.all(groups.map((g) => get(`/v1/groups/${g.id}/members/`)));
-        const groupName = (id) => (groups.find((g) => g.id === id) || {name: id}).name;
-        renderUserList(users, groupName);
-        renderGroupList(users, groups, members);
+        const [users, groups] = await Promise.all([may.readUsers ? get('/v1/users/') : null,
+                                                   may.readGroups ? get('/v1/groups/') : null]);
+        const members = groups ? await Promise.all(groups.map((g) => get(`/v1/groups/${g.id}/members/`))) : [];
+        const groupName = (id) => ((groups || []).find((g) => g.id === id) || {name: id}).name;
+        if (users) renderUserList(users, groupName);
+        else replace(usersSection, h('h2', {id: 'users-heading'}, 'Users'), needs('Reading users', 'PRIVILEGE_LOCAL_USER_READ'));
+        if (groups) renderGroupList(users || [], groups, members);
+        else replace(groupsSection, h('h2', {id: 'groups-heading'}, 'Groups'), needs('Reading groups', 'PRIVILEGE_LOCAL_GROUP_READ'));
     };
     const run = (action) => async () => { await action(); await refresh(); };
 
@@ -69,7 +80,7 @@ export async function renderUsers(main, ctx) {
         const rows = users.map((u) => h('tr', {},
             h('th', {scope: 'row'}, u.name), h('td', {}, u.id), h('td', {}, groupName(u.primary_group)),
             h('td', {}, u.uid),
-            h('td', {class: 'actions'},
+            h('td', {class: 'actions'}, !may.writeUsers ? null : [
               u.can_change_password ? h('button', {type: 'button', onclick: () => setPassword(u)}, 'Set password') : null,
               h('button', {type: 'button', 'aria-label': `End sessions of ${u.name}`,
                            onclick: () => confirm('End sessions', `End every session of ${u.name}? Their access tokens keep working.`,
@@ -81,10 +92,11 @@ export async function renderUsers(main, ctx) {
               BUILTIN_USERS.includes(u.id) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete user', `Delete the user ${u.name}? Their access tokens are deleted too.`,
                                                    'Delete', run(() => del(`/v1/users/${u.id}`)))},
-                'Delete'))));
+                'Delete')])));
         replace(usersSection,
                 h('h2', {id: 'users-heading'}, 'Users'),
-                h('button', {type: 'button', onclick: createUser}, 'Create'),
+                may.writeUsers ? h('button', {type: 'button', onclick: createUser}, 'Create')
+                    : needs('Creating and changing users', 'PRIVILEGE_LOCAL_USER_WRITE'),
                 table('Local users', ['Name', 'ID', 'Primary group', 'UID', 'Actions'], rows));
     }
 
@@ -120,19 +132,20 @@ export async function renderUsers(main, ctx) {
             h('td', {}, h('ul', {class: 'members'}, members[i].map((m) => h('li', {}, m.name, ' ',
                 // Members by primary group leave by changing it, not here.
                 m.primary_group === g.id ? h('small', {}, '(primary group)')
-                    : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${m.name} from ${g.name}`,
+                    : !may.writeGroups ? null : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${m.name} from ${g.name}`,
                                    onclick: () => run(() => del(`/v1/groups/${g.id}/members/${m.id}`))()
                                        .catch((e) => ctx.showError(e.message))},
                         'Remove'))))),
-            h('td', {class: 'actions'},
+            h('td', {class: 'actions'}, !may.writeGroups ? null : [
               h('button', {type: 'button', onclick: () => addMember(g, users)}, 'Add member'),
               BUILTIN_GROUPS.includes(g.id) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete group', `Delete the group ${g.name}?`, 'Delete',
                                                    run(() => del(`/v1/groups/${g.id}`)))},
-                'Delete'))));
+                'Delete')])));
         replace(groupsSection,
                 h('h2', {id: 'groups-heading'}, 'Groups'),
-                h('button', {type: 'button', onclick: createGroup}, 'Create'),
+                may.writeGroups ? h('button', {type: 'button', onclick: createGroup}, 'Create')
+                    : needs('Creating and changing groups', 'PRIVILEGE_LOCAL_GROUP_WRITE'),
                 table('Local groups and their members', ['Name', 'ID', 'Members', 'Actions'], rows));
     }
 

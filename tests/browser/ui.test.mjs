@@ -234,6 +234,40 @@ test('expired and expiring tokens are marked, and a past expiration is warned ab
     await page.close();
 });
 
+test('a user with some read privileges sees what they may read, and in place what they may not', async () => {
+    const bearer = await adminSession();
+    const password = 'reader-password-1';
+    const created = await api('POST', '/v1/users/', {bearer, body: {name: 'svc-reader', primary_group: '0', uid: '',
+                                                                    home_directory: null, password}});
+    assert.equal(created.status, 200);
+    assert.equal((await api('POST', '/v1/auth/roles/', {bearer, body: {name: 'Readers', description: 'read users and tokens',
+        privileges: ['PRIVILEGE_LOCAL_USER_READ', 'PRIVILEGE_ACCESS_TOKENS_READ']}})).status, 200);
+    assert.equal((await api('POST', '/v1/auth/roles/Readers/members', {bearer, body: {name: 'svc-reader'}})).status, 200);
+    const token = (await api('POST', '/v1/auth/access-tokens/', {bearer,
+        body: {user: {name: 'svc-reader'}, expiration_time: '2099-01-01T00:00:00Z'}})).body.id;
+
+    const page = await newPage();
+    await signIn(page, 'svc-reader', password);
+    // Users: the table, no write controls; groups: said in place.
+    await open(page, 'Local Users & Groups');
+    const users = page.getByRole('region', {name: 'Users'});
+    await users.getByRole('rowheader', {name: 'admin', exact: true}).waitFor();
+    assert.equal(await users.getByRole('button').count(), 0);
+    await users.getByText('Creating and changing users needs PRIVILEGE_LOCAL_USER_WRITE.').waitFor();
+    await page.getByRole('region', {name: 'Groups'}).getByText('Reading groups needs PRIVILEGE_LOCAL_GROUP_READ.').waitFor();
+    // Tokens: listed, without actions; creating is said to need the write privilege.
+    await open(page, 'Access Tokens');
+    await page.getByRole('rowheader', {name: token}).waitFor();
+    await page.getByText('Creating and changing access tokens needs PRIVILEGE_ACCESS_TOKENS_WRITE.').waitFor();
+    assert.equal(await page.getByRole('button', {name: 'Create Access Token'}).count(), 0);
+    assert.equal(await page.getByRole('button', {name: 'Delete'}).count(), 0);
+    // Roles: said in place.
+    await open(page, 'Role Management');
+    await page.getByText('Reading roles needs PRIVILEGE_ROLE_READ.').waitFor();
+    assert.equal(await page.getByRole('alert').filter({hasText: /\S/}).count(), 0);  // no error shown
+    await page.close();
+});
+
 test('mismatched passwords show a message in the dialog and create nothing', async () => {
     const page = await newPage();
     await signIn(page);
