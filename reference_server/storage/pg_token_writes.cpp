@@ -1,0 +1,283 @@
+// The PostgreSQL backend's token writes: create, modify and delete through the token
+// functions (one statement each), applied to this server's index at once when nothing else
+// was written meanwhile; rotation and a family's disabling as one transaction each; expiry
+// warnings claimed by a conditional write; the last-used batch; the token rows read back.
+#include "pg_follower.hpp"
+#include "pg_internal.hpp"
+#include "pg_store.hpp"
+#include "privileges_text.hpp"
+
+namespace tokenauth::server {
+
+using namespace pg_internal;
+
+template <class Apply>
+void pg_store::apply_own(pg::connection& c, std::int64_t change_seq, Apply&& apply) {
+    const auto lock = follower_->lock_apply();
+    const std::int64_t applied = follower_->applied_seq();
+    if (change_seq == applied + 1) {
+        // Nothing else was written since what this server last applied: its own change is
+        // the next, and it knows what it wrote, so it applies that without reading it back.
+        apply();
+        follower_->applied_own(change_seq);
+    } else if (change_seq > applied) {
+        follower_->catch_up_locked(c.raw());  // another server wrote meanwhile: read everything, in order
+    }  // else the follower has applied it already
+}
+
+template <class F>
+void pg_store::write_tokens(F&& body) {
+    pg::connection& c = begin();
+    try {
+        const std::vector<token_id> changed = body(c);
+        std::int64_t last = 0;
+        for (const token_id& id : changed)
+            last = c.exec("INSERT INTO changes (kind, token_id) VALUES ('token', $1) RETURNING seq", {id_param(id)})
+                       .int64(0, 0);
+        if (last != 0) c.exec("SELECT pg_notify($1, $2)", {pg::text(channel), pg::number(last)});
+        c.exec("COMMIT");
+    } catch (...) {
+        try {
+            if (c.ok()) c.exec("ROLLBACK");
+        } catch (...) {
+        }
+        try {
+            throw;
+        } catch (const storage_error&) {
+            throw;
+        } catch (...) {
+            translate_failure("");
+        }
+    }
+    catch_up(c);  // the index takes the changes from the log, as another server's
+}
+
+
+token_row pg_store::read_token(const pg::result& r, int i) const {
+    token_row t;
+    r.bytes(i, 0, t.id.bytes, sizeof t.id.bytes, "an access token id");
+    t.seq = r.int64(i, 1);
+    t.user = static_cast<std::uint64_t>(r.int64(i, 2));
+    t.creator = static_cast<std::uint64_t>(r.int64(i, 3));
+    t.creation_time = r.int64(i, 4);
+    t.expiration_time = r.opt_int64(i, 5);
+    t.enabled = r.boolean(i, 6);
+    if (const auto scope = r.opt_str(i, 7)) t.privileges = privileges_from_text(*scope);
+    t.last_used_time = r.opt_int64(i, 8);
+    t.name = r.opt_str(i, 9);
+    if (!r.null(i, 10)) {
+        t.rotated_to.emplace();
+        r.bytes(i, 10, t.rotated_to->bytes, sizeof t.rotated_to->bytes, "a successor token id");
+    }
+    t.rotated_time = r.opt_int64(i, 11);
+    r.bytes(i, 12, t.family.bytes, sizeof t.family.bytes, "a token family id");
+    return t;
+}
+
+// --- access tokens ---
+
+created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
+                                     timestamp now, const std::optional<privilege_set>& scope,
+                                     const std::optional<std::string>& name) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    tokens_.reserve_for(token.id);  // so that applying it after the commit cannot fail
+    token_row row;
+    std::lock_guard lock(db_mu_);
+    try {
+        // The function checks the user and the per-user limit under the writers' lock, so
+        // no other server counts or inserts at the same time.
+        const auto r = call("create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
+                             pg::number(creator), pg::number(now), pg::number(expiration), scope_text,
+                             pg::number(std::int64_t{max_tokens_per_user}), name});
+        row.seq = r.int64(0, 0);
+        apply_own(*db_, r.int64(0, 1),
+                  [&] { index_put(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
+    } catch (const pg::error& e) {
+        if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
+            throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
+        if (e.sqlstate() != TOKENAUTH_PG_TOKEN_LIMIT) throw;
+        throw storage_error(storage_error::kind::limit_reached,
+                            "user already holds " + std::to_string(max_tokens_per_user) +
+                                " access tokens; delete one before creating another");
+    }
+    row.id = token.id;
+    row.user = user;
+    row.creator = creator;
+    row.creation_time = now;
+    row.expiration_time = expiration;
+    row.enabled = true;
+    row.privileges = scope;
+    row.name = name;
+    row.family = token.id;
+    return {row, secret_text(encode_access_token(token))};
+}
+
+std::optional<token_row> pg_store::get_token(const token_id& id) {
+    std::lock_guard lock(db_mu_);
+    const auto r = query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE id = $1", {id_param(id)});
+    if (r.rows() == 0) return std::nullopt;
+    return read_token(r, 0);
+}
+
+std::vector<token_row> pg_store::list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
+                                             bool& more) {
+    std::lock_guard lock(db_mu_);
+    std::vector<token_row> out;
+    const pg::param lim = limit == 0 ? std::nullopt : pg::number(static_cast<std::int64_t>(limit + 1));
+    const auto r = user ? query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE user_id = $1 AND seq > $2 "
+                                "ORDER BY seq LIMIT $3",
+                                {pg::number(*user), pg::number(after), lim})
+                        : query("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                {pg::number(after), lim});
+    for (int i = 0; i < r.rows(); ++i) out.push_back(read_token(r, i));
+    more = limit != 0 && out.size() > limit;
+    if (more) out.resize(limit);
+    return out;
+}
+
+std::optional<token_row> pg_store::modify_token(const token_id& id, const token_change& change) {
+    std::lock_guard lock(db_mu_);
+    // The row after the change and the change's sequence (NULL: no such token).
+    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6)",
+                        {id_param(id), pg::boolean(change.expiration.has_value()),
+                         pg::number(change.expiration ? *change.expiration : std::nullopt),
+                         change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
+                         pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt});
+    if (r.null(0, 13)) return std::nullopt;
+    const token_row row = read_token(r, 0);
+    apply_own(*db_, r.int64(0, 13), [&] { apply_token_state(row); });
+    return row;
+}
+
+rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) {
+    const access_token token = generate_access_token();
+    const secret_hash hash = hash_access_token(token);
+    tokens_.reserve_for(token.id);
+    token_row row, retired;
+    std::lock_guard lock(db_mu_);
+    write_tokens([&](pg::connection& c) {
+        const auto found = c.exec("SELECT " PG_TOKEN_COLUMNS " FROM access_tokens WHERE id = $1 FOR UPDATE",
+                                  {id_param(predecessor)});
+        if (found.rows() == 0)
+            throw storage_error(storage_error::kind::not_found, "no access token with id " + to_string(predecessor));
+        const token_row old = read_token(found, 0);
+        if (old.rotated_to)
+            throw storage_error(storage_error::kind::conflict, "access token " + to_string(predecessor) +
+                                                                   " was already rotated; its successor is " +
+                                                                   to_string(*old.rotated_to));
+        const pg::param scope_text = old.privileges ? pg::text(privileges_to_text(*old.privileges)) : std::nullopt;
+        row = successor_row(old, token.id, creator, r);
+        row.seq = c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, "
+                         "expiration_time, enabled, privileges, name, family) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $9) RETURNING seq",
+                         {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(old.user),
+                          pg::number(creator), pg::number(r.now), pg::number(r.expiration), scope_text, old.name,
+                          id_param(old.family)})
+                      .int64(0, 0);
+        // tokens_held stays: one token in, one out.
+        retired = retired_row(old, token.id, r);
+        c.exec("UPDATE access_tokens SET rotated_to = $1, rotated_time = $2, enabled = $3, expiration_time = $4 "
+               "WHERE id = $5",
+               {id_param(token.id), pg::number(r.now), pg::boolean(retired.enabled),
+                pg::number(retired.expiration_time), id_param(predecessor)});
+        std::vector<token_id> changed{token.id, predecessor};
+        const auto gone = c.exec("DELETE FROM access_tokens WHERE rotated_to IS NOT NULL AND rotated_time < $1 "
+                                 "RETURNING id",
+                                 {pg::number(tombstones_before(r.now))});
+        for (int i = 0; i < gone.rows(); ++i) gone.bytes(i, 0, changed.emplace_back().bytes, 16, "an access token id");
+        return changed;
+    });
+    return {{row, secret_text(encode_access_token(token))}, retired};
+}
+
+std::vector<token_id> pg_store::disable_family(const token_id& member) {
+    std::vector<token_id> disabled;
+    std::lock_guard lock(db_mu_);
+    write_tokens([&](pg::connection& c) {
+        const auto r = c.exec("UPDATE access_tokens SET enabled = false WHERE enabled AND coalesce(family, id) = "
+                              "(SELECT coalesce(family, id) FROM access_tokens WHERE id = $1) RETURNING id",
+                              {id_param(member)});
+        for (int i = 0; i < r.rows(); ++i) r.bytes(i, 0, disabled.emplace_back().bytes, 16, "an access token id");
+        return disabled;
+    });
+    return disabled;
+}
+
+std::vector<expiry_warning> pg_store::claim_expiry_warnings(timestamp now, const std::vector<std::int64_t>& thresholds) {
+    std::vector<expiry_warning> claimed;
+    if (thresholds.empty()) return claimed;
+    const timestamp window = thresholds.back() * 1'000'000'000;
+    std::lock_guard lock(db_mu_);
+    const auto r = query("SELECT id, user_id, expiration_time, expiry_warned FROM access_tokens WHERE enabled "
+                         "AND rotated_to IS NULL AND expiration_time > $1 AND expiration_time <= $2 "
+                         "AND (expiry_warned IS NULL OR expiry_warned > 0)",
+                         {pg::number(now - window), pg::number(now + window)});
+    pg::connection& c = writer();
+    for (int i = 0; i < r.rows(); ++i) {
+        expiry_warning w;
+        r.bytes(i, 0, w.id.bytes, sizeof w.id.bytes, "an access token id");
+        w.user = static_cast<std::uint64_t>(r.int64(i, 1));
+        w.expiration = r.int64(i, 2);
+        if (!warning_due(w, now, r.opt_int64(i, 3), thresholds)) continue;
+        // Another server may give the same warning at the same moment: whoever's write
+        // changes the row gives it.
+        if (c.exec("UPDATE access_tokens SET expiry_warned = $1 WHERE id = $2 AND (expiry_warned IS NULL OR "
+                   "expiry_warned > $1)",
+                   {pg::number(w.threshold), id_param(w.id)})
+                .affected() == 1)
+            claimed.push_back(w);
+    }
+    return claimed;
+}
+
+bool pg_store::delete_token(const token_id& id) {
+    std::lock_guard lock(db_mu_);
+    const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});
+    if (r.null(0, 0)) return false;
+    apply_own(*db_, r.int64(0, 0), [&] { index_erase(id); });
+    return true;
+}
+
+std::vector<token_id> pg_store::save_uses() {
+    const pending_batch batch = take_pending();
+    std::vector<token_id> first;
+    if (batch.empty()) return first;
+    std::lock_guard lock(db_mu_);
+    pg::connection& c = begin();
+    struct rollback_unless_done {
+        pg::connection& c;
+        bool done = false;
+        ~rollback_unless_done() {
+            if (done) return;
+            try {
+                if (c.ok()) c.exec("ROLLBACK");
+            } catch (...) {
+            }
+        }
+    } t{c};
+    for (const auto& [id, when] : batch.uses) {
+        if (c.exec("UPDATE access_tokens SET last_used_time = $1 WHERE id = $2 AND last_used_time IS NULL",
+                   {pg::number(when), id_param(id)})
+                .affected() == 1) {
+            first.push_back(id);
+            continue;
+        }
+        c.exec("UPDATE access_tokens SET last_used_time = greatest(last_used_time, $1) WHERE id = $2",
+               {pg::number(when), id_param(id)});
+    }
+    // No change is logged: the other servers' legacy records still verify, and each
+    // upgrades its own when the token reaches it.
+    const pg::param current = pg::number(static_cast<std::int64_t>(current_hash_scheme));
+    for (const auto& [id, hash] : batch.upgrades)
+        c.exec("UPDATE access_tokens SET secret_hash = $1, hash_scheme = $2::smallint WHERE id = $3 AND hash_scheme <> $2::smallint",
+               {pg::bytes(hash.bytes, sizeof hash.bytes), current, id_param(id)});
+    c.exec("COMMIT");
+    t.done = true;
+    applied(batch);
+    return first;
+}
+
+}  // namespace tokenauth::server
