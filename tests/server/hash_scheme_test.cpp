@@ -79,6 +79,7 @@ TEST_CASE("a database from before SHA-256 keeps its tokens, which are upgraded a
         // Make it the database an earlier version wrote: schema v3, BLAKE2b hashes.
         sqlite_db db(data + "/tokenauth.db");
         db.exec("DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones");  // v6's, on top
+        db.exec("DROP INDEX access_tokens_by_expiry; ALTER TABLE access_tokens DROP COLUMN expiry_warned");
         db.exec("ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time");
         db.exec("ALTER TABLE access_tokens DROP COLUMN family");
         db.exec("ALTER TABLE access_tokens DROP COLUMN name");

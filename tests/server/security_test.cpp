@@ -303,6 +303,7 @@ TEST_CASE("names stored before uniqueness keys that collide stay in place and ar
         REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
         const char* sql =
             "DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones;"  // v6's, on top
+            "DROP INDEX access_tokens_by_expiry; ALTER TABLE access_tokens DROP COLUMN expiry_warned;"
             "ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time;"
             "ALTER TABLE access_tokens DROP COLUMN family;"
             "ALTER TABLE access_tokens DROP COLUMN name;"
