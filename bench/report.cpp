@@ -157,6 +157,9 @@ void library(report& r, const gbench& g) {
     r.add("`BM_Validate_Expired`", g.time("BM_Validate_Expired"), fmt("%.2f", g.ns("BM_Validate_Expired") / floor));
     r.add("`BM_Validate_Hit_Legacy` (a BLAKE2b record before its upgrade)", g.time("BM_Validate_Hit_Legacy"),
           fmt("%.2f", g.ns("BM_Validate_Hit_Legacy") / floor));
+    if (g.ns("BM_Validate_Hit_Bounded") > 0)
+        r.add("`BM_Validate_Hit_Bounded` (4 allowed_cidrs; / `BM_Validate_Hit/1000`)", g.time("BM_Validate_Hit_Bounded"),
+              fmt("%.2f", g.ns("BM_Validate_Hit_Bounded") / g.ns("BM_Validate_Hit/1000")));
     for (const char* n : {"BM_Validate_Malformed", "BM_Validate_BadChecksum"}) {
         const double x = g.ns(n) / floor;
         r.add(std::string("`") + n + "`", g.time(n), fmt("%.2f", x), "<= 1.00", x <= 1.0);

@@ -170,12 +170,12 @@ TEST_CASE("errc is a registered error category with distinct messages", "[valida
     CHECK(ec.category().name() == std::string("tokenauth"));
     CHECK(ec.message() == "token secret does not match");
     std::set<std::string> messages, ids;
-    for (int i = 1; i <= static_cast<int>(errc::store_stale); ++i) {
+    for (int i = 1; i <= static_cast<int>(errc::bad_address); ++i) {
         messages.insert(tokenauth::to_string(static_cast<errc>(i)));
         ids.insert(tokenauth::to_identifier(static_cast<errc>(i)));
     }
-    CHECK(messages.size() == static_cast<std::size_t>(errc::store_stale));
-    CHECK(ids.size() == static_cast<std::size_t>(errc::store_stale));
+    CHECK(messages.size() == static_cast<std::size_t>(errc::bad_address));
+    CHECK(ids.size() == static_cast<std::size_t>(errc::bad_address));
     CHECK(std::string(tokenauth::to_string(static_cast<errc>(9999))) == "unknown error");
 }
 

@@ -51,6 +51,8 @@ enum class errc : int {
     too_long,                 ///< an input exceeds its length limit
     // Store state (appended: codes keep their values)
     store_stale,              ///< the token store may have missed revocations (a replica behind its source)
+    address_not_allowed,      ///< the token is bound to networks the client address is outside (or unknown)
+    bad_address,              ///< an IP address or network prefix is not valid
 };
 
 /// A static, human-readable description of an error code. Never fails or allocates.
@@ -82,6 +84,8 @@ constexpr const char* describe(errc e) noexcept {
     case errc::bad_token_id: return "invalid token id";
     case errc::too_long: return "input too long";
     case errc::store_stale: return "token store is out of date";
+    case errc::address_not_allowed: return "token is not allowed from this address";
+    case errc::bad_address: return "invalid IP address or network prefix";
     }
     return "unknown error";  // not an enumerator
 }
@@ -118,6 +122,8 @@ constexpr const char* to_identifier(errc e) noexcept {
     case errc::bad_token_id: return "bad_token_id";
     case errc::too_long: return "too_long";
     case errc::store_stale: return "store_stale";
+    case errc::address_not_allowed: return "address_not_allowed";
+    case errc::bad_address: return "bad_address";
     }
     return "unknown_error";  // not an enumerator
 }

@@ -52,11 +52,21 @@ public:
         return verify_and(t, out, [](const slot&) noexcept {});
     }
 
-    /// verify() and record_use() in one lookup, under one lock.
+    /// verify() and record_use() in one lookup, under one lock (for a token without network
+    /// bounds: the validator records a bounded one's use once its address is allowed).
     lookup_result verify_use(const access_token& t, token_record& out, timestamp now) const noexcept override {
         return verify_and(t, out, [now](const slot& e) noexcept {
-            if (e.enabled && !is_expired(e.expires_at, now)) touch(e, now);
+            if (e.network == network_table::unbounded && e.enabled && !is_expired(e.expires_at, now)) touch(e, now);
         });
+    }
+
+    /// The network bounds that records' network fields name: intern a token's bounds here
+    /// and put the index in its record.
+    network_table& networks() noexcept { return networks_; }
+    const network_table& networks() const noexcept { return networks_; }
+
+    bool address_allowed(std::uint32_t network, const ip_address* client) const noexcept override {
+        return networks_.allows(network, client);
     }
 
     /// Keeps now as the token's last use, at most one write a second per token (so threads
@@ -233,6 +243,12 @@ public:
         return update(id, [&](slot& e) { e.expires_at = expires_at; return true; });
     }
 
+    /// Sets a token's network bounds (an index of networks(); 0: any address); false when
+    /// unknown.
+    bool set_network(const token_id& id, std::uint32_t network) noexcept {
+        return update(id, [&](slot& e) { e.network = network; return true; });
+    }
+
     /// Number of tokens.
     std::size_t size() const noexcept {
         std::size_t n = 0;
@@ -250,7 +266,7 @@ public:
     }
 
 private:
-    // One table entry: 80 bytes, all zero when empty (huge_array hands out zeroed memory).
+    // One table entry: 88 bytes, all zero when empty (huge_array hands out zeroed memory).
     // `used` marks occupied slots. last_used and upgrade are the fields readers write (under
     // the shared lock), so they are atomics, mutable through the const slot a reader holds;
     // last_used's low bit marks a use not yet taken by take_unsaved_uses(), upgrade a legacy
@@ -262,6 +278,7 @@ private:
         timestamp expires_at;
         mutable std::atomic<timestamp> last_used;
         std::uint32_t scope;
+        std::uint32_t network;
         bool enabled;
         bool used;
         hash_scheme scheme;
@@ -276,6 +293,7 @@ private:
             expires_at = o.expires_at;
             last_used.store(o.last_used.load(std::memory_order_relaxed), std::memory_order_relaxed);
             scope = o.scope;
+            network = o.network;
             enabled = o.enabled;
             used = o.used;
             scheme = o.scheme;
@@ -289,6 +307,7 @@ private:
             user_auth_id = r.user_auth_id;
             expires_at = r.expires_at;
             scope = r.scope;
+            network = r.network;
             enabled = r.enabled;
             scheme = r.scheme;
             upgrade.store(0, std::memory_order_relaxed);
@@ -302,10 +321,11 @@ private:
             out.expires_at = expires_at;
             out.enabled = enabled;
             out.scope = scope;
+            out.network = network;
             out.scheme = scheme;
         }
     };
-    static_assert(sizeof(slot) == 80, "the per-token budget counts on an 80-byte slot");
+    static_assert(sizeof(slot) == 88, "the per-token budget counts on an 88-byte slot");
     static_assert(std::atomic<timestamp>::is_always_lock_free && std::atomic<std::uint8_t>::is_always_lock_free,
                   "readers write last_used and upgrade without a lock");
 
@@ -399,6 +419,7 @@ private:
 
     mutable detail::distributed_rwlock mu_;
     std::array<shard, shard_count> shards_;
+    network_table networks_;
 
     // Legacy records whose tokens validated, with their current-scheme hashes: readers
     // claim an entry with one fetch_add (only on that rare path); take_upgrades() drains.

@@ -9,16 +9,13 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <map>
-#include <mutex>
-#include <stdexcept>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "detail/interned.hpp"
 #include "detail/text.hpp"
 #include "error.hpp"
 
@@ -326,37 +323,14 @@ class scope_table {
 public:
     static constexpr std::uint32_t unrestricted = 0;
 
-    scope_table() = default;
-    scope_table(const scope_table&) = delete;
-    scope_table& operator=(const scope_table&) = delete;
-    ~scope_table() {
-        for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
-    }
-
     /// The index of a scope, adding it when new. Never returns unrestricted.
-    std::uint32_t intern(const privilege_set& s) {
-        std::lock_guard lock(mu_);
-        const auto it = index_.find(s);
-        if (it != index_.end()) return it->second;
-        const std::uint32_t i = next_;
-        if (i / chunk_size >= chunk_count) throw std::length_error("too many distinct token scopes");
-        privilege_set* chunk = chunks_[i / chunk_size].load(std::memory_order_relaxed);
-        if (chunk == nullptr) {
-            chunk = new privilege_set[chunk_size];
-            chunks_[i / chunk_size].store(chunk, std::memory_order_release);
-        }
-        chunk[i % chunk_size] = s;
-        index_.emplace(s, i);
-        ++next_;
-        return i;
-    }
+    std::uint32_t intern(const privilege_set& s) { return table_.intern(s, "too many distinct token scopes"); }
 
     /// The privileges of scope i (every privilege for unrestricted or an index never
     /// returned by intern()).
     privilege_set scope(std::uint32_t i) const noexcept {
-        if (i == unrestricted || i / chunk_size >= chunk_count) return privilege_set::all();
-        const privilege_set* chunk = chunks_[i / chunk_size].load(std::memory_order_acquire);
-        return chunk == nullptr ? privilege_set::all() : chunk[i % chunk_size];
+        const privilege_set* s = table_.get(i);
+        return s == nullptr ? privilege_set::all() : *s;
     }
 
     /// What a credential of scope i may do for a user holding user_privileges.
@@ -365,12 +339,7 @@ public:
     }
 
 private:
-    static constexpr std::size_t chunk_size = 1024;
-    static constexpr std::size_t chunk_count = 4096;  // up to 4,194,303 distinct scopes
-    std::array<std::atomic<privilege_set*>, chunk_count> chunks_{};
-    std::mutex mu_;
-    std::map<privilege_set, std::uint32_t> index_;
-    std::uint32_t next_ = 1;
+    detail::interned_table<privilege_set> table_;
 };
 
 /// Every privilege whose name ends in _READ (the built-in Observers role).

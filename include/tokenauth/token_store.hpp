@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "detail/config.hpp"
+#include "network.hpp"
 #include "secret.hpp"
 #include "time.hpp"
 #include "token.hpp"
@@ -20,6 +21,7 @@ struct token_record {
     timestamp expires_at = never_expires;
     bool enabled = true;
     std::uint32_t scope = 0;  ///< a scope_table index; 0: the user's full privileges
+    std::uint32_t network = 0;  ///< a network_table index; 0: usable from any address
     hash_scheme scheme = current_hash_scheme;  ///< how hash was computed
 };
 
@@ -77,13 +79,23 @@ public:
     /// behind, is false.
     [[nodiscard]] virtual bool stale() const noexcept { return false; }
 
-    /// verify(), then record_use() when the token was found enabled and unexpired at now:
-    /// what the validator calls. A store may do both in one lookup.
+    /// verify(), then record_use() when the token was found enabled and unexpired at now and
+    /// has no network bounds: what the validator calls. A store may do both in one lookup.
+    /// The validator records a bounded token's use itself, once the address is allowed.
     [[nodiscard]] virtual lookup_result verify_use(const access_token& t, token_record& out,
                                                    timestamp now) const noexcept {
         const lookup_result r = verify(t, out);
-        if (r == lookup_result::found && out.enabled && !is_expired(out.expires_at, now)) record_use(t.id, now);
+        if (r == lookup_result::found && out.network == 0 && out.enabled && !is_expired(out.expires_at, now))
+            record_use(t.id, now);
         return r;
+    }
+
+    /// True when a token whose record names network index `network` may be used from client
+    /// (nullptr: the address is not known). Must be cheap, thread-safe and fail closed; the
+    /// default knows no bounds, so it allows only network 0.
+    [[nodiscard]] virtual bool address_allowed(std::uint32_t network, const ip_address* client) const noexcept {
+        (void)client;
+        return network == 0;
     }
 };
 

@@ -6,6 +6,7 @@
 #include "error.hpp"
 #include "identity.hpp"
 #include "limits.hpp"
+#include "network.hpp"
 #include "privilege.hpp"
 #include "secret.hpp"
 #include "session.hpp"

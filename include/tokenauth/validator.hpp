@@ -1,6 +1,7 @@
 // tokenauth: from an Authorization header value to an authenticated principal.
 //
 //   "Bearer access-v1:..."   parse -> store lookup -> constant-time secret check ->
+//                            client address within the token's network bounds? ->
 //                            disabled? -> expired? -> record the use -> principal (with
 //                            the token's scope: see scope_table in privilege.hpp)
 //   "Bearer session-v1:..."  decode -> the user's binding and generation -> constant-time
@@ -19,6 +20,7 @@
 #include "detail/text.hpp"
 #include "error.hpp"
 #include "limits.hpp"
+#include "network.hpp"
 #include "session.hpp"
 #include "store.hpp"
 #include "time.hpp"
@@ -80,11 +82,23 @@ public:
     /// Validates "Bearer <token>" (scheme case-insensitive, exactly one space). Fails with
     /// header_too_long, missing_credentials, malformed, bad_scheme, bad_prefix, any
     /// token parse error, store_stale, unknown_token, bad_secret, disabled, expired,
-    /// bad_signature, session_revoked or unknown_user.
+    /// bad_signature, session_revoked or unknown_user; and with address_not_allowed for
+    /// an access token with network bounds (no client address is known here).
     [[nodiscard]] result<principal> validate(std::string_view authorization) const noexcept {
+        return validate(authorization, nullptr);
+    }
+
+    /// validate() for a request from client: an access token with network bounds is
+    /// accepted only from an address within them (address_not_allowed otherwise).
+    [[nodiscard]] result<principal> validate(std::string_view authorization, const ip_address& client) const noexcept {
+        return validate(authorization, &client);
+    }
+
+    /// validate() with the client address when known (nullptr: unknown).
+    [[nodiscard]] result<principal> validate(std::string_view authorization, const ip_address* client) const noexcept {
         std::string_view token;
         if (const errc e = split_bearer(authorization, token); e != errc::ok) return e;
-        return validate_token(token);
+        return validate_token(token, client);
     }
 
     /// The credential of an Authorization header "Bearer <credential>", or an error:
@@ -106,17 +120,19 @@ public:
         return errc::ok;
     }
 
-    /// Validates a bare token ("access-v1:..." or "session-v1:..."), without the scheme.
-    [[nodiscard]] result<principal> validate_token(std::string_view token) const noexcept {
+    /// Validates a bare token ("access-v1:..." or "session-v1:..."), without the scheme,
+    /// from client (nullptr: unknown).
+    [[nodiscard]] result<principal> validate_token(std::string_view token,
+                                                   const ip_address* client = nullptr) const noexcept {
         if (token.size() > max_authorization_length) return errc::header_too_long;
-        if (token.substr(0, access_token_prefix.size()) == access_token_prefix) return validate_access(token);
+        if (token.substr(0, access_token_prefix.size()) == access_token_prefix) return validate_access(token, client);
         if (session_key_ != nullptr && token.substr(0, session_token_prefix.size()) == session_token_prefix)
             return validate_session(token);
         return errc::bad_prefix;
     }
 
 private:
-    result<principal> validate_access(std::string_view text) const noexcept {
+    result<principal> validate_access(std::string_view text, const ip_address* client) const noexcept {
         const result<access_token> parsed = parse_access_token(text);
         if (!parsed) return parsed.error();
         if (store_->stale()) return errc::store_stale;  // fail closed: it may have missed a revocation
@@ -129,8 +145,11 @@ private:
         case lookup_result::bad_secret: return errc::bad_secret;
         case lookup_result::found: break;
         }
+        // Outside its networks a token's state is not told either.
+        if (rec.network != 0 && !store_->address_allowed(rec.network, client)) return errc::address_not_allowed;
         if (!rec.enabled) return errc::disabled;
         if (is_expired(rec.expires_at, now)) return errc::expired;
+        if (rec.network != 0) store_->record_use(parsed->id, now);  // verify_use left it to us
         principal p;
         p.auth_id = rec.user_auth_id;
         p.kind = credential_kind::access_token;

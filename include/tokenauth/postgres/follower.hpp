@@ -47,7 +47,7 @@ TOKENAUTH_ABI_BEGIN
 namespace postgres {
 
 /// The newest server schema whose change log this library understands.
-inline constexpr std::int64_t known_schema_version = 7;
+inline constexpr std::int64_t known_schema_version = 8;
 
 struct follower_options {
     std::string conninfo;                            ///< libpq URI or key=value string
@@ -140,6 +140,7 @@ struct token_row_view {
     std::optional<std::int64_t> expiration;  ///< seconds since the epoch; none: never expires
     bool enabled = true;
     const char* privileges = nullptr;  ///< the scope as the server writes it; nullptr: unrestricted
+    const char* allowed_cidrs = nullptr;  ///< network bounds (parse_network_bounds); nullptr: any address
 };
 
 /// The kinds of change the log holds besides tokens: the entity is a user's, group's or
@@ -263,7 +264,7 @@ private:
     }
 
     /// The token row whose columns start at first: id, secret_hash, hash_scheme, user_id,
-    /// expiration_time, enabled, privileges.
+    /// expiration_time, enabled, privileges, allowed_cidrs.
     static token_row_view token_of(PGresult* r, int row, int first) {
         token_row_view t;
         if (!detail::bytea_to(PQgetvalue(r, row, first), t.id.bytes, sizeof t.id.bytes) ||
@@ -277,6 +278,7 @@ private:
         if (!PQgetisnull(r, row, first + 4)) t.expiration = std::atoll(PQgetvalue(r, row, first + 4));
         t.enabled = PQgetvalue(r, row, first + 5)[0] == 't';
         if (!PQgetisnull(r, row, first + 6)) t.privileges = PQgetvalue(r, row, first + 6);
+        if (!PQgetisnull(r, row, first + 7)) t.allowed_cidrs = PQgetvalue(r, row, first + 7);
         return t;
     }
 
@@ -287,7 +289,8 @@ private:
         return detail::pq_exec(
             c,
             "SELECT s.schema_version, s.pruned_through, c.seq, c.kind, c.token_id, c.entity_id, t.id, t.secret_hash, "
-            "t.hash_scheme, t.user_id, t.expiration_time, t.enabled, t.privileges FROM tokenauth_replica_state s "
+            "t.hash_scheme, t.user_id, t.expiration_time, t.enabled, t.privileges, t.allowed_cidrs "
+            "FROM tokenauth_replica_state s "
             "LEFT JOIN tokenauth_replica_changes c ON c.seq > $1 "
             "LEFT JOIN tokenauth_replica_tokens t ON t.id = c.token_id ORDER BY c.seq",
             {std::to_string(applied_seq())});
@@ -302,8 +305,8 @@ private:
             if (PQntuples(state.get()) != 1) throw std::runtime_error("the database has no state row");
             check_schema(PQgetvalue(state.get(), 0, 0));
             seq = std::atoll(PQgetvalue(detail::pq_exec(c, "SELECT coalesce(max(seq), 0) FROM tokenauth_replica_changes").get(), 0, 0));
-            rows = detail::pq_exec(c, "SELECT id, secret_hash, hash_scheme, user_id, expiration_time, enabled, privileges "
-                                      "FROM tokenauth_replica_tokens");
+            rows = detail::pq_exec(c, "SELECT id, secret_hash, hash_scheme, user_id, expiration_time, enabled, privileges, "
+                                      "allowed_cidrs FROM tokenauth_replica_tokens");
             snapshot_begin(c);
             detail::pq_exec(c, "COMMIT");
         } catch (...) {

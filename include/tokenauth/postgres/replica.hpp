@@ -86,6 +86,9 @@ public:
         return tokens_.verify(t, out);
     }
     bool stale() const noexcept override { return follower::stale(); }
+    bool address_allowed(std::uint32_t network, const ip_address* client) const noexcept override {
+        return tokens_.address_allowed(network, client);
+    }
 
     /// A user's session state; false for an unknown user, or always without accept_sessions.
     bool session_user_of(std::uint64_t auth_id, session_user& out) const noexcept override {
@@ -117,6 +120,12 @@ private:
             privilege_set s;
             for (privilege p : *names) s.insert(p);
             rec.scope = scopes_.intern(s);
+        }
+        if (t.allowed_cidrs != nullptr) {
+            network_bounds b;
+            if (parse_network_bounds(t.allowed_cidrs, b) != errc::ok)
+                throw std::runtime_error("a token's allowed_cidrs are corrupt");
+            rec.network = tokens_.networks().intern(b);
         }
         return rec;
     }
