@@ -151,6 +151,29 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
                    "seconds between looks for access tokens crossing an --expiry-warnings threshold")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    app.add_option("--webhook", c.webhooks,
+                   "send security events (access_token.*, user.password_changed) to this receiver, signed as "
+                   "Standard Webhooks: URL,SECRET_FILE with https (http only to loopback) and a file holding "
+                   "whsec_<base64> (two lines while rotating the secret); repeat for more receivers");
+    app.add_option("--webhook-retry-base-ms", c.webhook_retry_base_ms,
+                   "milliseconds before a failed webhook delivery's first retry; doubled after each failure "
+                   "(at most an hour), half of it random")
+        ->check(CLI::Range(10, 3'600'000))
+        ->capture_default_str();
+    app.add_option("--webhook-max-attempts", c.webhook_max_attempts,
+                   "attempts before a webhook delivery is given up (kept as dead)")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    app.add_option("--webhook-timeout", c.webhook_timeout,
+                   "seconds for each of connecting to a receiver, the TLS handshake, sending, and its answer")
+        ->check(CLI::Range(1, 300))
+        ->capture_default_str();
+    std::string webhook_retention = "7d";
+    app.add_option("--webhook-retention", webhook_retention,
+                   "how long delivered and dead webhook deliveries stay in the outbox (a duration such as 7d)")
+        ->capture_default_str();
+    app.add_option("--webhook-ca-file", c.webhook_ca_file,
+                   "PEM file of the CAs to trust for webhook receivers, instead of the system's");
     app.add_option("--k8s-prefix", c.k8s_prefix,
                    "put before every user and group name a Kubernetes TokenReview answer gives "
                    "(POST /v1/auth/tokenreviews); names that would start with system: are never given")
@@ -226,19 +249,24 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     }
     c.expiry_warnings.clear();
     if (expiry_warnings != "none") {
-        for (std::size_t at = 0; at <= expiry_warnings.size();) {
-            const std::size_t comma = std::min(expiry_warnings.find(',', at), expiry_warnings.size());
-            const auto seconds = text::parse_duration_seconds(expiry_warnings.substr(at, comma - at));
+        for (const std::string& part : text::split(expiry_warnings, ',')) {
+            const auto seconds = text::parse_duration_seconds(part);
             if (!seconds) {
                 std::cerr << "tokenauth-server: --expiry-warnings takes durations such as 30d,7d,1d (or none)\n";
                 exit_code = 2;
                 return std::nullopt;
             }
             c.expiry_warnings.push_back(*seconds);
-            at = comma + 1;
         }
         std::sort(c.expiry_warnings.begin(), c.expiry_warnings.end());
         c.expiry_warnings.erase(std::unique(c.expiry_warnings.begin(), c.expiry_warnings.end()), c.expiry_warnings.end());
+    }
+    if (const auto seconds = text::parse_duration_seconds(webhook_retention)) {
+        c.webhook_retention = *seconds;
+    } else {
+        std::cerr << "tokenauth-server: --webhook-retention takes a duration such as 7d\n";
+        exit_code = 2;
+        return std::nullopt;
     }
     if (!c.verify_audit.empty()) return c;
     if (!parse_host_port(listen, "--listen", c.host, c.port)) {

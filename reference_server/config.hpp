@@ -36,6 +36,12 @@ struct config {
     int last_used_interval = 60;                ///< seconds between saves of last-used times
     std::vector<std::int64_t> expiry_warnings{86400, 7 * 86400, 30 * 86400};  ///< seconds, ascending; empty: none
     int expiry_warning_interval = 60;           ///< seconds between looks for tokens crossing one
+    std::vector<std::string> webhooks;          ///< --webhook URL,SECRET_FILE (webhooks.hpp parses them)
+    int webhook_retry_base_ms = 5000;           ///< the first retry's delay, doubled with each failure
+    int webhook_max_attempts = 12;              ///< then a delivery is dead
+    int webhook_timeout = 10;                   ///< seconds for each of connect, TLS, send, status line
+    std::int64_t webhook_retention = 7 * 86400; ///< seconds delivered and dead outbox rows are kept
+    std::string webhook_ca_file;                ///< trust these CAs for receivers instead of the system's
     std::int64_t audit_max_bytes = 64 << 20;    ///< audit.log rotates beyond this size
     std::string server_name;                    ///< names this server in audit events (default: host name)
     std::string verify_audit;                   ///< --verify-audit DATA_DIR: check and exit

@@ -26,6 +26,7 @@
 #include "storage/pg_store.hpp"
 #include "storage/sqlite_store.hpp"
 #include "tls/certificate.hpp"
+#include "webhooks/webhooks.hpp"
 
 using namespace tokenauth::server;
 
@@ -138,6 +139,17 @@ int main(int argc, char** argv) {
     const auto cfg = parse_config(argc, argv, exit_code);
     if (!cfg) return exit_code;
     if (!cfg->verify_audit.empty()) return audit_log::verify(cfg->verify_audit, std::cout);
+    std::vector<webhooks::endpoint> receivers;
+    std::vector<std::string> receiver_urls;
+    try {
+        for (const std::string& spec : cfg->webhooks) {
+            receivers.push_back(webhooks::parse_endpoint(spec));
+            receiver_urls.push_back(receivers.back().url);
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "tokenauth-server: " << e.what() << "\n";
+        return 2;
+    }
     ::umask(077);  // every file the server creates is private: 0600 files, 0700 directories
 
     // Block the stop signals in every thread; one thread waits for them.
@@ -215,11 +227,25 @@ int main(int argc, char** argv) {
         rules.k8s_prefix = cfg->k8s_prefix;
         rules.k8s_audience = cfg->k8s_audience;
         server_metrics metrics;
-        services svc{db, validator, clock, log, abuse, audit, rules, metrics};
-        periodic saver(std::chrono::seconds(cfg->last_used_interval), [&] { save_uses(db, audit, log); },
+        // The audit trail as the API and the periodic jobs see it: each event also goes to the
+        // webhook outbox when receivers get it.
+        webhooks::notifier events(audit, db, receiver_urls, log);
+        std::unique_ptr<webhooks::deliverer> delivery;
+        if (!receivers.empty()) {
+            webhooks::delivery_options o;
+            o.retry_base = std::chrono::milliseconds(cfg->webhook_retry_base_ms);
+            o.max_attempts = cfg->webhook_max_attempts;
+            o.timeout = std::chrono::seconds(cfg->webhook_timeout);
+            o.retention = std::chrono::hours(cfg->webhook_retention / 3600 + (cfg->webhook_retention % 3600 != 0));
+            o.ca_file = cfg->webhook_ca_file;
+            delivery = std::make_unique<webhooks::deliverer>(db, receivers, o, log);
+            events.on_enqueued([&delivery] { delivery->wake(); });
+        }
+        services svc{db, validator, clock, log, abuse, events, rules, metrics};
+        periodic saver(std::chrono::seconds(cfg->last_used_interval), [&] { save_uses(db, events, log); },
                        periodic::at_stop::run_once_more);
         periodic warner(std::chrono::seconds(cfg->expiry_warning_interval),
-                        [&] { warn_expiries(db, audit, log, clock, cfg->expiry_warnings); }, periodic::at_stop::skip);
+                        [&] { warn_expiries(db, events, log, clock, cfg->expiry_warnings); }, periodic::at_stop::skip);
         router routes(http->routes(), svc);
         configure_http(http->routes(), log);
         // The dispatcher tries a method's routes in order, a regular expression each: the

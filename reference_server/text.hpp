@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tokenauth::server::text {
 
@@ -14,6 +15,17 @@ constexpr std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
+}
+
+/// The parts of s between separators (an empty s is one empty part).
+inline std::vector<std::string> split(std::string_view s, char separator) {
+    std::vector<std::string> out;
+    while (true) {
+        const std::size_t at = s.find(separator);
+        out.emplace_back(s.substr(0, at));
+        if (at == std::string_view::npos) return out;
+        s.remove_prefix(at + 1);
+    }
 }
 
 constexpr char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }

@@ -23,6 +23,14 @@ nlohmann::json optional_time(const std::optional<timestamp>& t) {
 
 nlohmann::json optional_text(const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); }
 
+/// Stored bounds as the API shows them: a list of prefixes, or null for any address.
+nlohmann::json cidr_list(const std::optional<std::string>& stored) {
+    if (!stored) return nullptr;
+    nlohmann::json out = nlohmann::json::array();
+    for (const std::string& p : text::split(*stored, ',')) out.push_back(p);
+    return out;
+}
+
 nlohmann::json privilege_names(const privilege_set& s) {
     nlohmann::json out = nlohmann::json::array();
     for (privilege p : s.to_vector()) out.push_back(privilege_name(p));
@@ -41,6 +49,7 @@ nlohmann::json token_json(const request_context& ctx, const token_row& t) {
             {"privileges", t.privileges ? privilege_names(*t.privileges) : nlohmann::json(nullptr)},
             {"last_used_time", optional_time(last_used(ctx, t))},
             {"name", optional_text(t.name)},
+            {"allowed_cidrs", cidr_list(t.allowed_cidrs)},
             {"rotated_to", t.rotated_to ? nlohmann::json(to_string(*t.rotated_to)) : nlohmann::json(nullptr)},
             {"rotated_time", optional_time(t.rotated_time)}};
 }
@@ -249,12 +258,14 @@ void register_access_tokens(router& r) {
         check_lifetime(ctx, now, expiration);
         // Acting as the user: the caller must hold what the token could do.
         store& db = ctx.write({"creating an access token for this user", b.privileges.value_or(held), {}});
-        const created_token created = db.create_token(user, ctx.who.auth_id, expiration, now, b.privileges, b.name);
+        const created_token created =
+            db.create_token(user, ctx.who.auth_id, now, token_fields{expiration, b.privileges, b.name, b.allowed_cidrs});
         const token_row& row = created.row;
         ctx.audit("token_created", {{"token_id", to_string(row.id)},
                                     {"user", std::to_string(user)},
                                     {"expiration_time", expiration_text(row.expiration_time)},
                                     {"name", optional_text(row.name)},
+                                    {"allowed_cidrs", cidr_list(row.allowed_cidrs)},
                                     {"privileges", row.privileges ? privilege_names(*row.privileges) : nlohmann::json(nullptr)}});
         // The only response that ever carries the bearer token; the copy the JSON value held
         // is wiped once the body is written.
@@ -328,12 +339,14 @@ void register_access_tokens(router& r) {
         if (current->rotated_to) already_rotated(ctx, *current, false);
         if (b.expiration && ctx.svc.policy.max_token_lifetime != 0) check_lifetime(ctx, current->creation_time, *b.expiration);
         const auto row = ctx.write({"modifying this access token", revived_privileges(ctx, *current, b), {}})
-                             .modify_token(id, token_change{b.expiration, b.enabled, b.name});
+                             .modify_token(id, token_change{b.expiration, b.enabled, b.name, b.allowed_cidrs});
         if (!row) throw not_found("no access token with id " + to_string(id));
         ctx.audit("token_modified", {{"token_id", to_string(id)},
                                      {"enabled", row->enabled},
+                                     {"was_enabled", current->enabled},
                                      {"expiration_time", expiration_text(row->expiration_time)},
-                                     {"name", optional_text(row->name)}});
+                                     {"name", optional_text(row->name)},
+                                     {"allowed_cidrs", cidr_list(row->allowed_cidrs)}});
         ctx.reply(token_json(ctx, *row));
     });
 

@@ -90,10 +90,13 @@ void require_reviewer(request_context& ctx) {
 /// Validates a token a reviewer sent in a body: its user, with who set, or nullptr. An invalid
 /// one counts against the reviewer's address in the failure throttle, so reviewing is no way
 /// around it.
-const user_row* review(request_context& ctx, std::string_view token, principal& out) {
+const user_row* review(request_context& ctx, std::string_view token, principal& out,
+                       const ip_address* presented_from = nullptr) {
     std::string header = "Bearer ";
     header += token;
-    const auto who = ctx.validate(header);
+    // The token's own client, not the reviewer: a token with network bounds is inactive
+    // unless the reviewer says where it was presented from.
+    const auto who = ctx.validate_from(header, presented_from);
     tokenauth::wipe(header.data(), header.size());
     const user_row* u = who ? ctx.dir->user(who->auth_id) : nullptr;
     if (u == nullptr) {
@@ -113,9 +116,12 @@ void introspect(request_context& ctx) {
     if (type.rfind("application/x-www-form-urlencoded", 0) != 0)
         throw api_error{415, "unsupported_media_type_error", "introspection takes an application/x-www-form-urlencoded body"};
     require_reviewer(ctx);
-    std::string token = ctx.body(decode_introspection(ctx.req.body));
+    introspection_body form = ctx.body(decode_introspection(ctx.req.body));
+    std::string& token = form.token;
+    ip_address presented_from;
+    const bool known = form.client_address && parse_ip_address(*form.client_address, presented_from) == errc::ok;
     principal who;
-    const user_row* found = review(ctx, token, who);
+    const user_row* found = review(ctx, token, who, known ? &presented_from : nullptr);
     tokenauth::wipe(token.data(), token.size());
     if (found == nullptr) return ctx.reply({{"active", false}});  // never why
     nlohmann::json j = {{"active", true},

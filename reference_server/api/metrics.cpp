@@ -27,7 +27,7 @@ void write_metrics(const services& svc, const metrics_sources& src, exposition& 
     for (std::size_t i = 0; i < server_metrics::errc_count; ++i) {
         const auto e = static_cast<errc>(i);
         // Only what validating a credential can return (the rest are parse errors of other inputs).
-        if (e >= errc::bad_time && e <= errc::too_long) continue;
+        if ((e >= errc::bad_time && e <= errc::too_long) || e == errc::bad_address) continue;
         out.sample("_total", labels{{"result", to_identifier(e)}}, m.validations.value(i));
     }
 

@@ -52,19 +52,9 @@ std::string client_address(const http_request& req, const std::vector<std::strin
     // saw on the right, so read from there and stop at the first hop we do not trust.
     std::vector<std::string> hops;
     const auto range = req.headers.equal_range("X-Forwarded-For");
-    for (auto it = range.first; it != range.second; ++it) {
-        std::size_t start = 0;
-        const std::string& v = it->second;
-        while (start <= v.size()) {
-            std::size_t end = v.find(',', start);
-            if (end == std::string::npos) end = v.size();
-            std::string hop = v.substr(start, end - start);
-            hop.erase(0, hop.find_first_not_of(" \t"));
-            hop.erase(hop.find_last_not_of(" \t") + 1);
-            hops.push_back(std::move(hop));
-            start = end + 1;
-        }
-    }
+    for (auto it = range.first; it != range.second; ++it)
+        for (const std::string& hop : text::split(it->second, ','))
+            hops.emplace_back(text::trim(hop));
     for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
         if (!is_ip_literal(*it)) return req.remote_addr;  // not what a proxy writes: believe nothing
         if (!is_trusted(trusted_proxies, *it)) return *it;
@@ -87,8 +77,24 @@ std::string paging_link(std::string path_and_query, std::uint64_t limit, std::ui
 }
 
 result<principal> request_context::validate(std::string_view header) const {
-    auto who = svc.validator.validate(header);
+    ip_address address;
+    return validate_from(header, parse_ip_address(client, address) == errc::ok ? &address : nullptr);
+}
+
+result<principal> request_context::validate_from(std::string_view header, const ip_address* address) const {
+    auto who = svc.validator.validate(header, address);
     svc.metrics.validation(who ? errc::ok : who.code());
+    if (!who && who.code() == errc::address_not_allowed) {
+        // The right secret from outside the token's networks: a leaked token, most likely.
+        std::string_view token;
+        (void)tokenauth::validator::split_bearer(header, token);
+        const auto parsed = parse_access_token(token);
+        svc.audit.write("token_address_refused",
+                        {{"actor", nullptr},
+                         {"target", {{"token_id", parsed ? nlohmann::json(to_string(parsed->id)) : nlohmann::json(nullptr)}}},
+                         {"client", address != nullptr ? nlohmann::json(to_string(*address)) : nlohmann::json(nullptr)},
+                         {"outcome", "refused"}});
+    }
     return who;
 }
 
@@ -199,7 +205,9 @@ api_error unauthorized(errc code, bool session) {
         return {401, "authentication_required_error",
                 "authentication required: send 'Authorization: Bearer <token>' (log in or use an access token)"};
     case errc::unknown_token:
-    case errc::bad_secret: return {401, "invalid_credentials_error", "access token is not valid"};
+    case errc::bad_secret:
+    case errc::address_not_allowed:  // as an unknown token: the bounds are not the caller's to learn
+        return {401, "invalid_credentials_error", "access token is not valid"};
     case errc::expired:
         return session ? api_error{401, "session_expired_error", "session has expired; log in again"}
                        : api_error{401, "access_token_expired_error", "access token has expired"};
@@ -226,7 +234,8 @@ api_error unauthorized(errc code, bool session) {
     case errc::bad_identity:
     case errc::unknown_privilege:
     case errc::bad_token_id:
-    case errc::too_long: break;
+    case errc::too_long:
+    case errc::bad_address: break;
     }
     return {401, "invalid_credentials_error", std::string("malformed credential: ") + to_string(code)};
 }

@@ -130,6 +130,9 @@ public:
     std::uint64_t query_uint(const char* key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max) const;
     /// The validator's answer for an Authorization header value, counted in the metrics.
     result<principal> validate(std::string_view header) const;
+    /// validate() for a credential used from another address than the request's (a token a
+    /// reviewer sends): nullptr when that address is not known, so bounded tokens fail.
+    result<principal> validate_from(std::string_view header, const ip_address* address) const;
     /// Argon2id through the password gate: 503 with Retry-After when every slot stays busy.
     std::string hash_password(const std::string& password) const;
     bool verify_password(const std::string& hash, const std::string& password) const;

@@ -28,7 +28,13 @@ struct options {
     bool show_name = false;
     std::string grace;
     std::string expiring_within;
+    std::vector<std::string> allowed_cidrs;
+    bool clear_allowed_cidrs = false;
+    bool show_allowed_cidrs = false;
 };
+
+constexpr const char* allowed_cidr_help =
+    "accept the token only from this network, such as 10.0.0.0/8 or 2001:db8::/32 (repeat for up to 16)";
 
 /// Prints a response that holds a new bearer token, or writes the token to file (mode 0600)
 /// and prints the rest: the token stays off the terminal.
@@ -52,6 +58,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     create->add_option("--privileges-file", o->privileges_file,
                        "restrict the token to these privileges (one name per line, as for auth_create_role -p)");
     create->add_option("--name", o->name, "a name for people to tell the token by (at most 100 characters)");
+    create->add_option("--allowed-cidr", o->allowed_cidrs, allowed_cidr_help);
     create->callback([o, &g, &action] {
         action = [o, &g] {
             if (o->self == !o->identity.empty()) throw cli_error{"Error: give an identity or --self (one of them)"};
@@ -61,6 +68,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             if (!o->expiration.empty()) body["expiration_time"] = expiration_json(o->expiration);
             if (!o->privileges_file.empty()) body["privileges"] = read_privileges_file(o->privileges_file);
             if (!o->name.empty()) body["name"] = o->name;
+            if (!o->allowed_cidrs.empty()) body["allowed_cidrs"] = o->allowed_cidrs;
             print_new_token(c.call("POST", "/v1/auth/access-tokens/", body), o->file);
         };
     });
@@ -74,13 +82,18 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
         };
     });
 
-    auto* modify = app.add_subcommand("auth_modify_access_token", "Change an access token's expiration, state or name");
+    auto* modify = app.add_subcommand("auth_modify_access_token",
+                                      "Change an access token's expiration, state, name or networks");
     modify->add_option("id", o->token_id, "token id")->required();
     modify->add_option("-e,--expiration-time", o->expiration, "new expiration (UTC), or 'never'");
     auto* en = modify->add_flag("--enable", o->enable, "enable the token");
     modify->add_flag("--disable", o->disable, "disable the token")->excludes(en);
     auto* name = modify->add_option("--name", o->name, "a new name (at most 100 characters)");
     modify->add_flag("--clear-name", o->clear_name, "remove the token's name")->excludes(name);
+    auto* cidrs = modify->add_option("--allowed-cidr", o->allowed_cidrs,
+                                     "replace the token's networks with these (repeat for up to 16)");
+    modify->add_flag("--clear-allowed-cidrs", o->clear_allowed_cidrs, "accept the token from any address again")
+        ->excludes(cidrs);
     modify->callback([o, &g, &action] {
         action = [o, &g] {
             json body = json::object();
@@ -89,8 +102,11 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
             if (o->disable) body["enabled"] = false;
             if (!o->name.empty()) body["name"] = o->name;
             if (o->clear_name) body["name"] = nullptr;
+            if (!o->allowed_cidrs.empty()) body["allowed_cidrs"] = o->allowed_cidrs;
+            if (o->clear_allowed_cidrs) body["allowed_cidrs"] = nullptr;
             if (body.empty())
-                throw cli_error{"Error: give --expiration-time, --enable, --disable, --name or --clear-name"};
+                throw cli_error{"Error: give --expiration-time, --enable, --disable, --name, --clear-name, "
+                                "--allowed-cidr or --clear-allowed-cidrs"};
             connection c(g);
             print_json(c.call("PATCH", "/v1/auth/access-tokens/" + text::percent_encode(o->token_id), body));
         };
@@ -133,6 +149,7 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
     list->add_flag("--json", o->json_output, "print JSON instead of a table");
     list->add_flag("--show-last-used", o->show_last_used, "add a column with each token's last use");
     list->add_flag("--show-name", o->show_name, "add a column with each token's name");
+    list->add_flag("--show-allowed-cidrs", o->show_allowed_cidrs, "add a column with each token's networks");
     list->add_option("--expiring-within", o->expiring_within,
                      "only enabled tokens that have not expired and expire within this long (7d, 12h, 30m)");
     list->add_option("--unused-since", o->unused_since,
@@ -180,12 +197,19 @@ void add_token_commands(CLI::App& app, const globals& g, action_slot& action) {
                 {"id", "user", "creator", "creation time", "expiration time", "enabled"}};
             if (o->show_last_used) rows[0].push_back("last used");
             if (o->show_name) rows[0].push_back("name");
+            if (o->show_allowed_cidrs) rows[0].push_back("allowed networks");
             for (const auto& e : entries) {
                 rows.push_back({e.at("id").get<std::string>(), display_identity(e.at("user")),
                                 display_identity(e.at("creator")), e.at("creation_time").get<std::string>(),
                                 text_or_empty(e, "expiration_time"), e.at("enabled").get<bool>() ? "True" : "False"});
                 if (o->show_last_used) rows.back().push_back(text_or_empty(e, "last_used_time"));
                 if (o->show_name) rows.back().push_back(text_or_empty(e, "name"));
+                if (o->show_allowed_cidrs) {
+                    std::string networks;
+                    if (e.contains("allowed_cidrs") && e["allowed_cidrs"].is_array())
+                        for (const auto& p : e["allowed_cidrs"]) networks += (networks.empty() ? "" : ",") + p.get<std::string>();
+                    rows.back().push_back(networks.empty() ? "any" : networks);
+                }
             }
             print_table(rows);
         };

@@ -1,9 +1,11 @@
 #include "decoders.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include <tokenauth/identity_json.hpp>
+#include <tokenauth/network.hpp>
 #include "../names.hpp"
 #include "../text.hpp"
 
@@ -146,6 +148,35 @@ bool token_name_field(const json& j, std::optional<std::optional<std::string>>& 
     return true;
 }
 
+/// A token's "allowed_cidrs": absent (the outer optional stays empty), null (any address), or
+/// an array of 1 to 16 IPv4 or IPv6 prefixes, kept canonical and sorted.
+bool allowed_cidrs_field(const json& j, std::optional<std::optional<std::string>>& out, api_error& err) {
+    const json* f = field(j, "allowed_cidrs");
+    if (f == nullptr) return true;
+    if (f->is_null()) {
+        out.emplace();
+        return true;
+    }
+    const std::string rule = "'allowed_cidrs' must be null or a list of 1 to " +
+                             std::to_string(max_network_prefixes) + " network prefixes such as \"10.0.0.0/8\"";
+    if (!f->is_array() || f->empty() || f->size() > max_network_prefixes) {
+        err = bad(rule);
+        return false;
+    }
+    network_bounds b;
+    for (const json& item : *f) {
+        ip_prefix p;
+        if (!item.is_string() || parse_ip_prefix(item.get_ref<const std::string&>(), p) != errc::ok) {
+            const std::string shown = item.is_string() ? item.get_ref<const std::string&>().substr(0, 64) : item.dump().substr(0, 64);
+            err = bad(rule + "; '" + shown + "' is not one (an address, or an address whose bits after the prefix are all zero, then '/' and the length)");
+            return false;
+        }
+        (void)add_prefix(b, p);  // at most 16 items: never too many
+    }
+    out = to_string(b);
+    return true;
+}
+
 /// A decimal id given as a string or a number.
 std::optional<std::uint64_t> id_value(const json& f) {
     if (f.is_string()) return text::parse_decimal(f.get_ref<const std::string&>(), UINT64_MAX);
@@ -232,6 +263,9 @@ decoded<token_create_body> decode_token_create(std::string_view body) noexcept {
         std::optional<std::optional<std::string>> name;
         if (!token_name_field(j, name, out.error)) return;
         if (name) b.name = std::move(*name);
+        std::optional<std::optional<std::string>> cidrs;
+        if (!allowed_cidrs_field(j, cidrs, out.error)) return;
+        if (cidrs) b.allowed_cidrs = std::move(*cidrs);
         out.value = std::move(b);
     });
 }
@@ -245,26 +279,36 @@ int hex_digit(char c) noexcept {
 }
 }  // namespace
 
-decoded<std::string> decode_introspection(std::string_view body) noexcept {
-    decoded<std::string> out;
+decoded<introspection_body> decode_introspection(std::string_view body) noexcept {
+    decoded<introspection_body> out;
     try {
-        std::string found;
-        bool seen = false;
+        introspection_body b;
+        bool seen_token = false;
         while (!body.empty()) {
             const std::size_t amp = body.find('&');
             const std::string_view pair = body.substr(0, amp);
             body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
             const std::size_t eq = pair.find('=');
-            if (pair.substr(0, eq) != "token") continue;
+            const std::string_view key = pair.substr(0, eq);
+            std::string* target = nullptr;
+            bool seen = false;
+            if (key == "token") {
+                target = &b.token;
+                seen = std::exchange(seen_token, true);
+            } else if (key == "client_address") {
+                seen = b.client_address.has_value();
+                target = &b.client_address.emplace();
+            } else {
+                continue;
+            }
             if (seen) {
-                out.error = bad("the form has more than one 'token'");
+                out.error = bad("the form has more than one '" + std::string(key) + "'");
                 return out;
             }
-            seen = true;
             const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
             for (std::size_t i = 0; i < raw.size(); ++i) {
                 if (raw[i] != '%') {
-                    found += raw[i] == '+' ? ' ' : raw[i];
+                    *target += raw[i] == '+' ? ' ' : raw[i];
                     continue;
                 }
                 const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
@@ -273,11 +317,16 @@ decoded<std::string> decode_introspection(std::string_view body) noexcept {
                     out.error = bad("the form has a malformed percent-encoding");
                     return out;
                 }
-                found += static_cast<char>(hi * 16 + lo);
+                *target += static_cast<char>(hi * 16 + lo);
                 i += 2;
             }
         }
-        out.value = std::move(found);
+        ip_address ignored;
+        if (b.client_address && parse_ip_address(*b.client_address, ignored) != errc::ok) {
+            out.error = bad("'client_address' must be an IPv4 or IPv6 address");
+            return out;
+        }
+        out.value = std::move(b);
     } catch (const std::exception&) {  // bad_alloc
         out.error = bad("the form could not be read");
     }
@@ -348,6 +397,7 @@ decoded<token_modify_body> decode_token_modify(std::string_view body) noexcept {
             b.enabled = e->get<bool>();
         }
         if (!token_name_field(j, b.name, out.error)) return;
+        if (!allowed_cidrs_field(j, b.allowed_cidrs, out.error)) return;
         out.value = std::move(b);
     });
 }

@@ -31,11 +31,13 @@ struct token_create_body {
     std::optional<timestamp> expiration;
     std::optional<privilege_set> privileges;  ///< the token's scope; none: unrestricted
     std::optional<std::string> name;          ///< a label for people (names::kind::label), NFC
+    std::optional<std::string> allowed_cidrs; ///< canonical (tokenauth::to_string(network_bounds)); none: any
 };
 struct token_modify_body {
     std::optional<std::optional<timestamp>> expiration;  ///< outer: present; inner: null = never
     std::optional<bool> enabled;
     std::optional<std::optional<std::string>> name;  ///< outer: present; inner: null = none
+    std::optional<std::optional<std::string>> allowed_cidrs;  ///< outer: present; inner: null = any address
 };
 /// POST /v1/auth/access-tokens/{id}/rotate (an empty body is {}).
 struct token_rotate_body {
@@ -81,9 +83,15 @@ struct token_review_body {
 };
 
 decoded<token_create_body> decode_token_create(std::string_view body) noexcept;
-/// RFC 7662's request: the `token` of an application/x-www-form-urlencoded body ("" when
-/// absent; 400 when malformed or repeated). Other fields (token_type_hint) are ignored.
-decoded<std::string> decode_introspection(std::string_view body) noexcept;
+/// RFC 7662's request, an application/x-www-form-urlencoded body: `token` ("" when absent)
+/// and this server's addition `client_address` (the address the token was presented from,
+/// for tokens with network bounds). 400 when malformed, repeated or not an address. Other
+/// fields (token_type_hint) are ignored.
+struct introspection_body {
+    std::string token;
+    std::optional<std::string> client_address;
+};
+decoded<introspection_body> decode_introspection(std::string_view body) noexcept;
 decoded<token_review_body> decode_token_review(std::string_view body) noexcept;
 /// POST /v1/auth/access-tokens/revoke: {"credentials": [up to 500 strings]}.
 inline constexpr std::size_t max_revoke_credentials = 500;

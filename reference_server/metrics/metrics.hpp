@@ -91,7 +91,7 @@ enum class login_result : std::size_t { success, failure, throttled, busy, count
 
 /// What the request path counts.
 struct server_metrics {
-    static constexpr std::size_t errc_count = static_cast<std::size_t>(errc::store_stale) + 1;
+    static constexpr std::size_t errc_count = static_cast<std::size_t>(errc::bad_address) + 1;
 
     sharded_counters<errc_count> validations;  ///< by the validator's result (ok included)
     sharded_counters<static_cast<std::size_t>(login_result::count)> logins;

@@ -32,7 +32,8 @@ private:
 
     token_record record(const token_row_view& t) const {
         return s_.record_of(t.id, t.hash, t.scheme, t.user_auth_id, t.expiration, t.enabled,
-                            t.privileges != nullptr ? std::optional<std::string>(t.privileges) : std::nullopt);
+                            t.privileges != nullptr ? std::optional<std::string>(t.privileges) : std::nullopt,
+                            t.allowed_cidrs != nullptr ? std::optional<std::string>(t.allowed_cidrs) : std::nullopt);
     }
     std::shared_ptr<directory> read_directory(PGconn* c) const {
         pg::connection borrowed(c, pg::connection::borrowed{});

@@ -56,7 +56,7 @@ inline std::optional<change_kind> parse_change_kind(std::string_view text) {
 
 #define PG_TOKEN_COLUMNS                                                                                    \
     "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name, " \
-    "rotated_to, rotated_time, coalesce(family, id)"
+    "rotated_to, rotated_time, coalesce(family, id), allowed_cidrs"
 
 inline pg::param id_param(const token_id& id) { return pg::bytes(id.bytes, sizeof id.bytes); }
 

@@ -51,9 +51,8 @@ public:
     void refresh() override;
     std::vector<token_id> save_uses() override;
 
-    created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                timestamp now, const std::optional<privilege_set>& scope,
-                                const std::optional<std::string>& name) override;
+    created_token create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
+                               const token_fields& fields) override;
     std::optional<token_row> get_token(const token_id& id) override;
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
@@ -62,6 +61,10 @@ public:
     std::vector<token_id> disable_family(const token_id& member) override;
     std::vector<expiry_warning> claim_expiry_warnings(timestamp now, const std::vector<std::int64_t>& thresholds) override;
     bool delete_token(const token_id& id) override;
+    void enqueue_webhook(const std::vector<std::string>& endpoints, const webhook_event& e) override;
+    std::vector<webhook_delivery> claim_webhooks(timestamp now, timestamp lease_until, std::size_t max) override;
+    void finish_webhook(std::int64_t row, const webhook_outcome& outcome) override;
+    std::size_t prune_webhooks(timestamp before) override;
 
     user_row create_user(user_row u) override;
     user_row update_user(const user_row& u, bool password_changed) override;

@@ -71,30 +71,33 @@ token_row pg_store::read_token(const pg::result& r, int i) const {
     }
     t.rotated_time = r.opt_int64(i, 11);
     r.bytes(i, 12, t.family.bytes, sizeof t.family.bytes, "a token family id");
+    t.allowed_cidrs = r.opt_str(i, 13);
     return t;
 }
 
 // --- access tokens ---
 
-created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                     timestamp now, const std::optional<privilege_set>& scope,
-                                     const std::optional<std::string>& name) {
+created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
+                                     const token_fields& f) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
-    const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    const std::optional<std::string> scope_text = f.scope ? std::optional(privileges_to_text(*f.scope)) : std::nullopt;
     tokens_.reserve_for(token.id);  // so that applying it after the commit cannot fail
-    token_row row;
+    // The entries too: a record built before the call cannot fail after it.
+    const token_record rec =
+        record_of(token.id, hash, current_hash_scheme, user, f.expiration, true, scope_text, f.allowed_cidrs);
+    std::int64_t seq = 0;
     std::lock_guard lock(db_mu_);
     try {
         // The function checks the user and the per-user limit under the writers' lock, so
         // no other server counts or inserts at the same time.
-        const auto r = call("create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        const auto r = call("create_token",
+                            "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                             {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
-                             pg::number(creator), pg::number(now), pg::number(expiration), scope_text,
-                             pg::number(std::int64_t{max_tokens_per_user}), name});
-        row.seq = r.int64(0, 0);
-        apply_own(*db_, r.int64(0, 1),
-                  [&] { index_put(record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text)); });
+                             pg::number(creator), pg::number(now), pg::number(f.expiration), scope_text,
+                             pg::number(std::int64_t{max_tokens_per_user}), f.name, f.allowed_cidrs});
+        seq = r.int64(0, 0);
+        apply_own(*db_, r.int64(0, 1), [&] { index_put(rec); });
     } catch (const pg::error& e) {
         if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
             throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
@@ -103,16 +106,7 @@ created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, 
                             "user already holds " + std::to_string(max_tokens_per_user) +
                                 " access tokens; delete one before creating another");
     }
-    row.id = token.id;
-    row.user = user;
-    row.creator = creator;
-    row.creation_time = now;
-    row.expiration_time = expiration;
-    row.enabled = true;
-    row.privileges = scope;
-    row.name = name;
-    row.family = token.id;
-    return {row, secret_text(encode_access_token(token))};
+    return {new_token_row(token.id, seq, user, creator, now, f), secret_text(encode_access_token(token))};
 }
 
 std::optional<token_row> pg_store::get_token(const token_id& id) {
@@ -141,14 +135,19 @@ std::vector<token_row> pg_store::list_tokens(std::optional<std::uint64_t> user, 
 std::optional<token_row> pg_store::modify_token(const token_id& id, const token_change& change) {
     std::lock_guard lock(db_mu_);
     // The row after the change and the change's sequence (NULL: no such token).
-    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6)",
+    // The bounds' entry before the write, so applying it after cannot fail.
+    const std::optional<std::uint32_t> network =
+        change.allowed_cidrs ? std::optional(network_of(*change.allowed_cidrs)) : std::nullopt;
+    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6, $7, $8)",
                         {id_param(id), pg::boolean(change.expiration.has_value()),
                          pg::number(change.expiration ? *change.expiration : std::nullopt),
                          change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
-                         pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt});
-    if (r.null(0, 13)) return std::nullopt;
+                         pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt,
+                         pg::boolean(change.allowed_cidrs.has_value()),
+                         change.allowed_cidrs ? *change.allowed_cidrs : std::nullopt});
+    if (r.null(0, 14)) return std::nullopt;
     const token_row row = read_token(r, 0);
-    apply_own(*db_, r.int64(0, 13), [&] { apply_token_state(row); });
+    apply_own(*db_, r.int64(0, 14), [&] { apply_token_state(row, network); });
     return row;
 }
 
@@ -171,11 +170,11 @@ rotated_token pg_store::rotate_token(const token_id& predecessor, std::uint64_t 
         const pg::param scope_text = old.privileges ? pg::text(privileges_to_text(*old.privileges)) : std::nullopt;
         row = successor_row(old, token.id, creator, r);
         row.seq = c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, "
-                         "expiration_time, enabled, privileges, name, family) "
-                         "VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $9) RETURNING seq",
+                         "expiration_time, enabled, privileges, name, family, allowed_cidrs) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8, $9, $10) RETURNING seq",
                          {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(old.user),
                           pg::number(creator), pg::number(r.now), pg::number(r.expiration), scope_text, old.name,
-                          id_param(old.family)})
+                          id_param(old.family), old.allowed_cidrs})
                       .int64(0, 0);
         // tokens_held stays: one token in, one out.
         retired = retired_row(old, token.id, r);

@@ -316,14 +316,14 @@ void pg_store::import_from(sqlite_store& source) {
         token_record rec;
         if (!source.tokens().find(row.id, rec)) continue;
         c.exec("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, enabled, "
-               "privileges, last_used_time, hash_scheme, name, rotated_to, rotated_time, family) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+               "privileges, last_used_time, hash_scheme, name, rotated_to, rotated_time, family, allowed_cidrs) "
+               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                {id_param(row.id), pg::bytes(rec.hash.bytes, sizeof rec.hash.bytes), pg::number(row.user),
                 pg::number(row.creator), pg::number(row.creation_time), pg::number(row.expiration_time),
                 pg::boolean(row.enabled), row.privileges ? pg::text(privileges_to_text(*row.privileges)) : std::nullopt,
                 pg::number(row.last_used_time), pg::number(static_cast<std::int64_t>(rec.scheme)), row.name,
                 row.rotated_to ? id_param(*row.rotated_to) : std::nullopt, pg::number(row.rotated_time),
-                row.family == row.id ? std::nullopt : id_param(row.family)});
+                row.family == row.id ? std::nullopt : id_param(row.family), row.allowed_cidrs});
     }
     c.exec(TOKENAUTH_PG_RECOUNT_LIVE_TOKENS);
     c.exec("INSERT INTO changes (kind) VALUES ('directory')");

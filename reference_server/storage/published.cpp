@@ -75,7 +75,8 @@ bool published_store::session_user_of(std::uint64_t auth_id, session_user& out) 
 
 token_record published_store::record_of(const token_id& id, const secret_hash& hash, hash_scheme scheme,
                                         std::uint64_t user, std::optional<timestamp> expiration, bool enabled,
-                                        const std::optional<std::string>& privileges_text) {
+                                        const std::optional<std::string>& privileges_text,
+                                        const std::optional<std::string>& allowed_cidrs) {
     token_record rec;
     rec.id = id;
     rec.hash = hash;
@@ -84,7 +85,16 @@ token_record published_store::record_of(const token_id& id, const secret_hash& h
     rec.expires_at = expiration.value_or(never_expires);
     rec.enabled = enabled;
     if (privileges_text) rec.scope = scopes_.intern(privileges_from_text(*privileges_text));
+    rec.network = network_of(allowed_cidrs);
     return rec;
+}
+
+std::uint32_t published_store::network_of(const std::optional<std::string>& allowed_cidrs) {
+    if (!allowed_cidrs) return network_table::unbounded;
+    network_bounds b;
+    if (parse_network_bounds(*allowed_cidrs, b) != errc::ok)
+        throw std::runtime_error("corrupt database: a token's allowed_cidrs: " + *allowed_cidrs);
+    return tokens_.networks().intern(b);
 }
 
 hash_scheme published_store::scheme_of(std::int64_t stored) {
@@ -213,10 +223,11 @@ void published_store::index_erase(const token_id& id) noexcept {
     recount(before, std::nullopt);
 }
 
-void published_store::apply_token_state(const token_row& row) noexcept {
+void published_store::apply_token_state(const token_row& row, std::optional<std::uint32_t> network) noexcept {
     const auto before = indexed(tokens_, row.id);
     tokens_.set_expiration(row.id, row.expiration_time.value_or(never_expires));
     tokens_.set_enabled(row.id, row.enabled);
+    if (network) tokens_.set_network(row.id, *network);
     recount(before, indexed(tokens_, row.id));
 }
 

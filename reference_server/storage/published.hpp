@@ -55,7 +55,11 @@ protected:
     /// The record the index keeps for a stored token row.
     token_record record_of(const token_id& id, const secret_hash& hash, hash_scheme scheme, std::uint64_t user,
                            std::optional<timestamp> expiration, bool enabled,
-                           const std::optional<std::string>& privileges_text);
+                           const std::optional<std::string>& privileges_text,
+                           const std::optional<std::string>& allowed_cidrs);
+    /// The index's network entry for stored bounds (0 for none); interns them when new, so
+    /// call it before the commit. Throws std::runtime_error for corrupt text.
+    std::uint32_t network_of(const std::optional<std::string>& allowed_cidrs);
     /// A stored scheme number as a hash_scheme; throws std::runtime_error for any other.
     static hash_scheme scheme_of(std::int64_t stored);
 
@@ -81,8 +85,9 @@ protected:
     void index_loaded();
     /// Makes the index hold exactly these records (a snapshot loaded again): the others leave.
     void index_replace(const std::vector<token_record>& records);
-    /// The index takes a stored row's expiration and state (after a modify's commit).
-    void apply_token_state(const token_row& row) noexcept;
+    /// The index takes a stored row's expiration and state (after a modify's commit), and
+    /// its network entry when given (from network_of, before the commit).
+    void apply_token_state(const token_row& row, std::optional<std::uint32_t> network = std::nullopt) noexcept;
 
     tokenauth::scope_table scopes_;  // before tokens_: records name its entries
     tokenauth::memory_token_store tokens_;

@@ -90,6 +90,28 @@ const char* const migrations[] = {
     CREATE INDEX access_tokens_by_family ON access_tokens(coalesce(family, id));
     CREATE INDEX access_tokens_tombstones ON access_tokens(rotated_time) WHERE rotated_to IS NOT NULL;
     )sql",
+    // v7: network bounds and the webhook outbox. allowed_cidrs is a token's canonical prefix
+    // list (tokenauth::parse_network_bounds; NULL: any address). webhook_outbox holds one row
+    // per event and endpoint until it is delivered (state 'delivered', kept for the
+    // retention bound) or given up ('dead'); event_id is the Standard Webhooks message id,
+    // the same for every endpoint, and next_attempt when the row is next due.
+    R"sql(
+    ALTER TABLE access_tokens ADD COLUMN allowed_cidrs TEXT;
+    CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_time INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        last_error TEXT
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox(next_attempt) WHERE state = 'pending';
+    CREATE INDEX webhook_outbox_by_time ON webhook_outbox(created_time);
+    )sql",
 };
 constexpr std::int64_t name_keys_version = 5;
 

@@ -117,14 +117,15 @@ std::shared_ptr<directory> sqlite_store::load_directory() {
 
 void sqlite_store::load_tokens() {
     auto& s = db_->prepare(
-        "SELECT id, secret_hash, user_id, expiration_time, enabled, privileges, hash_scheme FROM access_tokens");
+        "SELECT id, secret_hash, user_id, expiration_time, enabled, privileges, hash_scheme, allowed_cidrs "
+        "FROM access_tokens");
     while (s.step()) {
         token_id id;
         secret_hash hash;
         s.blob_into(0, id.bytes, "an access token id");
         s.blob_into(1, hash.bytes, "an access token hash");
         index_load(record_of(id, hash, scheme_of(s.int64(6)), static_cast<std::uint64_t>(s.int64(2)), s.opt_int64(3),
-                                 s.int64(4) != 0, s.opt_text(5)));
+                             s.int64(4) != 0, s.opt_text(5), s.opt_text(7)));
     }
     index_loaded();
 }

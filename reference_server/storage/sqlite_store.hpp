@@ -36,9 +36,8 @@ public:
 
     // --- access tokens ---
     /// Creates a token for a user; returns its row and the bearer token (shown once).
-    created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                timestamp now, const std::optional<privilege_set>& scope,
-                                const std::optional<std::string>& name) override;
+    created_token create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
+                               const token_fields& fields) override;
     std::optional<token_row> get_token(const token_id& id) override;
     /// Rows after the cursor, in creation order, at most limit (0 = all); more is set when
     /// more rows follow.
@@ -49,6 +48,10 @@ public:
     std::vector<token_id> disable_family(const token_id& member) override;
     std::vector<expiry_warning> claim_expiry_warnings(timestamp now, const std::vector<std::int64_t>& thresholds) override;
     bool delete_token(const token_id& id) override;
+    void enqueue_webhook(const std::vector<std::string>& endpoints, const webhook_event& e) override;
+    std::vector<webhook_delivery> claim_webhooks(timestamp now, timestamp lease_until, std::size_t max) override;
+    void finish_webhook(std::int64_t row, const webhook_outcome& outcome) override;
+    std::size_t prune_webhooks(timestamp before) override;
 
     // --- users and groups ---
     user_row create_user(user_row u) override;

@@ -61,6 +61,8 @@ struct token_row {
     std::optional<tokenauth::privilege_set> privileges;  ///< the scope; none: unrestricted
     std::optional<timestamp> last_used_time;             ///< as last saved to the database
     std::optional<std::string> name;                     ///< a label for people; not in the index
+    /// The networks it may be used from, canonical (tokenauth::parse_network_bounds); none: any.
+    std::optional<std::string> allowed_cidrs;
     /// Set when the token was rotated: its successor and when. Such a row is a tombstone
     /// (kept token_tombstone_days for reuse detection), usable only during its grace.
     std::optional<token_id> rotated_to;
@@ -86,6 +88,16 @@ struct token_change {
     std::optional<std::optional<timestamp>> expiration;  ///< inner null: never expires
     std::optional<bool> enabled;
     std::optional<std::optional<std::string>> name;  ///< inner null: no name
+    std::optional<std::optional<std::string>> allowed_cidrs;  ///< canonical; inner null: any address
+};
+
+/// What a new token is given besides its user: expiry (none: never), scope (none: the user's
+/// privileges), name and network bounds (canonical text; none: any address).
+struct token_fields {
+    std::optional<timestamp> expiration;
+    std::optional<privilege_set> scope;
+    std::optional<std::string> name;
+    std::optional<std::string> allowed_cidrs;
 };
 
 enum class principal_type { user, group };
@@ -216,6 +228,23 @@ inline bool warning_due(expiry_warning& w, timestamp now, std::optional<std::int
 /// A rotation's two rows, as both backends write them: the successor (same user, scope, name
 /// and family; seq is the backend's to set) and the predecessor after it (a tombstone naming
 /// the successor, disabled now or expiring when its grace ends).
+/// A created token's row, as both backends return it.
+inline token_row new_token_row(const token_id& id, std::int64_t seq, std::uint64_t user, std::uint64_t creator,
+                               timestamp now, const token_fields& f) {
+    token_row row;
+    row.id = id;
+    row.seq = seq;
+    row.user = user;
+    row.creator = creator;
+    row.creation_time = now;
+    row.expiration_time = f.expiration;
+    row.privileges = f.scope;
+    row.name = f.name;
+    row.allowed_cidrs = f.allowed_cidrs;
+    row.family = id;
+    return row;
+}
+
 inline token_row successor_row(const token_row& old, const token_id& id, std::uint64_t creator, const token_rotation& r) {
     token_row row;
     row.id = id;
@@ -225,6 +254,7 @@ inline token_row successor_row(const token_row& old, const token_id& id, std::ui
     row.expiration_time = r.expiration;
     row.privileges = old.privileges;
     row.name = old.name;
+    row.allowed_cidrs = old.allowed_cidrs;
     row.family = old.family;
     return row;
 }
@@ -237,20 +267,47 @@ inline token_row retired_row(const token_row& old, const token_id& successor, co
     return row;
 }
 
+/// A webhook event for the outbox: the message id (the same for every receiver), its type,
+/// the JSON body to send, and when it happened.
+struct webhook_event {
+    std::string id;
+    std::string type;
+    std::string payload;
+    timestamp created = 0;
+};
+
+/// An outbox row claimed for delivery.
+struct webhook_delivery {
+    std::int64_t row = 0;
+    std::string endpoint;  ///< the receiver's URL
+    webhook_event event;
+    std::int64_t attempts = 0;  ///< made before this one
+};
+
+/// What became of an attempt.
+struct webhook_outcome {
+    enum class state { delivered, retry, dead } next = state::retry;
+    timestamp next_attempt = 0;  ///< with retry
+    std::string error;           ///< why it failed (never the receiver's body)
+};
+
+/// The outbox's state column for what comes next.
+inline const char* stored_state(webhook_outcome::state s) {
+    return s == webhook_outcome::state::delivered ? "delivered" : s == webhook_outcome::state::dead ? "dead" : "pending";
+}
+
 /// Everything the API needs of storage: the reads, and the writes. Handlers reach the
 /// writes only through request_context::write, which decides containment first.
 class store : public store_reader {
 public:
     // --- access tokens ---
-    /// Creates a token for a user, restricted to scope when given; returns its row and the
-    /// bearer token (shown once). storage_error: not_found (no such user), limit_reached
-    /// (two already).
-    virtual created_token create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                       timestamp now, const std::optional<privilege_set>& scope,
-                                       const std::optional<std::string>& name) = 0;
+    /// Creates a token for a user; returns its row and the bearer token (shown once).
+    /// storage_error: not_found (no such user), limit_reached (two already).
+    virtual created_token create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
+                                       const token_fields& fields) = 0;
     /// The row after the change, or nullopt when there is no such token.
     virtual std::optional<token_row> modify_token(const token_id& id, const token_change& change) = 0;
-    /// Creates the successor of a token (same user, scope and name, no limit check) and
+    /// Creates the successor of a token (same user, scope, name and bounds, no limit check) and
     /// retires the predecessor, in one transaction; tombstones older than
     /// token_tombstone_days go. storage_error: not_found, conflict (already rotated).
     virtual rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) = 0;
@@ -264,6 +321,18 @@ public:
     virtual std::vector<expiry_warning> claim_expiry_warnings(timestamp now,
                                                               const std::vector<std::int64_t>& thresholds) = 0;
     virtual bool delete_token(const token_id& id) = 0;
+
+    // --- the webhook outbox ---
+    /// Adds one pending row per receiver for the event (due at once).
+    virtual void enqueue_webhook(const std::vector<std::string>& endpoints, const webhook_event& e) = 0;
+    /// Claims up to max rows due at now, oldest first, moving their next attempt to
+    /// lease_until so that nobody else claims them meanwhile (servers sharing the store skip
+    /// each other's rows); a server that stops mid-delivery leaves them due again then.
+    virtual std::vector<webhook_delivery> claim_webhooks(timestamp now, timestamp lease_until, std::size_t max) = 0;
+    /// Records an attempt's outcome (the attempt counted).
+    virtual void finish_webhook(std::int64_t row, const webhook_outcome& outcome) = 0;
+    /// Removes delivered and dead rows created before `before`; how many went.
+    virtual std::size_t prune_webhooks(timestamp before) = 0;
 
     // --- users and groups (storage_error: conflict, not_found, in_use) ---
     virtual user_row create_user(user_row u) = 0;

@@ -22,16 +22,16 @@ token_row sqlite_store::read_token(statement& s) const {
     }
     t.rotated_time = s.opt_int64(11);
     s.blob_into(12, t.family.bytes, "a token family id");
+    t.allowed_cidrs = s.opt_text(13);
     return t;
 }
 
 #define TOKEN_COLUMNS                                                                                       \
     "id, seq, user_id, creator_id, creation_time, expiration_time, enabled, privileges, last_used_time, name, " \
-    "rotated_to, rotated_time, coalesce(family, id)"
+    "rotated_to, rotated_time, coalesce(family, id), allowed_cidrs"
 
-created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creator, std::optional<timestamp> expiration,
-                                     timestamp now, const std::optional<privilege_set>& scope,
-                                         const std::optional<std::string>& name) {
+created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
+                                         const token_fields& f) {
     const access_token token = generate_access_token();
     const secret_hash hash = hash_access_token(token);
     std::lock_guard lock(db_mu_);
@@ -53,34 +53,26 @@ created_token sqlite_store::create_token(std::uint64_t user, std::uint64_t creat
         throw storage_error(storage_error::kind::limit_reached,
                         "user already holds " + std::to_string(max_tokens_per_user) +
                             " access tokens; delete one before creating another");
-    const std::optional<std::string> scope_text = scope ? std::optional(privileges_to_text(*scope)) : std::nullopt;
+    const std::optional<std::string> scope_text = f.scope ? std::optional(privileges_to_text(*f.scope)) : std::nullopt;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                 "enabled, privileges, hash_scheme, name) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)")
+                 "enabled, privileges, hash_scheme, name, allowed_cidrs) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)")
         .bind_blob(1, token.id.bytes, 16)
         .bind_blob(2, hash.bytes, 32)
         .bind(3, user)
         .bind(4, creator)
         .bind(5, now)
-        .bind(6, expiration)
+        .bind(6, f.expiration)
         .bind(7, scope_text)
         .bind(8, static_cast<std::int64_t>(current_hash_scheme))
-        .bind(9, name)
+        .bind(9, f.name)
+        .bind(10, f.allowed_cidrs)
         .run();
-    // Everything that can fail (the scope's entry, room in the index) before the commit, so
-    // the index update after it cannot fail.
-    const token_record rec = record_of(token.id, hash, current_hash_scheme, user, expiration, true, scope_text);
+    // Everything that can fail (the scope's and bounds' entries, room in the index) before
+    // the commit, so the index update after it cannot fail.
+    const token_record rec =
+        record_of(token.id, hash, current_hash_scheme, user, f.expiration, true, scope_text, f.allowed_cidrs);
     tokens_.reserve_for(token.id);
-    token_row row;
-    row.id = token.id;
-    row.seq = db_->last_insert_rowid();
-    row.user = user;
-    row.creator = creator;
-    row.creation_time = now;
-    row.expiration_time = expiration;
-    row.enabled = true;
-    row.privileges = scope;
-    row.name = name;
-    row.family = token.id;
+    const token_row row = new_token_row(token.id, db_->last_insert_rowid(), user, creator, now, f);
     t.commit();
     index_put(rec);
     return {row, secret_text(encode_access_token(token))};
@@ -127,13 +119,20 @@ std::optional<token_row> sqlite_store::modify_token(const token_id& id, const to
             .run();
     if (change.name)
         db_->prepare("UPDATE access_tokens SET name = ? WHERE id = ?").bind(1, *change.name).bind_blob(2, id.bytes, 16).run();
+    if (change.allowed_cidrs)
+        db_->prepare("UPDATE access_tokens SET allowed_cidrs = ? WHERE id = ?")
+            .bind(1, *change.allowed_cidrs)
+            .bind_blob(2, id.bytes, 16)
+            .run();
     auto& s = db_->prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE id = ?");
     s.bind_blob(1, id.bytes, 16);
     if (!s.step()) return std::nullopt;
     token_row row = read_token(s);
     s.reset();
+    const std::optional<std::uint32_t> network =
+        change.allowed_cidrs ? std::optional(network_of(row.allowed_cidrs)) : std::nullopt;
     t.commit();
-    apply_token_state(row);
+    apply_token_state(row, network);
     return row;
 }
 
@@ -154,7 +153,7 @@ rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint6
     const std::optional<std::string> scope_text =
         old.privileges ? std::optional(privileges_to_text(*old.privileges)) : std::nullopt;
     db_->prepare("INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, expiration_time, "
-                 "enabled, privileges, hash_scheme, name, family) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)")
+                 "enabled, privileges, hash_scheme, name, family, allowed_cidrs) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)")
         .bind_blob(1, token.id.bytes, 16)
         .bind_blob(2, hash.bytes, 32)
         .bind(3, old.user)
@@ -165,6 +164,7 @@ rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint6
         .bind(8, static_cast<std::int64_t>(current_hash_scheme))
         .bind(9, old.name)
         .bind_blob(10, old.family.bytes, 16)
+        .bind(11, old.allowed_cidrs)
         .run();
     token_row row = successor_row(old, token.id, creator, r);
     row.seq = db_->last_insert_rowid();
@@ -184,7 +184,8 @@ rotated_token sqlite_store::rotate_token(const token_id& predecessor, std::uint6
     old_tombstones.reset();
     for (const token_id& id : expired)
         db_->prepare("DELETE FROM access_tokens WHERE id = ?").bind_blob(1, id.bytes, 16).run();
-    const token_record rec = record_of(token.id, hash, current_hash_scheme, row.user, r.expiration, true, scope_text);
+    const token_record rec =
+        record_of(token.id, hash, current_hash_scheme, row.user, r.expiration, true, scope_text, old.allowed_cidrs);
     tokens_.reserve_for(token.id);
     t.commit();
     index_put(rec);

@@ -1,5 +1,6 @@
 // Cluster > Access Tokens: the table, creating a token (shown once), rotating one (the new
-// one shown once), enabling, disabling, changing the expiration, renaming and deleting.
+// one shown once), enabling, disabling, changing the expiration, the name or the allowed
+// networks, and deleting.
 import {allEntries, del, display, get, identity, patch, post, utc} from './api.js';
 import {confirm, dialog, field, form, h, holds, needs, replace, table, uid, when} from './dom.js';
 import {privilegeChooser, privileges} from './roles.js';
@@ -7,6 +8,13 @@ import {privilegeChooser, privileges} from './roles.js';
 function buttons(...children) { return h('div', {class: 'buttons'}, ...children); }
 function cancel(d) { return h('button', {type: 'button', onclick: () => d.close()}, 'Cancel'); }
 const UTC_HINT = 'UTC; leave empty for no expiration';
+const NETWORKS_HINT = 'Optional: the token works only from these, such as 10.0.0.0/8, 2001:db8::/32 (up to 16).';
+
+/** The networks typed into a field (commas or spaces between), or null for none. */
+function networkList(text) {
+    const list = text.split(/[\s,]+/).filter((p) => p);
+    return list.length ? list : null;
+}
 
 const DAY = 86400 * 1000;
 
@@ -86,12 +94,14 @@ export async function renderTokens(main, ctx) {
             const user = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
             const name = field('Name', {autocomplete: 'off', maxlength: 100}, 'Optional: what the token is for');
             const expires = field('Expiration time', {type: 'datetime-local'}, UTC_HINT);
+            const networks = field('Allowed networks', {autocomplete: 'off'}, NETWORKS_HINT);
             const chooser = all ? privilegeChooser(all, 'Restrict to privileges (optional; none: all of the user\u2019s)')
                 : {element: needs('Restricting a token to some privileges', 'PRIVILEGE_ROLE_READ'), selected: () => []};
             const submit = h('button', {type: 'submit'}, 'Create');
             let warnedFor;  // the expiration (null: none) a warning was shown for; a second submit creates
             body.append(form([user.wrap, h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name}))),
-                              name.wrap, expires.wrap, h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
+                              name.wrap, expires.wrap, networks.wrap,
+                              h('details', {}, h('summary', {}, 'Privilege scope'), chooser.element),
                               buttons(submit, cancel(d))],
                 async () => {
                     const when = utc(expires.input.value);
@@ -106,6 +116,8 @@ export async function renderTokens(main, ctx) {
                     const doc = {user: await identity(user.input.value)};
                     if (name.input.value.trim()) doc.name = name.input.value.trim();
                     if (when) doc.expiration_time = when;
+                    const cidrs = networkList(networks.input.value);
+                    if (cidrs) doc.allowed_cidrs = cidrs;
                     const scope = chooser.selected();
                     if (scope.length) doc.privileges = scope;
                     const created = await post('/v1/auth/access-tokens/', doc);
@@ -164,6 +176,20 @@ export async function renderTokens(main, ctx) {
         });
     }
 
+    function changeNetworks(t) {
+        dialog('Change allowed networks', (body, d) => {
+            const networks = field('Allowed networks', {autocomplete: 'off', value: (t.allowed_cidrs || []).join(', ')},
+                                   `${NETWORKS_HINT} Leave empty to accept it from any address.`);
+            body.append(form([h('p', {}, `Token ${t.id} of ${display(t.user)}`), networks.wrap,
+                              buttons(h('button', {type: 'submit'}, 'Save'), cancel(d))],
+                async () => {
+                    await patch(`/v1/auth/access-tokens/${t.id}`, {allowed_cidrs: networkList(networks.input.value)});
+                    d.close();
+                    await refresh();
+                }, d.error));
+        });
+    }
+
     const act = (f) => async () => {
         try {
             ctx.showError('');
@@ -183,7 +209,8 @@ export async function renderTokens(main, ctx) {
             h('td', {}, t.rotated_to ? h('span', {title: `Rotated; its successor is ${t.rotated_to}`}, 'Rotated')
                         : t.enabled ? 'Yes' : 'No'),
             h('td', {class: 'nowrap'}, when(t.last_used_time)),
-            h('td', {}, t.privileges ? t.privileges.join(', ') : 'all'),
+            h('td', {}, t.privileges ? t.privileges.join(', ') : 'all',
+              t.allowed_cidrs ? h('div', {class: 'networks'}, `from ${t.allowed_cidrs.join(', ')}`) : null),
             h('td', {class: 'actions'}, !may.write ? null : [
               // A rotated token is kept only to recognise its reuse: it can be deleted, nothing else.
               t.rotated_to ? null : [
@@ -191,7 +218,8 @@ export async function renderTokens(main, ctx) {
                     t.enabled ? 'Disable' : 'Enable'),
                   h('button', {type: 'button', onclick: () => rotate(t)}, 'Rotate'),
                   h('button', {type: 'button', onclick: () => changeExpiration(t)}, 'Change expiration'),
-                  h('button', {type: 'button', onclick: () => rename(t)}, 'Rename')],
+                  h('button', {type: 'button', onclick: () => rename(t)}, 'Rename'),
+                  h('button', {type: 'button', onclick: () => changeNetworks(t)}, 'Networks')],
               h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete access token', `Delete the access token ${t.id} of ${display(t.user)}? `
                                                    + 'Services using it stop working at once.', 'Delete',

@@ -25,6 +25,13 @@ inline void require_error(const test_server::response& r, int status, const std:
     if (!error_class.empty()) CHECK(r.body.at("error_class") == error_class);
 }
 
+/// A token as a form field's value (its base64 '+', '/' and '=' percent-encoded).
+inline std::string form_encoded(const std::string& token) {
+    std::string out;
+    for (char c : token) out += c == '+' ? std::string("%2B") : c == '/' ? std::string("%2F") : c == '=' ? std::string("%3D") : std::string(1, c);
+    return out;
+}
+
 inline json user_identity(const std::string& name) { return {{"name", name}}; }
 
 /// Creates a local user and returns its id.

@@ -393,6 +393,28 @@ TEST_CASE("CLI token names: --name on create and modify, --clear-name, --show-na
     CHECK(q.ok_json({"auth_get_access_token", id}).at("name").is_null());
 }
 
+TEST_CASE("CLI network bounds: --allowed-cidr on create and modify, --clear-allowed-cidrs, --show-allowed-cidrs",
+          "[cli][cidrs]") {
+    temp_dir dir;
+    server_process s(dir.path + "/data");
+    const cli q{s, dir.path, dir.path + "/admin.cred"};
+    q.ok({"login", "-u", "admin", "-p", test_server::admin_password});
+    q.ok_json({"auth_add_user", "--name", "svc"});
+    const std::string id =
+        q.ok_json({"auth_create_access_token", "svc", "--allowed-cidr", "10.0.0.0/8", "--allowed-cidr", "2001:db8::/32"}).at("id");
+    CHECK(q.ok_json({"auth_get_access_token", id}).at("allowed_cidrs") == json{"10.0.0.0/8", "2001:db8::/32"});
+    const std::string table = q.ok({"auth_list_access_tokens", "--show-allowed-cidrs"});
+    CHECK(table.find("allowed networks") != std::string::npos);
+    CHECK(table.find("10.0.0.0/8,2001:db8::/32\n") != std::string::npos);
+    CHECK(q.ok_json({"auth_modify_access_token", id, "--allowed-cidr", "192.0.2.0/24"}).at("allowed_cidrs") ==
+          json{"192.0.2.0/24"});
+    CHECK(q.ok_json({"auth_modify_access_token", id, "--clear-allowed-cidrs"}).at("allowed_cidrs").is_null());
+    CHECK(q.ok({"auth_list_access_tokens", "--show-allowed-cidrs"}).find("any\n") != std::string::npos);
+    const auto refused = q.run({"auth_modify_access_token", id, "--allowed-cidr", "10.0.0.1/8"});
+    CHECK(refused.status != 0);
+    CHECK(refused.err.find("allowed_cidrs") != std::string::npos);
+}
+
 TEST_CASE("CLI auth_rotate_access_token: the service rotates its own token into a new file, with grace", "[cli]") {
     temp_dir dir;
     server_process s(dir.path + "/data");

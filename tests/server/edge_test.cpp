@@ -39,12 +39,6 @@ test_server::response introspect(const server_process& s, const std::string& rev
 }
 
 /// A bearer token as a form value: base64's '+', '/' and '=' percent-encoded.
-std::string form_encoded(const std::string& token) {
-    std::string out;
-    for (char c : token) out += c == '+' ? std::string("%2B") : c == '/' ? std::string("%2F") : c == '=' ? std::string("%3D") : std::string(1, c);
-    return out;
-}
-
 json token_review(const std::string& token, const char* version = "authentication.k8s.io/v1",
                   std::optional<std::vector<std::string>> audiences = std::nullopt) {
     json spec = {{"token", token}};

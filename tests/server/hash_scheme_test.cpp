@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "schema_rewind.hpp"
 
 using nlohmann::json;
 using test_server::server_process;
@@ -78,11 +79,7 @@ TEST_CASE("a database from before SHA-256 keeps its tokens, which are upgraded a
     {
         // Make it the database an earlier version wrote: schema v3, BLAKE2b hashes.
         sqlite_db db(data + "/tokenauth.db");
-        db.exec("DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones");  // v6's, on top
-        db.exec("DROP INDEX access_tokens_by_expiry; ALTER TABLE access_tokens DROP COLUMN expiry_warned");
-        db.exec("ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time");
-        db.exec("ALTER TABLE access_tokens DROP COLUMN family");
-        db.exec("ALTER TABLE access_tokens DROP COLUMN name");
+        db.exec(test_server::undo_v6_and_later);
         db.exec("ALTER TABLE access_tokens DROP COLUMN hash_scheme");
         db.exec("DROP INDEX principals_name_key; DROP INDEX roles_name_key");  // v5's, on top
         db.exec("ALTER TABLE principals DROP COLUMN name_key; ALTER TABLE roles DROP COLUMN name_key");

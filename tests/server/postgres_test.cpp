@@ -6,10 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "api_helpers.hpp"
 #include "metrics_helpers.hpp"
+#include "webhook_receiver.hpp"
 #include "storage/pg.hpp"
 #include <tokenauth/postgres/replica.hpp>
 
@@ -256,7 +258,8 @@ TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions work
         grant(s, admin, "SvcRole", {"PRIVILEGE_LOCAL_USER_READ", "PRIVILEGE_ACCESS_TOKENS_READ"}, json{{"name", "svc"}});
         token = create_token(s, admin, user_identity("svc"), "2099-01-01T00:00:00Z");
         const auto r = s.request("POST", "/v1/auth/access-tokens/", admin,
-                                 json{{"user", {{"name", "svc"}}}, {"privileges", {"PRIVILEGE_LOCAL_USER_READ"}}});
+                                 json{{"user", {{"name", "svc"}}}, {"privileges", {"PRIVILEGE_LOCAL_USER_READ"}},
+                                      {"allowed_cidrs", {"127.0.0.0/8"}}});
         REQUIRE(r.status == 200);
         scoped = {r.body.at("id"), r.body.at("bearer_token")};
         REQUIRE(s.request("POST", "/v1/groups/", admin, json{{"name", "Ops"}, {"gid", "7"}}).status == 200);
@@ -295,6 +298,8 @@ TEST_CASE("migrating a SQLite store to PostgreSQL keeps tokens and sessions work
     CHECK(p.request("GET", "/v1/session/who-am-i", session).status == 200);  // the same key file
     CHECK(p.request("GET", "/v1/users/", scoped.bearer).status == 200);
     CHECK(p.request("GET", "/v1/auth/access-tokens/", scoped.bearer).status == 403);  // the scope came along
+    CHECK(p.request("GET", "/v1/auth/access-tokens/" + scoped.id, p.login()).body.at("allowed_cidrs") ==
+          json{"127.0.0.0/8"});  // and the network bounds
     const std::string admin = p.login();
     const auto row = p.request("GET", "/v1/auth/access-tokens/" + token.id, admin);
     CHECK(row.body.at("expiration_time").get<std::string>().rfind("2099-01-01T00:00:00", 0) == 0);
@@ -487,4 +492,37 @@ TEST_CASE("two servers on one PostgreSQL give an expiry warning once between the
     std::this_thread::sleep_for(2500ms);  // both servers have looked again since
     CHECK(given(ids[0]) == 1);
     CHECK(given(ids[1]) == 1);
+}
+
+TEST_CASE("two servers on one PostgreSQL share the webhook outbox: every event delivered, signed, once",
+          "[postgres][webhooks]") {
+    if (test_server::skip_without_postgres()) return;
+    REQUIRE(sodium_init() >= 0);
+    namespace wh = test_server::webhooks;
+    wh::receiver r;
+    temp_dir dir;
+    const std::string db = pg_instance::shared().create_database();
+    const std::string key = wh::random_key();
+    const std::vector<std::string> hook = {"--webhook", r.url() + "," + wh::secret_file(dir.path, {key})};
+    server_process a(dir.path + "/a", on(db, dir.path + "/session.key", hook));
+    server_process b(dir.path + "/b", on(db, dir.path + "/session.key", hook));
+    const std::string admin = a.login();
+    std::set<std::string> tokens;
+    for (int i = 0; i < 6; ++i) {
+        const server_process& s = i % 2 == 0 ? a : b;
+        const std::string user = "svc" + std::to_string(i);
+        create_user(s, admin, user);
+        tokens.insert(create_token(s, admin, user_identity(user)).id);
+    }
+    const auto got = r.wait_for(6);
+    std::this_thread::sleep_for(2s);  // both servers poll the outbox: nothing comes twice
+    REQUIRE(r.got().size() == 6);
+    std::set<std::string> ids, delivered;
+    for (const auto& d : got) {
+        CHECK(wh::verifies(d, key));
+        ids.insert(d.id);
+        delivered.insert(json::parse(d.body).at("data").at("target").at("token_id").get<std::string>());
+    }
+    CHECK(ids.size() == 6);
+    CHECK(delivered == tokens);
 }

@@ -10,6 +10,7 @@
 #include "doc_blocks.hpp"
 #include "metrics_helpers.hpp"
 #include "server_process.hpp"
+#include "webhook_receiver.hpp"
 
 #ifndef TOKENAUTH_README
 #error "TOKENAUTH_README must name README.md"
@@ -100,18 +101,61 @@ TEST_CASE("README CLI walkthrough works as printed", "[readme]") {
     CHECK(out.find("=====") != std::string::npos);  // the list's table
 }
 
-TEST_CASE("docs/server.md rotation walkthrough works as printed", "[readme]") {
+/// A docs/server.md CLI walkthrough (its qq= line pointed at a fresh server), run as printed.
+std::string server_doc_walkthrough(const std::string& marker) {
     temp_dir dir;
     server_process s(dir.path + "/data", {}, "change-me");
-    std::string script = block_after("rotation", TOKENAUTH_SERVER_DOC);
+    std::string script = block_after(marker, TOKENAUTH_SERVER_DOC);
     REQUIRE(script.find("build/reference_server/tokenauth-cli --host 127.0.0.1") != std::string::npos);
     replace_all(script, "build/reference_server/tokenauth-cli --host 127.0.0.1",
                 std::string(TOKENAUTH_CLI_BIN) + " --host 127.0.0.1 --port " + std::to_string(s.port()));
-    const std::string out = run_script(dir.path, script);
+    return run_script(dir.path, script);
+}
+
+TEST_CASE("docs/server.md rotation walkthrough works as printed", "[readme]") {
+    const std::string out = server_doc_walkthrough("rotation");
     CHECK(out.find("\"rotated_from\"") != std::string::npos);
     CHECK(out.find("\"name\": \"svc-etl\"") != std::string::npos);  // who_am_i with the new token
     CHECK(out.find("\"rotated_to\": \"") != std::string::npos);      // the old one names its successor
     CHECK(out.find("access-v1:") == std::string::npos);                 // the tokens went to files only
+}
+
+TEST_CASE("docs/server.md network bounds walkthrough works as printed", "[readme][cidrs]") {
+    const std::string out = server_doc_walkthrough("cidrs");
+    CHECK(out.find("invalid_credentials_error") != std::string::npos);  // the one from outside
+    CHECK(out.find("\"name\": \"svc-local\"") != std::string::npos);
+}
+
+TEST_CASE("docs/server.md webhook receiver check works as printed on a real delivery", "[readme][webhooks]") {
+    REQUIRE(sodium_init() >= 0);
+    namespace wh = test_server::webhooks;
+    temp_dir dir;
+    wh::receiver r;
+    const std::string secret = wh::secret_file(dir.path, {wh::random_key()});
+    server_process s(dir.path + "/data", {"--webhook", r.url() + "," + secret});
+    const auto t = s.request("POST", "/v1/auth/access-tokens/", s.login(), nlohmann::json{{"user", {{"name", "admin"}}}});
+    REQUIRE(t.status == 200);
+    const auto got = r.wait_for(1);
+    REQUIRE(got.size() == 1);
+    std::ofstream(dir.path + "/webhook.secret") << slurp(secret);
+    const std::string check = block_after("webhook-verify", TOKENAUTH_SERVER_DOC);
+    const auto run = [&](const std::string& body) {
+        std::ofstream(dir.path + "/body.json") << body;
+        std::ofstream(dir.path + "/check.sh") << "cd " << dir.path << "\nWEBHOOK_ID='" << got[0].id
+                                               << "'\nWEBHOOK_TIMESTAMP='" << got[0].timestamp
+                                               << "'\nWEBHOOK_SIGNATURE='" << got[0].signature << "'\n" << check;
+        const int rc = std::system(("bash " + dir.path + "/check.sh > " + dir.path + "/out.txt 2>&1").c_str());
+        return std::make_pair(WEXITSTATUS(rc), slurp(dir.path + "/out.txt"));
+    };
+    const auto good = run(got[0].body);
+    INFO(good.second);
+    CHECK(good.first == 0);
+    CHECK(good.second == "valid\n");
+    std::string changed = got[0].body;
+    changed.replace(changed.find("access_token.created"), 20, "access_token.deleted");
+    const auto bad = run(changed);
+    CHECK(bad.first == 1);
+    CHECK(bad.second == "invalid\n");
 }
 
 TEST_CASE("README library block compiles and runs as printed", "[readme]") {

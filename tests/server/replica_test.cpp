@@ -333,3 +333,31 @@ TEST_CASE("replica: a quiet database never makes a healthy replica look stale", 
     for (int i = 0; i < 150; ++i, std::this_thread::sleep_for(10ms)) stale += r.stale() ? 1 : 0;
     CHECK(stale == 0);
 }
+
+TEST_CASE("replica: a token's network bounds hold in the replica's validator, and their changes reach it",
+          "[replica][cidrs]") {
+    if (test_server::skip_without_postgres()) return;
+    server_on_pg p;
+    create_user(p.s, p.admin, "svc");
+    const auto created = p.s.request("POST", "/v1/auth/access-tokens/", p.admin,
+                                     json{{"user", user_identity("svc")}, {"allowed_cidrs", {"10.0.0.0/8"}}});
+    REQUIRE(created.status == 200);
+    const std::string id = created.body.at("id"), header = "Bearer " + created.body.at("bearer_token").get<std::string>();
+    replica r({p.db});  // the bounds from the snapshot
+    tokenauth::system_clock clock;
+    const tokenauth::validator v(r, clock);
+    tokenauth::ip_address inside, outside;
+    REQUIRE(tokenauth::parse_ip_address("10.1.2.3", inside) == errc::ok);
+    REQUIRE(tokenauth::parse_ip_address("192.0.2.1", outside) == errc::ok);
+    CHECK(v.validate(header, inside).ok());
+    CHECK(v.validate(header, outside).code() == errc::address_not_allowed);
+    CHECK(v.validate(header).code() == errc::address_not_allowed);
+    // Moved by a PATCH: from the change log.
+    REQUIRE(p.s.request("PATCH", "/v1/auth/access-tokens/" + id, p.admin, json{{"allowed_cidrs", {"192.0.2.0/24"}}}).status == 200);
+    wait_for(r, last_change(p.db));
+    CHECK(v.validate(header, inside).code() == errc::address_not_allowed);
+    CHECK(v.validate(header, outside).ok());
+    REQUIRE(p.s.request("PATCH", "/v1/auth/access-tokens/" + id, p.admin, json{{"allowed_cidrs", nullptr}}).status == 200);
+    wait_for(r, last_change(p.db));
+    CHECK(v.validate(header).ok());
+}

@@ -26,7 +26,7 @@ struct has_public_generated_password<T, std::void_t<decltype(std::declval<T&>().
 
 TEST_CASE("a created bearer and a generated password are secret_text: named, move-only, wiped", "[secrets]") {
     // The store names what it returns; nothing can copy the bearer out by accident.
-    using create_result = decltype(std::declval<store&>().create_token(0, 0, std::nullopt, 0, std::nullopt, std::nullopt));
+    using create_result = decltype(std::declval<store&>().create_token(0, 0, 0, tokenauth::server::token_fields{}));
     STATIC_REQUIRE(std::is_same_v<create_result, created_token>);
     STATIC_REQUIRE(std::is_same_v<decltype(created_token::bearer), secret_text>);
     STATIC_REQUIRE(!std::is_copy_constructible_v<secret_text>);

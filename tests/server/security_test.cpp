@@ -10,6 +10,7 @@
 #include <set>
 
 #include "api_helpers.hpp"
+#include "schema_rewind.hpp"
 #include "text.hpp"
 
 using nlohmann::json;
@@ -301,12 +302,8 @@ TEST_CASE("names stored before uniqueness keys that collide stay in place and ar
         // admin that it accepted.
         sqlite3* db = nullptr;
         REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(db, test_server::undo_v6_and_later, nullptr, nullptr, nullptr) == SQLITE_OK);
         const char* sql =
-            "DROP INDEX access_tokens_by_family; DROP INDEX access_tokens_tombstones;"  // v6's, on top
-            "DROP INDEX access_tokens_by_expiry; ALTER TABLE access_tokens DROP COLUMN expiry_warned;"
-            "ALTER TABLE access_tokens DROP COLUMN rotated_to; ALTER TABLE access_tokens DROP COLUMN rotated_time;"
-            "ALTER TABLE access_tokens DROP COLUMN family;"
-            "ALTER TABLE access_tokens DROP COLUMN name;"
             "DROP INDEX principals_name_key; DROP INDEX roles_name_key;"
             "ALTER TABLE principals DROP COLUMN name_key; ALTER TABLE roles DROP COLUMN name_key;"
             "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding) "
