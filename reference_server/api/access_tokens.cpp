@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "router.hpp"
+#include "../names.hpp"
 #include "../text.hpp"
 
 namespace tokenauth::server {
@@ -294,15 +295,21 @@ void register_access_tokens(router& r) {
         }
         const std::uint64_t limit = ctx.query_uint("limit", 0, 1, 100000);
         const auto after = static_cast<std::int64_t>(ctx.query_uint("after", 0, 0, INT64_MAX));
+        // name_prefix: the token's name begins with it (case and Unicode variants alike).
+        const std::string name_prefix = ctx.req.get_param_value("name_prefix");
+        if (name_prefix.size() > 4 * names::max_label_characters) throw bad_request("query parameter 'name_prefix' is too long");
+        const std::string prefix_key = name_prefix.empty() ? std::string() : names::key(name_prefix);
         bool more = false;
         std::vector<token_row> rows;
-        if (!unused_since) {
+        if (!unused_since && prefix_key.empty()) {
             rows = ctx.svc.db.list_tokens(user, after, static_cast<std::size_t>(limit), more);
         } else {
-            // Not used since the time: last used before it, or never used and created before it.
             for (auto& t : ctx.svc.db.list_tokens(user, after, 0, more)) {
+                if (!prefix_key.empty() && (!t.name || names::key(*t.name).compare(0, prefix_key.size(), prefix_key) != 0))
+                    continue;
+                // Not used since the time: last used before it, or never used and created before it.
                 const auto used = last_used(ctx, t);
-                if (used ? *used >= *unused_since : t.creation_time >= *unused_since) continue;
+                if (unused_since && (used ? *used >= *unused_since : t.creation_time >= *unused_since)) continue;
                 if (limit != 0 && rows.size() == limit) {
                     more = true;
                     break;
@@ -317,6 +324,7 @@ void register_access_tokens(router& r) {
             std::string path = "/v1/auth/access-tokens/?";
             if (user) path += "user=" + text::percent_encode(user_param) + "&";
             if (unused_since) path += "unused_since=" + text::percent_encode(unused_param) + "&";
+            if (!name_prefix.empty()) path += "name_prefix=" + text::percent_encode(name_prefix) + "&";
             next = paging_link(std::move(path), limit, static_cast<std::uint64_t>(rows.back().seq));
         }
         ctx.reply({{"entries", std::move(entries)}, {"paging", {{"next", next}}}});

@@ -1,4 +1,5 @@
 // /v1/auth/roles/ with members, and /v1/auth/privileges/.
+#include "listing.hpp"
 #include "router.hpp"
 #include "../text.hpp"
 
@@ -60,7 +61,18 @@ void register_roles(router& r) {
     r.get(R"(/v1/auth/roles/?)", [](request_context& ctx) {
         ctx.require(privilege::role_read);
         nlohmann::json out = nlohmann::json::object();
-        for (const auto& role : ctx.dir->roles) out[role.name] = role_json(role);
+        list_query q = list_query::from(ctx);
+        q.by_name = true;  // roles have no id: they are always in name order, the cursor a name
+        if (!q.active) {
+            for (const auto& role : ctx.dir->roles) out[role.name] = role_json(role);
+        } else {
+            std::vector<const tokenauth::role*> all;
+            for (const auto& role : ctx.dir->roles) all.push_back(&role);
+            const auto index = [&](const tokenauth::role& x) { return static_cast<std::uint64_t>(&x - ctx.dir->roles.data()); };
+            for (const tokenauth::role* role : select_page(ctx, "/v1/auth/roles/", q, std::move(all), index,
+                                                           [](const tokenauth::role& x) -> const std::string& { return x.name; }))
+                out[role->name] = role_json(*role);
+        }
         ctx.reply(out);
     });
 

@@ -1,6 +1,7 @@
 // /v1/users/ and /v1/groups/ with members, setpassword and sessions/end.
 #include <algorithm>
 
+#include "listing.hpp"
 #include "router.hpp"
 
 namespace tokenauth::server {
@@ -44,7 +45,17 @@ void register_users_and_groups(router& r) {
     r.get(R"(/v1/users/?)", [](request_context& ctx) {
         ctx.require(privilege::local_user_read);
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& [id, u] : ctx.dir->users) out.push_back(user_json(*ctx.dir, u));
+        const list_query q = list_query::from(ctx);
+        if (!q.active) {
+            for (const auto& [id, u] : ctx.dir->users) out.push_back(user_json(*ctx.dir, u));
+        } else {
+            std::vector<const user_row*> all;
+            for (const auto& [id, u] : ctx.dir->users) all.push_back(&u);
+            for (const user_row* u : select_page(ctx, "/v1/users/", q, std::move(all),
+                                                 [](const user_row& x) { return x.auth_id; },
+                                                 [](const user_row& x) -> const std::string& { return x.name; }))
+                out.push_back(user_json(*ctx.dir, *u));
+        }
         ctx.reply(out);
     });
 
@@ -141,7 +152,17 @@ void register_users_and_groups(router& r) {
     r.get(R"(/v1/groups/?)", [](request_context& ctx) {
         ctx.require(privilege::local_group_read);
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& [id, g] : ctx.dir->groups) out.push_back(group_json(*ctx.dir, g));
+        const list_query q = list_query::from(ctx);
+        if (!q.active) {
+            for (const auto& [id, g] : ctx.dir->groups) out.push_back(group_json(*ctx.dir, g));
+        } else {
+            std::vector<const group_row*> all;
+            for (const auto& [id, g] : ctx.dir->groups) all.push_back(&g);
+            for (const group_row* g : select_page(ctx, "/v1/groups/", q, std::move(all),
+                                                  [](const group_row& x) { return x.auth_id; },
+                                                  [](const group_row& x) -> const std::string& { return x.name; }))
+                out.push_back(group_json(*ctx.dir, *g));
+        }
         ctx.reply(out);
     });
 

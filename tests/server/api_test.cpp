@@ -758,3 +758,104 @@ TEST_CASE("X-Request-Id: a well-formed one is kept, any other replaced, and it i
     CHECK(r.status == 404);
     CHECK(r.body.at("request_id") == r.headers.find("X-Request-Id")->second);
 }
+
+namespace {
+/// The path a Link: <...>; rel="next" header names, or "" when there is none.
+std::string next_link(const test_server::response& r) {
+    const auto it = r.headers.find("Link");
+    if (it == r.headers.end()) return "";
+    const std::string& v = it->second;
+    REQUIRE(v.front() == '<');
+    REQUIRE(v.find(">; rel=\"next\"") != std::string::npos);
+    return v.substr(1, v.find('>') - 1);
+}
+
+/// Every page of a list, following Link headers; the items' "name"s in order.
+std::vector<std::string> names_by_pages(const server_process& s, const std::string& admin, std::string path, bool object) {
+    std::vector<std::string> out;
+    for (int pages = 0; !path.empty(); ++pages) {
+        REQUIRE(pages < 100);
+        const auto r = s.request("GET", path, admin);
+        REQUIRE(r.status == 200);
+        for (const auto& item : r.body) out.push_back(item.at("name"));
+        (void)object;
+        path = next_link(r);
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("list paging: limit, after, name_prefix and sort on users, groups and roles, and without them nothing changes",
+          "[server][api][paging]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    for (int i = 0; i < 12; ++i) create_user(s, admin, (i % 2 ? "Zed-" : "amy-") + std::to_string(100 + i));
+    for (int i = 0; i < 5; ++i) REQUIRE(s.request("POST", "/v1/groups/", admin, json{{"name", "team-" + std::to_string(i)}, {"gid", ""}}).status == 200);
+    for (int i = 0; i < 4; ++i)
+        REQUIRE(s.request("POST", "/v1/auth/roles/", admin, json{{"name", "Role" + std::to_string(i)}, {"description", "d"},
+                                                                 {"privileges", json::array()}})
+                    .status == 200);
+    // Without the parameters: every user, in one array, no Link header (qq's view).
+    const auto whole = s.request("GET", "/v1/users/", admin);
+    REQUIRE(whole.body.is_array());
+    CHECK(whole.body.size() == 14);
+    CHECK(whole.headers.count("Link") == 0);
+    std::vector<std::string> all;
+    for (const auto& u : whole.body) all.push_back(u.at("name"));
+    // Pages of 5 in id order: the same users, in the same order, in 3 pages.
+    const auto first = s.request("GET", "/v1/users/?limit=5", admin);
+    CHECK(first.body.size() == 5);
+    CHECK(next_link(first).rfind("/v1/users/?limit=5&after=", 0) == 0);
+    CHECK(names_by_pages(s, admin, "/v1/users/?limit=5", false) == all);
+    // name_prefix: the beginning of the name, any case; sort=name by the name's key.
+    const auto zed = s.request("GET", "/v1/users/?name_prefix=zED-&sort=name", admin);
+    REQUIRE(zed.body.size() == 6);
+    CHECK(zed.body[0].at("name") == "Zed-101");
+    CHECK(zed.body[5].at("name") == "Zed-111");
+    const auto by_name = names_by_pages(s, admin, "/v1/users/?limit=4&sort=name", false);
+    REQUIRE(by_name.size() == 14);
+    CHECK(by_name.front() == "admin");
+    CHECK(by_name[1] == "amy-100");
+    CHECK(by_name.back() == "Zed-111");
+    // Groups the same way; roles (an object) in name order.
+    CHECK(names_by_pages(s, admin, "/v1/groups/?limit=2&name_prefix=team-", false).size() == 5);
+    const auto roles = s.request("GET", "/v1/auth/roles/?limit=3", admin);
+    REQUIRE(roles.body.is_object());
+    CHECK(roles.body.size() == 3);
+    CHECK(roles.body.begin().key() == "Administrators");
+    std::size_t role_count = 0;
+    for (std::string path = "/v1/auth/roles/?limit=3"; !path.empty();) {
+        const auto r = s.request("GET", path, admin);
+        role_count += r.body.size();
+        path = next_link(r);
+    }
+    CHECK(role_count == 6);
+    // Bad parameters are 400 with the reason.
+    require_error(s.request("GET", "/v1/users/?limit=0", admin), 400);
+    require_error(s.request("GET", "/v1/users/?sort=age", admin), 400);
+    require_error(s.request("GET", "/v1/users/?after=x", admin), 400);
+}
+
+TEST_CASE("access token list: name_prefix finds tokens by the beginning of their name, across pages", "[server][api][paging]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    for (int i = 0; i < 3; ++i) {
+        const std::string user = "svc" + std::to_string(i);
+        create_user(s, admin, user);
+        for (const char* name : {"Backup nightly", "deploy"})
+            REQUIRE(s.request("POST", "/v1/auth/access-tokens/", admin, json{{"user", user_identity(user)}, {"name", name}}).status == 200);
+    }
+    std::vector<std::string> found;
+    for (std::string path = "/v1/auth/access-tokens/?limit=2&name_prefix=backup"; !path.empty();) {
+        const auto r = s.request("GET", path, admin);
+        REQUIRE(r.status == 200);
+        for (const auto& t : r.body.at("entries")) found.push_back(t.at("name"));
+        const json& next = r.body.at("paging").at("next");
+        path = next.is_string() ? next.get<std::string>() : "";
+        if (!path.empty()) CHECK(path.find("name_prefix=backup") != std::string::npos);
+    }
+    CHECK(found == std::vector<std::string>(3, "Backup nightly"));
+    CHECK(s.request("GET", "/v1/auth/access-tokens/", admin).body.at("entries").size() == 6);
+}
