@@ -27,7 +27,9 @@ void serve(request_context& ctx, const ui::asset& a) {
 
 void register_ui(router& r) {
     r.get("/", [](request_context& ctx) { serve(ctx, *ui::find_asset("index.html")); }, auth::none);
-    r.get(R"(/ui/([A-Za-z0-9_-]+\.(?:js|css)))", [](request_context& ctx) {
+    // Browsers ask for /favicon.ico whatever the page names: the same icon.
+    r.get("/favicon.ico", [](request_context& ctx) { serve(ctx, *ui::find_asset("favicon.svg")); }, auth::none);
+    r.get(R"(/ui/([A-Za-z0-9_-]+\.(?:js|css|svg)))", [](request_context& ctx) {
         const ui::asset* a = ui::find_asset(ctx.capture(1));
         if (a == nullptr) throw not_found("no such file");
         serve(ctx, *a);

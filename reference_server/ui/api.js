@@ -22,6 +22,21 @@ export function onUnauthorized(handler) { unauthorized = handler; }
 
 /** One request; resolves to the parsed JSON (null for an empty body), rejects with ApiError. */
 export async function call(method, path, body) {
+    return (await exchange(method, path, body)).json;
+}
+
+/**
+ * One page of a list: GET path -> {body, next}, next being the path of the page after it (the
+ * Link rel="next" header of users, groups and roles; paging.next of access tokens) or null.
+ */
+export async function getPage(path) {
+    const {json, headers} = await exchange('GET', path);
+    const link = /<([^>]*)>;\s*rel="next"/.exec(headers.get('Link') || '');
+    const next = link ? link[1] : json && json.paging ? json.paging.next || null : null;
+    return {body: json, next};
+}
+
+async function exchange(method, path, body) {
     const headers = {};
     const token = session.get();
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -38,7 +53,7 @@ export async function call(method, path, body) {
         if (res.status === 401 && token) unauthorized(error);
         throw error;
     }
-    return json;
+    return {json, headers: res.headers};
 }
 
 export const get = (path) => call('GET', path);
@@ -46,17 +61,6 @@ export const post = (path, body) => call('POST', path, body ?? {});
 export const put = (path, body) => call('PUT', path, body);
 export const patch = (path, body) => call('PATCH', path, body);
 export const del = (path) => call('DELETE', path);
-
-/** Every page of a paged collection's entries. */
-export async function allEntries(path) {
-    const out = [];
-    for (let next = path, n = 0; next && n < 10000; n++) {
-        const page = await get(next);
-        out.push(...page.entries);
-        next = page.paging && page.paging.next;
-    }
-    return out;
-}
 
 /**
  * An identity as the API takes it, from what a person typed (a name, local:NAME, auth_id:N,

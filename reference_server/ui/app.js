@@ -1,7 +1,7 @@
 // The tokenauth web UI: sign-in, the Cluster menu, and one page per section. It talks only
 // to the public REST API with the session token from /v1/session/login.
 import {call, get, onUnauthorized, post, session} from './api.js';
-import {confirm, dialog, field, form, h, replace} from './dom.js';
+import {closeDialogs, confirm, dialog, field, form, h, menuButton, replace} from './dom.js';
 import {renderRoles} from './roles.js';
 import {renderTokens} from './tokens.js';
 import {renderUsers} from './users.js';
@@ -13,10 +13,13 @@ const pages = {
     '#/tokens': {title: 'Access Tokens', render: renderTokens},
 };
 let me = null;
+let reopen = [];  // the dialogs the end of a session closed, opened again after signing in
 
 onUnauthorized(() => {
     session.clear();
     me = null;
+    // A dialog would stay on top of the sign-in form: it closes, and comes back after it.
+    reopen = closeDialogs();
     signIn('Your session has ended; sign in again.');
 });
 
@@ -68,36 +71,20 @@ function endOtherSessions() {
 }
 
 let noticeArea = null;
-/** A status message under the header. */
-export function notice(text) { if (noticeArea) noticeArea.textContent = text; }
+/** A status message under the header, announced by screen readers (a live region); the
+ * same text twice is announced twice. */
+export function notice(text) {
+    if (!noticeArea) return;
+    noticeArea.textContent = '';
+    if (text) setTimeout(() => { noticeArea.textContent = text; }, 50);
+}
 let errorArea = null;
 /** An error (an API error's description) under the header. */
 export function showError(text) { if (errorArea) errorArea.textContent = text; }
 
 function menu() {
-    const listId = 'cluster-menu';
-    const button = h('button', {type: 'button', 'aria-haspopup': 'true', 'aria-expanded': 'false',
-                                'aria-controls': listId}, 'Cluster');
-    const items = Object.entries(pages).map(([hash, p]) =>
-        h('li', {role: 'none'}, h('a', {role: 'menuitem', href: hash}, p.title)));
-    const list = h('ul', {id: listId, role: 'menu', hidden: true}, items);
-    const setOpen = (open) => {
-        list.hidden = !open;
-        button.setAttribute('aria-expanded', String(open));
-    };
-    button.addEventListener('click', () => {
-        setOpen(list.hidden);
-        if (!list.hidden) list.querySelector('a').focus();
-    });
-    list.addEventListener('click', () => setOpen(false));
-    list.addEventListener('keydown', (e) => {
-        const links = [...list.querySelectorAll('a')];
-        const i = links.indexOf(document.activeElement);
-        if (e.key === 'Escape') { setOpen(false); button.focus(); }
-        if (e.key === 'ArrowDown') { e.preventDefault(); links[(i + 1) % links.length].focus(); }
-        if (e.key === 'ArrowUp') { e.preventDefault(); links[(i + links.length - 1) % links.length].focus(); }
-    });
-    return h('nav', {class: 'menu', 'aria-label': 'Main'}, button, list);
+    const items = Object.entries(pages).map(([hash, p]) => ({label: p.title, href: hash}));
+    return h('nav', {'aria-label': 'Main'}, menuButton('Cluster', items, {listId: 'cluster-menu'}).element);
 }
 
 async function route() {
@@ -132,7 +119,7 @@ async function start() {
         return;
     }
     errorArea = h('p', {class: 'error', role: 'alert'});
-    noticeArea = h('p', {class: 'notice', role: 'status'});
+    noticeArea = h('p', {class: 'notice', role: 'status', 'aria-live': 'polite'});
     replace(root,
         h('header', {},
           h('span', {class: 'brand'}, 'tokenauth'),
@@ -144,6 +131,7 @@ async function start() {
         errorArea, noticeArea,
         h('main', {id: 'main'}));
     await route();
+    for (const {title, build} of reopen.splice(0)) dialog(title, build);
 }
 
 window.addEventListener('hashchange', route);

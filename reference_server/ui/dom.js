@@ -42,28 +42,47 @@ export function replace(el, ...children) {
     append(el, children);
 }
 
+const open = new Set();  // the dialogs showing, as {title, build, api}
+
 /**
  * A modal dialog named by its title. build(body, api) fills it; api.error(message) shows a
- * message inside it, api.close() ends it. Escape and "Cancel" close it too.
+ * message inside it, api.close() ends it. Escape and "Cancel" close it too; api.onEscape,
+ * when set, is asked first and keeps the dialog open by returning false.
  */
 export function dialog(title, build) {
     const titleId = uid('dlg');
     const error = h('p', {class: 'error', role: 'alert'});
     const body = h('div', {class: 'dialog-body'});
-    const dlg = h('dialog', {role: 'dialog', 'aria-labelledby': titleId, 'aria-modal': 'true'},
+    const dlg = h('dialog', {'aria-labelledby': titleId, 'aria-modal': 'true'},
                   h('h2', {id: titleId}, title), error, body);
     const api = {
         element: dlg,
+        onEscape: null,
         error(message) { error.textContent = message; },
         close() { dlg.close(); },
     };
-    dlg.addEventListener('close', () => dlg.remove());
+    const entry = {title, build, api};
+    open.add(entry);
+    dlg.addEventListener('cancel', (event) => {
+        if (api.onEscape && api.onEscape() === false) event.preventDefault();
+    });
+    dlg.addEventListener('close', () => { open.delete(entry); dlg.remove(); });
     build(body, api);
     document.body.append(dlg);
     dlg.showModal();
-    const first = dlg.querySelector('input:not([readonly]), select, textarea, button');
+    const first = dlg.querySelector('[data-autofocus]') || dlg.querySelector('input:not([readonly]), select, textarea, button');
     if (first) first.focus();
     return api;
+}
+
+/**
+ * Closes every open dialog (the session has ended); returns how to open them again after
+ * signing in, as [{title, build}].
+ */
+export function closeDialogs() {
+    const was = [...open].map(({title, build}) => ({title, build}));
+    for (const {api} of [...open]) api.close();
+    return was;
 }
 
 /** A form whose submit runs action(); errors show in the dialog (or via onError). */
@@ -91,13 +110,50 @@ export function confirm(title, text, verb, action) {
             h('p', {}, text),
             h('div', {class: 'buttons'},
               h('button', {type: 'submit', class: 'danger'}, `Yes, ${verb}`),
-              h('button', {type: 'button', onclick: () => d.close()}, 'Cancel')),
+              // A destructive step is never the default: Enter on the open dialog cancels.
+              h('button', {type: 'button', 'data-autofocus': true, onclick: () => d.close()}, 'Cancel')),
         ], async () => { await action(); d.close(); }, d.error));
     });
 }
 
-/** A real table: caption, header row, one row per item. */
+/**
+ * A button that opens a menu: items are links ({label, href}) or actions ({label, run,
+ * danger}). Arrow keys move between items, Escape closes it and returns to the button, a
+ * click elsewhere closes it. Returns {element, button}.
+ */
+export function menuButton(label, items, {name, listId = uid('menu')} = {}) {
+    const button = h('button', {type: 'button', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-controls': listId,
+                                'aria-label': name}, label);
+    const list = h('ul', {id: listId, role: 'menu', hidden: true}, items.map((item) => h('li', {role: 'none'},
+        item.href ? h('a', {role: 'menuitem', href: item.href}, item.label)
+            : h('button', {type: 'button', role: 'menuitem', class: item.danger ? 'danger' : null, onclick: item.run},
+                item.label))));
+    const setOpen = (isOpen) => {
+        list.hidden = !isOpen;
+        button.setAttribute('aria-expanded', String(isOpen));
+    };
+    button.addEventListener('click', () => {
+        setOpen(list.hidden);
+        if (!list.hidden) list.querySelector('[role=menuitem]').focus();
+    });
+    list.addEventListener('click', () => setOpen(false));
+    list.addEventListener('keydown', (e) => {
+        const entries = [...list.querySelectorAll('[role=menuitem]')];
+        const i = entries.indexOf(document.activeElement);
+        if (e.key === 'Escape') { e.stopPropagation(); setOpen(false); button.focus(); }
+        if (e.key === 'ArrowDown') { e.preventDefault(); entries[(i + 1) % entries.length].focus(); }
+        if (e.key === 'ArrowUp') { e.preventDefault(); entries[(i + entries.length - 1) % entries.length].focus(); }
+    });
+    const element = h('div', {class: 'menu'}, button, list);
+    document.addEventListener('click', (e) => { if (!element.contains(e.target)) setOpen(false); });
+    return {element, button};
+}
+
+/** A real table: caption, header row, one row per item. Each cell is labelled with its
+ * column's header (data-label), which narrow screens show beside it as a card. */
 export function table(caption, headers, rows) {
+    for (const row of rows)
+        [...row.children].forEach((cell, i) => { if (headers[i]) cell.setAttribute('data-label', headers[i]); });
     return h('div', {class: 'table-wrap'}, h('table', {},
              h('caption', {}, caption),
              h('thead', {}, h('tr', {}, headers.map((x) => h('th', {scope: 'col'}, x)))),

@@ -1,6 +1,7 @@
 // Cluster > Role Management: roles with their privileges and members.
 import {del, display, get, identity, patch, post} from './api.js';
 import {confirm, dialog, field, form, h, holds, needs, replace, table, uid} from './dom.js';
+import {listPath, pagedList} from './list.js';
 
 let privilegeCache = null;
 /** {PRIVILEGE_NAME: description} from the server, once. */
@@ -47,11 +48,17 @@ export async function renderRoles(main, ctx) {
     }
     const all = await privileges();
 
-    const refresh = async () => {
-        const roles = Object.values(await get('/v1/auth/roles/'));
-        const members = await Promise.all(roles.map((r) => get(`/v1/auth/roles/${encodeURIComponent(r.name)}/members`)));
-        render(roles, members.map((m) => Object.entries(m.members)));
-    };
+    // Roles come a page at a time, in name order; each with its members.
+    const list = pagedList({
+        noun: 'roles', onError: ctx.showError, count: (page) => Object.keys(page).length,
+        path: (o) => listPath('/v1/auth/roles/', o),
+        render: async (page) => {
+            const roles = Object.values(page);
+            const members = await Promise.all(roles.map((r) => get(`/v1/auth/roles/${encodeURIComponent(r.name)}/members`)));
+            return roleTable(roles, members.map((m) => Object.entries(m.members)));
+        },
+    });
+    const refresh = () => list.refresh();
 
     function editRole(role) {
         dialog(role ? `Edit role ${role.name}` : 'Create role', (body, d) => {
@@ -80,12 +87,13 @@ export async function renderRoles(main, ctx) {
                 async () => {
                     await post(`/v1/auth/roles/${encodeURIComponent(role.name)}/members`, await identity(trustee.input.value));
                     d.close();
+                    ctx.notice(`${trustee.input.value} added to ${role.name}.`);
                     await refresh();
                 }, d.error));
         });
     }
 
-    function render(roles, members) {
+    function roleTable(roles, members) {
         const rows = roles.map((r, i) => h('tr', {},
             h('th', {scope: 'row'}, r.name),
             h('td', {}, r.description),
@@ -94,21 +102,30 @@ export async function renderRoles(main, ctx) {
             h('td', {}, h('ul', {class: 'members'}, members[i].map(([id, who]) => h('li', {}, display(who), ' ',
                 !may.write ? null : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${display(who)} from ${r.name}`,
                              onclick: () => confirm('Remove member', `Remove ${display(who)} from ${r.name}?`, 'Remove',
-                                                    async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}/members/${id}`); await refresh(); })},
+                                                    async () => {
+                                                        await del(`/v1/auth/roles/${encodeURIComponent(r.name)}/members/${id}`);
+                                                        ctx.notice(`${display(who)} removed from ${r.name}.`);
+                                                        await refresh();
+                                                    })},
                   'Remove'))))),
             h('td', {class: 'actions'}, !may.write ? null : [
               h('button', {type: 'button', onclick: () => addMember(r)}, 'Add Member'),
               r.name === 'Administrators' ? null : h('button', {type: 'button', onclick: () => editRole(r)}, 'Edit'),
               ['Administrators', 'Observers'].includes(r.name) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete role', `Delete the role ${r.name}?`, 'Delete',
-                                                   async () => { await del(`/v1/auth/roles/${encodeURIComponent(r.name)}`); await refresh(); })},
+                                                   async () => {
+                                                       await del(`/v1/auth/roles/${encodeURIComponent(r.name)}`);
+                                                       ctx.notice(`Role ${r.name} deleted.`);
+                                                       await refresh();
+                                                   })},
                 'Delete')])));
-        replace(section,
-                h('h2', {id: 'roles-heading', class: 'visually-hidden'}, 'Roles'),
-                may.write ? h('button', {type: 'button', onclick: () => editRole(null)}, 'Create Role')
-                    : needs('Creating and changing roles', 'PRIVILEGE_ROLE_WRITE'),
-                table('Roles', ['Name', 'Description', 'Privileges', 'Members', 'Actions'], rows));
+        return table('Roles', ['Name', 'Description', 'Privileges', 'Members', 'Actions'], rows);
     }
 
+    replace(section,
+            h('h2', {id: 'roles-heading', class: 'visually-hidden'}, 'Roles'),
+            may.write ? h('button', {type: 'button', onclick: () => editRole(null)}, 'Create Role')
+                : needs('Creating and changing roles', 'PRIVILEGE_ROLE_WRITE'),
+            list.element);
     await refresh();
 }

@@ -2,6 +2,11 @@
 // groups (create, delete, members added and removed).
 import {del, get, identity, post, put} from './api.js';
 import {confirm, dialog, field, form, h, holds, needs, replace, table} from './dom.js';
+import {listPath, pagedList} from './list.js';
+
+const SORTS = [['id', 'ID'], ['name', 'Name']];
+/** Members a group row shows; the rest are counted. */
+const MEMBERS_SHOWN = 20;
 
 // The built-in users (admin, guest) and groups (Users, Guests) cannot be deleted.
 const BUILTIN_USERS = ['500', '501'];
@@ -36,17 +41,34 @@ export async function renderUsers(main, ctx) {
         readGroups: holds(ctx.me, 'PRIVILEGE_LOCAL_GROUP_READ'),
         writeGroups: holds(ctx.me, 'PRIVILEGE_LOCAL_GROUP_WRITE'),
     };
+    // Group names for the users' primary group column (groups are few: all of them).
+    let groupNames = new Map();
+    const usersList = may.readUsers ? pagedList({
+        noun: 'users', sorts: SORTS, onError: ctx.showError, count: (users) => users.length,
+        path: (o) => listPath('/v1/users/', o),
+        render: (users) => userTable(users),
+    }) : null;
+    const groupsList = may.readGroups ? pagedList({
+        noun: 'groups', sorts: SORTS, onError: ctx.showError, count: (groups) => groups.length,
+        path: (o) => listPath('/v1/groups/', o),
+        render: async (groups) => groupTable(groups, await Promise.all(groups.map((g) => get(`/v1/groups/${g.id}/members/`)))),
+    }) : null;
+    replace(usersSection, h('h2', {id: 'users-heading'}, 'Users'),
+            !may.readUsers ? needs('Reading users', 'PRIVILEGE_LOCAL_USER_READ')
+                : [may.writeUsers ? h('button', {type: 'button', onclick: createUser}, 'Create')
+                       : needs('Creating and changing users', 'PRIVILEGE_LOCAL_USER_WRITE'),
+                   usersList.element]);
+    replace(groupsSection, h('h2', {id: 'groups-heading'}, 'Groups'),
+            !may.readGroups ? needs('Reading groups', 'PRIVILEGE_LOCAL_GROUP_READ')
+                : [may.writeGroups ? h('button', {type: 'button', onclick: createGroup}, 'Create')
+                       : needs('Creating and changing groups', 'PRIVILEGE_LOCAL_GROUP_WRITE'),
+                   groupsList.element]);
     const refresh = async () => {
-        const [users, groups] = await Promise.all([may.readUsers ? get('/v1/users/') : null,
-                                                   may.readGroups ? get('/v1/groups/') : null]);
-        const members = groups ? await Promise.all(groups.map((g) => get(`/v1/groups/${g.id}/members/`))) : [];
-        const groupName = (id) => ((groups || []).find((g) => g.id === id) || {name: id}).name;
-        if (users) renderUserList(users, groupName);
-        else replace(usersSection, h('h2', {id: 'users-heading'}, 'Users'), needs('Reading users', 'PRIVILEGE_LOCAL_USER_READ'));
-        if (groups) renderGroupList(users || [], groups, members);
-        else replace(groupsSection, h('h2', {id: 'groups-heading'}, 'Groups'), needs('Reading groups', 'PRIVILEGE_LOCAL_GROUP_READ'));
+        if (may.readGroups) groupNames = new Map((await get('/v1/groups/')).map((g) => [g.id, g.name]));
+        await Promise.all([usersList && usersList.refresh(), groupsList && groupsList.refresh()]);
     };
-    const run = (action) => async () => { await action(); await refresh(); };
+    // Runs an action, announces what it did, shows the result.
+    const run = (action, done) => async () => { await action(); ctx.notice(done); await refresh(); };
 
     function createUser() {
         dialog('Create user', (body, d) => {
@@ -76,9 +98,9 @@ export async function renderUsers(main, ctx) {
         });
     }
 
-    function renderUserList(users, groupName) {
+    function userTable(users) {
         const rows = users.map((u) => h('tr', {},
-            h('th', {scope: 'row'}, u.name), h('td', {}, u.id), h('td', {}, groupName(u.primary_group)),
+            h('th', {scope: 'row'}, u.name), h('td', {}, u.id), h('td', {}, groupNames.get(u.primary_group) || u.primary_group),
             h('td', {}, u.uid),
             h('td', {class: 'actions'}, !may.writeUsers ? null : [
               u.can_change_password ? h('button', {type: 'button', onclick: () => setPassword(u)}, 'Set password') : null,
@@ -91,13 +113,9 @@ export async function renderUsers(main, ctx) {
                 'End sessions'),
               BUILTIN_USERS.includes(u.id) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete user', `Delete the user ${u.name}? Their access tokens are deleted too.`,
-                                                   'Delete', run(() => del(`/v1/users/${u.id}`)))},
+                                                   'Delete', run(() => del(`/v1/users/${u.id}`), `User ${u.name} deleted.`))},
                 'Delete')])));
-        replace(usersSection,
-                h('h2', {id: 'users-heading'}, 'Users'),
-                may.writeUsers ? h('button', {type: 'button', onclick: createUser}, 'Create')
-                    : needs('Creating and changing users', 'PRIVILEGE_LOCAL_USER_WRITE'),
-                table('Local users', ['Name', 'ID', 'Primary group', 'UID', 'Actions'], rows));
+        return table('Local users', ['Name', 'ID', 'Primary group', 'UID', 'Actions'], rows);
     }
 
     function createGroup() {
@@ -106,47 +124,54 @@ export async function renderUsers(main, ctx) {
             body.append(form([name.wrap, buttons(h('button', {type: 'submit'}, 'Create'), cancel(d))], async () => {
                 await post('/v1/groups/', {name: name.input.value, gid: ''});
                 d.close();
+                ctx.notice(`Group ${name.input.value} created.`);
                 await refresh();
             }, d.error));
         });
     }
 
-    function addMember(g, users) {
+    function addMember(g) {
         dialog(`Add member to ${g.name}`, (body, d) => {
             const listId = 'users-for-group';
             const who = field('User', {autocomplete: 'off', list: listId}, 'A user name, auth_id:N or a SID');
-            const options = h('datalist', {id: listId}, users.map((u) => h('option', {value: u.name})));
+            const options = h('datalist', {id: listId});
+            // Suggestions: the users whose names begin with what is typed (one page of them).
+            who.input.addEventListener('input', async () => {
+                const prefix = who.input.value.trim();
+                const users = await get(listPath('/v1/users/', {prefix})).catch(() => []);
+                replace(options, users.map((u) => h('option', {value: u.name})));
+            });
             body.append(form([who.wrap, options, buttons(h('button', {type: 'submit'}, 'Add'), cancel(d))], async () => {
                 const id = await identity(who.input.value);
                 const found = await post('/v1/identity/find', id);
                 await post(`/v1/groups/${g.id}/members/`, {member_id: found.auth_id});
                 d.close();
+                ctx.notice(`${who.input.value} added to ${g.name}.`);
                 await refresh();
             }, d.error));
         });
     }
 
-    function renderGroupList(users, groups, members) {
+    function groupTable(groups, lists) {
+        // Explicit members first: a group of thousands by primary group shows them all the same.
+        const members = lists.map((list, i) => [...list].sort((a, b) => (a.primary_group === groups[i].id) - (b.primary_group === groups[i].id)));
         const rows = groups.map((g, i) => h('tr', {},
             h('th', {scope: 'row'}, g.name), h('td', {}, g.id),
-            h('td', {}, h('ul', {class: 'members'}, members[i].map((m) => h('li', {}, m.name, ' ',
+            h('td', {}, h('ul', {class: 'members'}, members[i].slice(0, MEMBERS_SHOWN).map((m) => h('li', {}, m.name, ' ',
                 // Members by primary group leave by changing it, not here.
                 m.primary_group === g.id ? h('small', {}, '(primary group)')
                     : !may.writeGroups ? null : h('button', {type: 'button', class: 'small', 'aria-label': `Remove ${m.name} from ${g.name}`,
-                                   onclick: () => run(() => del(`/v1/groups/${g.id}/members/${m.id}`))()
+                                   onclick: () => run(() => del(`/v1/groups/${g.id}/members/${m.id}`), `${m.name} removed from ${g.name}.`)()
                                        .catch((e) => ctx.showError(e.message))},
-                        'Remove'))))),
+                        'Remove')))),
+                members[i].length > MEMBERS_SHOWN ? h('p', {}, `and ${members[i].length - MEMBERS_SHOWN} more`) : null),
             h('td', {class: 'actions'}, !may.writeGroups ? null : [
-              h('button', {type: 'button', onclick: () => addMember(g, users)}, 'Add member'),
+              h('button', {type: 'button', onclick: () => addMember(g)}, 'Add member'),
               BUILTIN_GROUPS.includes(g.id) ? null : h('button', {type: 'button', class: 'danger',
                             onclick: () => confirm('Delete group', `Delete the group ${g.name}?`, 'Delete',
-                                                   run(() => del(`/v1/groups/${g.id}`)))},
+                                                   run(() => del(`/v1/groups/${g.id}`), `Group ${g.name} deleted.`))},
                 'Delete')])));
-        replace(groupsSection,
-                h('h2', {id: 'groups-heading'}, 'Groups'),
-                may.writeGroups ? h('button', {type: 'button', onclick: createGroup}, 'Create')
-                    : needs('Creating and changing groups', 'PRIVILEGE_LOCAL_GROUP_WRITE'),
-                table('Local groups and their members', ['Name', 'ID', 'Members', 'Actions'], rows));
+        return table('Local groups and their members', ['Name', 'ID', 'Members', 'Actions'], rows);
     }
 
     await refresh();

@@ -10,19 +10,23 @@ import {chromium} from 'playwright-core';
 export const ADMIN_PASSWORD = 'admin-password-for-browser-tests';
 
 /**
- * Starts TOKENAUTH_SERVER_BIN on 127.0.0.1:0; resolves to {base, api(method, path, {bearer,
- * body}), stop()} once its "listening" line names the port.
+ * Starts TOKENAUTH_SERVER_BIN on 127.0.0.1:0; resolves to {base, dataDir, api(method, path,
+ * {bearer, body}), stop()} once its "listening" line names the port. With dataDir, the server
+ * uses that directory (its data in dataDir/data) and stop() leaves it; stop() resolves when
+ * the server has exited.
  */
-export function startServer(binary = process.env.TOKENAUTH_SERVER_BIN) {
+export function startServer(binary = process.env.TOKENAUTH_SERVER_BIN, {dataDir: given} = {}) {
     if (!binary) throw new Error('set TOKENAUTH_SERVER_BIN to the tokenauth-server binary');
-    const dataDir = mkdtempSync(join(tmpdir(), 'tokenauth-ui-'));
+    const dataDir = given || mkdtempSync(join(tmpdir(), 'tokenauth-ui-'));
     const child = spawn(binary, ['--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data'), '--threads', '4'], {
         env: {...process.env, TOKENAUTH_ADMIN_PASSWORD: ADMIN_PASSWORD},
         stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const stop = () => {
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const stop = async () => {
         child.kill('SIGTERM');
-        rmSync(dataDir, {recursive: true, force: true});
+        await exited;
+        if (!given) rmSync(dataDir, {recursive: true, force: true});
     };
     return new Promise((resolve, reject) => {
         let log = '';
@@ -33,7 +37,7 @@ export function startServer(binary = process.env.TOKENAUTH_SERVER_BIN) {
             if (!line) return;
             clearTimeout(timer);
             const base = `https://127.0.0.1:${JSON.parse(line).port}`;
-            resolve({base, api: (method, path, options) => call(base, method, path, options), stop});
+            resolve({base, dataDir, api: (method, path, options) => call(base, method, path, options), stop});
         });
         child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
     });

@@ -59,6 +59,7 @@ try {
     await page.getByRole('button', {name: 'Create Access Token'}).click();
     const create = page.getByRole('dialog', {name: 'Create access token'});
     await create.getByLabel('User', {exact: true}).fill('jane');
+    await create.getByLabel('Expires').selectOption({label: 'On a date (UTC)'});
     await create.getByLabel('Expiration time').fill('2099-01-01T00:00');
     await create.getByRole('button', {name: 'Create', exact: true}).click();
     await create.getByLabel('Bearer token').waitFor();
