@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include <tokenauth/network.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -167,8 +169,14 @@ post_result post(const url_parts& u, const std::vector<std::pair<std::string, st
         }
         SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
         ssl.reset(SSL_new(ctx.get()));
-        if (!ssl || SSL_set_fd(ssl.get(), sock.fd) != 1 || SSL_set1_host(ssl.get(), u.host.c_str()) != 1 ||
-            SSL_set_tlsext_host_name(ssl.get(), u.host.c_str()) != 1) {
+        // The certificate must name the host: an IP address among its IP SANs, a name among its
+        // DNS names (and only a name goes in SNI, which has no room for an address).
+        ip_address literal;
+        const bool is_ip = parse_ip_address(u.host, literal) == errc::ok;
+        if (!ssl || SSL_set_fd(ssl.get(), sock.fd) != 1 ||
+            (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), u.host.c_str()) != 1
+                   : SSL_set1_host(ssl.get(), u.host.c_str()) != 1 ||
+                         SSL_set_tlsext_host_name(ssl.get(), u.host.c_str()) != 1)) {
             out.error = "cannot set up TLS";
             return out;
         }

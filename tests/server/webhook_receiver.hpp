@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,25 +26,39 @@ struct delivery {
     std::string id, timestamp, signature, body;
 };
 
-/// A webhook receiver on 127.0.0.1: records every POST and answers `status`.
+/// A webhook receiver on 127.0.0.1: records every POST to /hook and answers `status` (after
+/// `delay_ms`, with the body `answer`; with a 3xx, a Location naming /elsewhere, whose hits
+/// are counted). Over TLS when given a certificate and key.
 class receiver {
 public:
-    explicit receiver(int port = 0) {
-        server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-            std::lock_guard lock(mu_);
-            got_.push_back({req.get_header_value("webhook-id"), req.get_header_value("webhook-timestamp"),
-                            req.get_header_value("webhook-signature"), req.body});
+    explicit receiver(int port = 0, const std::string& cert = "", const std::string& key = "")
+        : server_(cert.empty() ? std::make_unique<httplib::Server>()
+                               : std::unique_ptr<httplib::Server>(std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str()))),
+          tls_(!cert.empty()) {
+        server_->Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+            {
+                std::lock_guard lock(mu_);
+                got_.push_back({req.get_header_value("webhook-id"), req.get_header_value("webhook-timestamp"),
+                                req.get_header_value("webhook-signature"), req.body});
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
             res.status = status.load();
+            if (res.status >= 300 && res.status < 400) res.set_header("Location", "/elsewhere");
+            res.set_content(answer, "text/plain");
         });
-        port_ = port == 0 ? server_.bind_to_any_port("127.0.0.1") : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
+        server_->Post("/elsewhere", [this](const httplib::Request&, httplib::Response& res) {
+            ++elsewhere;
+            res.status = 204;
+        });
+        port_ = port == 0 ? server_->bind_to_any_port("127.0.0.1") : (server_->bind_to_port("127.0.0.1", port) ? port : -1);
         REQUIRE(port_ > 0);
-        thread_ = std::thread([this] { server_.listen_after_bind(); });
+        thread_ = std::thread([this] { server_->listen_after_bind(); });
     }
     ~receiver() {
-        server_.stop();
+        server_->stop();
         thread_.join();
     }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+    std::string url() const { return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_) + "/hook"; }
     int port() const { return port_; }
     std::vector<delivery> got() const {
         std::lock_guard lock(mu_);
@@ -55,9 +70,13 @@ public:
         return got();
     }
     std::atomic<int> status{204};
+    std::atomic<int> delay_ms{0};
+    std::atomic<int> elsewhere{0};
+    std::string answer = "receiver-body-never-logged";
 
 private:
-    httplib::Server server_;
+    std::unique_ptr<httplib::Server> server_;
+    bool tls_;
     int port_ = 0;
     std::thread thread_;
     mutable std::mutex mu_;

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <tokenauth/time.hpp>
 
 #include "api_helpers.hpp"
 #include "raw_http.hpp"
@@ -95,6 +97,47 @@ TEST_CASE("webhooks: each token event once, signed, without the bearer secret", 
     for (const auto& id : ids) CHECK(audit.find(id) != std::string::npos);
 }
 
+TEST_CASE("webhooks: rotation, reuse, a report that disables, expiring and expired", "[server][webhooks]") {
+    REQUIRE(sodium_init() >= 0);
+    temp_dir dir;
+    receiver r;
+    const std::string key = random_key();
+    server_process s(dir.path + "/data", {"--webhook", r.url() + "," + secret_file(dir.path, {key}), "--expiry-warnings", "3s",
+                                          "--expiry-warning-interval", "1"});
+    const std::string admin = s.login();
+    create_user(s, admin, "svc");
+    const auto t = create_token(s, admin, user_identity("svc"));
+    // The holder rotates its own token, then the old one is presented again: reuse.
+    const auto rotated = s.request("POST", "/v1/auth/access-tokens/" + t.id + "/rotate", t.bearer, json::object());
+    REQUIRE(rotated.status == 200);
+    REQUIRE(s.request("POST", "/v1/auth/access-tokens/" + t.id + "/rotate", t.bearer, json::object()).status == 409);
+    // A report of an enabled token disables it; a report of a disabled one changes nothing.
+    const auto reported = create_token(s, admin, user_identity("admin"));
+    for (int i = 0; i < 2; ++i)
+        REQUIRE(s.request("POST", "/v1/auth/access-tokens/revoke", "", json{{"credentials", {reported.bearer}}}).status == 202);
+    // One that expires in 4 s: warned within 3 s, then expired.
+    const auto soon = s.request("POST", "/v1/auth/access-tokens/", admin,
+                                json{{"user", user_identity("admin")},
+                                     {"expiration_time", tokenauth::format_rfc3339(tokenauth::system_clock().now() + 4'000'000'000LL)}});
+    REQUIRE(soon.status == 200);
+    r.wait_for(8);
+    std::this_thread::sleep_for(1500ms);  // and no more
+    const auto got = r.got();
+    CHECK(got.size() == 8);
+    std::multiset<std::string> seen;
+    for (const auto& d : got) {
+        CHECK(verifies(d, key));
+        CHECK(d.body.find(t.bearer.substr(10, 40)) == std::string::npos);
+        seen.insert(json::parse(d.body).at("type").get<std::string>());
+    }
+    CHECK(seen.count("access_token.rotated") == 1);
+    CHECK(seen.count("access_token.reuse_detected") == 1);
+    CHECK(seen.count("access_token.reported") == 1);
+    CHECK(seen.count("access_token.expiring") == 1);
+    CHECK(seen.count("access_token.expired") == 1);
+    CHECK(seen.count("access_token.created") == 3);  // svc's and admin's two (a successor is "rotated")
+}
+
 TEST_CASE("webhooks: two secrets during a rotation, each signature verifies", "[server][webhooks]") {
     REQUIRE(sodium_init() >= 0);
     temp_dir dir;
@@ -167,6 +210,52 @@ TEST_CASE("webhooks: a receiver that keeps failing gets its delivery marked dead
     std::this_thread::sleep_for(1000ms);
     CHECK(failing.got().size() == 3);  // no fourth attempt
     CHECK(s.log().find("\"webhook_dead\"") != std::string::npos);
+}
+
+TEST_CASE("webhooks over https: the receiver's certificate must verify, against --webhook-ca-file here",
+          "[server][webhooks]") {
+    REQUIRE(sodium_init() >= 0);
+    temp_dir dir;
+    {
+        server_process tls_maker(dir.path + "/certs");  // a self-signed certificate for 127.0.0.1
+    }
+    const std::string cert = dir.path + "/certs/tls-cert.pem", key = dir.path + "/certs/tls-key.pem";
+    receiver r(0, cert, key);
+    const std::string secret = secret_file(dir.path, {random_key()});
+    {
+        // The system's CAs do not know it: every attempt fails verification.
+        server_process s(dir.path + "/untrusting", {"--webhook", r.url() + "," + secret, "--webhook-retry-base-ms", "100",
+                                                    "--webhook-max-attempts", "2"});
+        create_token(s, s.login(), user_identity("admin"));
+        for (int i = 0; i < 50 && s.log().find("\"webhook_dead\"") == std::string::npos; ++i) std::this_thread::sleep_for(100ms);
+        CHECK(s.log().find("certificate does not verify") != std::string::npos);
+        CHECK(r.got().empty());
+    }
+    server_process s(dir.path + "/trusting", {"--webhook", r.url() + "," + secret, "--webhook-ca-file", cert});
+    create_token(s, s.login(), user_identity("admin"));
+    CHECK(r.wait_for(1).size() == 1);
+}
+
+TEST_CASE("webhooks: a redirect is not followed, a slow receiver times out, and its body is never logged",
+          "[server][webhooks]") {
+    REQUIRE(sodium_init() >= 0);
+    temp_dir dir;
+    receiver moved, slow;
+    moved.status = 307;
+    slow.delay_ms = 2500;
+    const std::string secret = secret_file(dir.path, {random_key()});
+    server_process s(dir.path + "/data", {"--webhook", moved.url() + "," + secret, "--webhook", slow.url() + "," + secret,
+                                          "--webhook-timeout", "1", "--webhook-max-attempts", "1"});
+    create_token(s, s.login(), user_identity("admin"));
+    REQUIRE(moved.wait_for(1).size() == 1);
+    REQUIRE(slow.wait_for(1).size() == 1);
+    for (int i = 0; i < 60 && outbox_states(dir.path + "/data/tokenauth.db") != "dead,dead"; ++i) std::this_thread::sleep_for(100ms);
+    CHECK(outbox_states(dir.path + "/data/tokenauth.db") == "dead,dead");
+    CHECK(moved.elsewhere == 0);
+    const std::string log = s.log();
+    CHECK(log.find("HTTP 307") != std::string::npos);
+    CHECK(log.find("timed out") != std::string::npos);
+    CHECK(log.find(moved.answer) == std::string::npos);
 }
 
 TEST_CASE("webhooks: configuration mistakes stop the server at start", "[server][webhooks]") {
