@@ -65,4 +65,23 @@ std::vector<const T*> select_page(request_context& ctx, const std::string& path,
     return page;
 }
 
+/// The JSON array of a list of directory rows (users or groups: an auth_id and a name each):
+/// all of them without paging parameters, else the page the query selects.
+template <class Map, class ToJson>
+nlohmann::json directory_list(request_context& ctx, const std::string& path, const Map& rows, ToJson to_json) {
+    nlohmann::json out = nlohmann::json::array();
+    const list_query q = list_query::from(ctx);
+    if (!q.active) {
+        for (const auto& entry : rows) out.push_back(to_json(entry.second));
+        return out;
+    }
+    using row = typename Map::mapped_type;
+    std::vector<const row*> all;
+    for (const auto& entry : rows) all.push_back(&entry.second);
+    for (const row* r : select_page(ctx, path, q, std::move(all), [](const row& x) { return x.auth_id; },
+                                    [](const row& x) -> const std::string& { return x.name; }))
+        out.push_back(to_json(*r));
+    return out;
+}
+
 }  // namespace tokenauth::server

@@ -44,19 +44,7 @@ nlohmann::json groups_json(const directory& d, const std::vector<std::uint64_t>&
 void register_users_and_groups(router& r) {
     r.get(R"(/v1/users/?)", [](request_context& ctx) {
         ctx.require(privilege::local_user_read);
-        nlohmann::json out = nlohmann::json::array();
-        const list_query q = list_query::from(ctx);
-        if (!q.active) {
-            for (const auto& [id, u] : ctx.dir->users) out.push_back(user_json(*ctx.dir, u));
-        } else {
-            std::vector<const user_row*> all;
-            for (const auto& [id, u] : ctx.dir->users) all.push_back(&u);
-            for (const user_row* u : select_page(ctx, "/v1/users/", q, std::move(all),
-                                                 [](const user_row& x) { return x.auth_id; },
-                                                 [](const user_row& x) -> const std::string& { return x.name; }))
-                out.push_back(user_json(*ctx.dir, *u));
-        }
-        ctx.reply(out);
+        ctx.reply(directory_list(ctx, "/v1/users/", ctx.dir->users, [&](const user_row& u) { return user_json(*ctx.dir, u); }));
     });
 
     r.post(R"(/v1/users/?)", [](request_context& ctx) {
@@ -151,19 +139,7 @@ void register_users_and_groups(router& r) {
     // --- groups ---
     r.get(R"(/v1/groups/?)", [](request_context& ctx) {
         ctx.require(privilege::local_group_read);
-        nlohmann::json out = nlohmann::json::array();
-        const list_query q = list_query::from(ctx);
-        if (!q.active) {
-            for (const auto& [id, g] : ctx.dir->groups) out.push_back(group_json(*ctx.dir, g));
-        } else {
-            std::vector<const group_row*> all;
-            for (const auto& [id, g] : ctx.dir->groups) all.push_back(&g);
-            for (const group_row* g : select_page(ctx, "/v1/groups/", q, std::move(all),
-                                                  [](const group_row& x) { return x.auth_id; },
-                                                  [](const group_row& x) -> const std::string& { return x.name; }))
-                out.push_back(group_json(*ctx.dir, *g));
-        }
-        ctx.reply(out);
+        ctx.reply(directory_list(ctx, "/v1/groups/", ctx.dir->groups, [&](const group_row& g) { return group_json(*ctx.dir, g); }));
     });
 
     r.post(R"(/v1/groups/?)", [](request_context& ctx) {
