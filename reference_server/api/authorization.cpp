@@ -4,6 +4,8 @@
 #include "router.hpp"
 #include "../text.hpp"
 
+#include <algorithm>
+
 namespace tokenauth::server {
 
 namespace {
@@ -23,14 +25,49 @@ api_error escalation(const char* what, const privilege_set& missing) {
                 names_of(missing)};
 }
 
-/// Users who can log in and hold the Administrators role (directly or through a group).
-std::size_t administrators(const directory& d) {
+/// Whether a user can log in and holds the Administrators role (directly or through a group).
+bool is_administrator(const directory& d, std::uint64_t id) {
     const tokenauth::role* admins = d.role("Administrators");
-    if (admins == nullptr) return 0;
-    std::size_t n = 0;
-    for (const auto& [id, u] : d.users)
-        if (u.password_hash && holds_role(*admins, id, d.groups_of(id))) ++n;
-    return n;
+    const user_row* u = d.user(id);
+    return admins != nullptr && u != nullptr && u->password_hash && holds_role(*admins, id, d.groups_of(id));
+}
+
+/// Whether any user is an administrator: a look at the role's members, and the members of
+/// its groups, until one is found.
+bool any_administrator(const directory& d) {
+    const tokenauth::role* admins = d.role("Administrators");
+    if (admins == nullptr) return false;
+    const auto can_log_in = [&](std::uint64_t id) {
+        const user_row* u = d.user(id);
+        return u != nullptr && u->password_hash.has_value();
+    };
+    for (const std::uint64_t m : admins->members) {
+        if (can_log_in(m)) return true;
+        if (d.group(m) != nullptr)
+            for (const std::uint64_t user : d.members_of(m))
+                if (can_log_in(user)) return true;
+    }
+    return false;
+}
+
+/// The users whose privileges an edit may have changed: those it touched, and the members
+/// of the groups it touched, before and after it. Nobody else's can have changed, so the
+/// check costs what the edit changes, not what the directory holds.
+std::vector<std::uint64_t> affected_users(const directory& before, const directory& after) {
+    std::vector<std::uint64_t> out;
+    for (const std::uint64_t id : after.touched) {
+        if (before.group(id) != nullptr || after.group(id) != nullptr) {
+            for (const directory* d : {&before, &after}) {
+                const auto members = d->members_of(id);
+                out.insert(out.end(), members.begin(), members.end());
+            }
+        } else {
+            out.push_back(id);
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
 }
 
 }  // namespace
@@ -56,18 +93,19 @@ void request_context::require(privilege p) const {
 store& request_context::write(const write_effect& effect) const {
     privilege_set needed = effect.acts_as;
     if (effect.edit) {
-        directory after = *dir;
+        directory after = *dir;  // shares the maps: the edit copies what it changes
+        after.touched.clear();
         effect.edit(after);
-        if (administrators(after) == 0 && administrators(*dir) > 0)
-            throw bad_request(std::string(effect.what) + " would leave no administrator: at least one user with a "
-                              "password must hold the Administrators role");
+        bool administrator_lost = false;
         // Given or taken away: both act on privileges, so both need them held.
-        for (const auto& [id, u] : after.users) {
+        for (const std::uint64_t id : affected_users(*dir, after)) {
             const privilege_set before = dir->privileges_of(id), now = after.privileges_of(id);
             needed |= (now - before) | (before - now);
+            administrator_lost |= is_administrator(*dir, id) && !is_administrator(after, id);
         }
-        for (const auto& [id, u] : dir->users)
-            if (after.user(id) == nullptr) needed |= dir->privileges_of(id);
+        if (administrator_lost && !any_administrator(after))
+            throw bad_request(std::string(effect.what) + " would leave no administrator: at least one user with a "
+                              "password must hold the Administrators role");
     }
     if (svc.policy.delegation == delegation_mode::contained && !needed.empty()) {
         const privilege_set missing = needed - caller_privileges();

@@ -68,6 +68,13 @@ void write_metrics(const services& svc, const metrics_sources& src, exposition& 
         out.family("tokenauth_follower_changes_applied", "counter", "Change-log rows the follower applied one by one.");
         out.sample("_total", {}, f->changes_applied);
     }
+    out.family("tokenauth_directory_entities_copied", "counter",
+               "Users, groups, roles and membership sets written into a version of the directory: read from the "
+               "database, or copied with a node that an earlier version shares. A write costs what it changes.");
+    out.sample("_total", {}, persistent_copies::entries().load(std::memory_order_relaxed));
+    out.family("tokenauth_directory_nodes_copied", "counter",
+               "Index nodes of the directory copied because an earlier version shares them.");
+    out.sample("_total", {}, persistent_copies::nodes().load(std::memory_order_relaxed));
     out.family("tokenauth_audit_log_bytes", "gauge", "Size of the current audit log file.");
     out.sample("", {}, src.audit_bytes());
     out.family("tokenauth_build", "info", "The server's build.");

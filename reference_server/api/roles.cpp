@@ -37,8 +37,7 @@ void modify_role(request_context& ctx, bool partial) {
     const bool renamed = updated.name != old.name;
     ctx.write({renamed ? "renaming this role" : "changing this role", renamed ? old.privileges : privilege_set{},
                [&](directory& after) {
-                   for (auto& role : after.roles)
-                       if (role.name == old.name) role = updated;
+                   after.put_role(old.name, updated, names::key(updated.name));
                }})
         .update_role(old.name, updated);
     ctx.audit("role_modified", {{"role", updated.name}});
@@ -98,8 +97,7 @@ void register_roles(router& r) {
         if (is_builtin(role.name))
             throw bad_request("the built-in roles Administrators and Observers cannot be deleted");
         ctx.write({"deleting this role", {}, [&](directory& after) {
-                       for (auto& r : after.roles)
-                           if (r.name == role.name) r.members.clear();
+                       after.erase_role(role.name);
                    }})
             .delete_role(role.name);
         ctx.audit("role_deleted", {{"role", role.name}});
@@ -134,8 +132,7 @@ void register_roles(router& r) {
         const api_identity id = ctx.body(decode_identity(ctx.req.body));
         const resolved who = ctx.resolve(id);
         ctx.write({"adding a member to this role", {}, [&](directory& after) {
-                       for (auto& r : after.roles)
-                           if (r.name == role.name) r.add_member(who.auth_id);
+                       after.add_role_member(role.name, who.auth_id);
                    }})
             .add_role_member(role.name, who.auth_id);
         ctx.audit("role_member_added", {{"role", role.name}, {"member", std::to_string(who.auth_id)}});
@@ -156,8 +153,7 @@ void register_roles(router& r) {
         const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
         if (!role.has_member(member)) throw not_found(std::to_string(member) + " is not a member of role " + role.name);
         ctx.write({"removing this member", {}, [&](directory& after) {
-                       for (auto& r : after.roles)
-                           if (r.name == role.name) r.remove_member(member);
+                       after.remove_role_member(role.name, member);
                    }})
             .remove_role_member(role.name, member);
         ctx.audit("role_member_removed", {{"role", role.name}, {"member", std::to_string(member)}});

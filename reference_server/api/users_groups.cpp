@@ -56,7 +56,9 @@ void register_users_and_groups(router& r) {
         u.uid = b.uid;
         u.home_directory = b.home_directory;
         store& db = ctx.write({"creating a user in this primary group", {}, [&](directory& after) {
-                                   after.users.emplace(~std::uint64_t{0}, u).first->second.auth_id = ~std::uint64_t{0};
+                                   user_row created = u;
+                                   created.auth_id = ~std::uint64_t{0};
+                                   after.put_user(std::move(created), names::key(u.name));
                                }});
         if (b.password) u.password_hash = ctx.hash_password(*b.password);
         u = db.create_user(std::move(u));
@@ -82,7 +84,7 @@ void register_users_and_groups(router& r) {
         const bool password_changed = b.password.has_value();
         // A new password or name lets someone log in as the user (or take the old name for
         // a user of their own): the caller must hold what the user holds.
-        write_effect effect{"changing this user", {}, [&](directory& after) { after.users[u.auth_id] = u; }};
+        write_effect effect{"changing this user", {}, [&](directory& after) { after.put_user(u, names::key(u.name)); }};
         if (password_changed || renamed) {
             effect.what = password_changed ? "setting this user's password" : "renaming this user";
             effect.acts_as = ctx.dir->privileges_of(u.auth_id);
@@ -99,7 +101,7 @@ void register_users_and_groups(router& r) {
         const user_row& u = path_user(ctx);
         if (u.auth_id == admin_auth_id || u.auth_id == guest_auth_id)
             throw bad_request("the built-in users admin and guest cannot be deleted");
-        ctx.write({"deleting this user", {}, [&](directory& after) { after.users.erase(u.auth_id); }})
+        ctx.write({"deleting this user", {}, [&](directory& after) { after.erase_principal(u.auth_id); }})
             .delete_user(u.auth_id);
         ctx.audit("user_deleted", {{"auth_id", std::to_string(u.auth_id)}});
         ctx.reply_empty();
@@ -180,9 +182,7 @@ void register_users_and_groups(router& r) {
         if (g.auth_id == users_group_id || g.auth_id == guests_group_id)
             throw bad_request("the built-in groups Users and Guests cannot be deleted");
         ctx.write({"deleting this group", {}, [&](directory& after) {
-                       after.groups.erase(g.auth_id);
-                       after.group_members.erase(g.auth_id);
-                       for (auto& role : after.roles) role.remove_member(g.auth_id);
+                       after.erase_principal(g.auth_id);
                    }})
             .delete_group(g.auth_id);
         ctx.audit("group_deleted", {{"auth_id", std::to_string(g.auth_id)}});
@@ -205,8 +205,7 @@ void register_users_and_groups(router& r) {
         const user_row* u = ctx.dir->user(member);
         if (u == nullptr) throw not_found("no user with id " + std::to_string(member) + " (members are users)");
         ctx.write({"adding a member to this group", {}, [&](directory& after) {
-                       auto& members = after.group_members[g.auth_id];
-                       members.insert(std::lower_bound(members.begin(), members.end(), member), member);
+                       after.add_group_member(g.auth_id, member);
                    }})
             .add_group_member(g.auth_id, member);
         ctx.audit("group_member_added",
@@ -218,13 +217,10 @@ void register_users_and_groups(router& r) {
         ctx.require(privilege::local_group_write);
         const group_row& g = path_group(ctx);
         const std::uint64_t member = parse_path_id(ctx.capture(2), "member");
-        const auto& explicit_members = ctx.dir->group_members;
-        const auto it = explicit_members.find(g.auth_id);
-        if (it == explicit_members.end() || !std::binary_search(it->second.begin(), it->second.end(), member))
+        if (!ctx.dir->is_explicit_member(g.auth_id, member))
             throw not_found("user " + std::to_string(member) + " is not an explicit member of group " + g.name);
         ctx.write({"removing this member", {}, [&](directory& after) {
-                       auto& members = after.group_members[g.auth_id];
-                       members.erase(std::find(members.begin(), members.end(), member));
+                       after.remove_group_member(g.auth_id, member);
                    }})
             .remove_group_member(g.auth_id, member);
         ctx.audit("group_member_removed",

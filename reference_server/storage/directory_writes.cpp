@@ -1,13 +1,12 @@
-// Storage: users, groups, roles and memberships. Every write is one transaction; the
-// directory snapshot is rebuilt inside it and published after the commit.
+// Storage: users, groups, roles and memberships. Every write is one transaction; what it
+// changed is read back inside it into a copy of the directory (sharing everything else),
+// published after the commit.
 #include "../names.hpp"
 #include "../text.hpp"
 #include "privileges_text.hpp"
 #include "sqlite_store.hpp"
 
 namespace tokenauth::server {
-
-// Users, groups and roles: every write rebuilds the directory snapshot after its commit.
 
 namespace {
 /// Takes the next auth id from the counter in meta, which only grows: an id (and the SID
@@ -41,8 +40,9 @@ template <class F>
 std::shared_ptr<const directory> sqlite_store::write_directory(F&& body, const std::string& conflict_message) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);
+    std::shared_ptr<directory> next = next_directory();
     try {
-        body(*db_);
+        body(*db_, *next);
     } catch (const db_error& e) {
         // A principal deleted between the caller's snapshot and this write.
         if (e.code() == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -52,16 +52,15 @@ std::shared_ptr<const directory> sqlite_store::write_directory(F&& body, const s
             throw storage_error(storage_error::kind::conflict, conflict_message);
         throw;
     }
-    // The new snapshot is read inside the transaction (this connection sees its own writes)
-    // and published after the commit, which cannot fail.
-    std::shared_ptr<const directory> next = load_directory();
+    // What changed was read inside the transaction (this connection sees its own writes);
+    // the new snapshot is published after the commit, which cannot fail.
     t.commit();
-    publish_directory(std::const_pointer_cast<directory>(next));
+    publish_directory(next);
     return next;  // the directory this write produced, whatever writes follow
 }
 
 user_row sqlite_store::create_user(user_row u) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         u.auth_id = next_auth_id(db);
         u.binding = session_binding::generate();
         db.prepare("INSERT INTO principals (auth_id, kind, name, primary_group, uid, home_directory, password_hash, "
@@ -75,12 +74,13 @@ user_row sqlite_store::create_user(user_row u) {
             .bind_blob(7, u.binding.bytes, sizeof u.binding.bytes)
             .bind(8, names::key(u.name))
             .run();
+        reload_principal(d, u.auth_id);
     }, name_taken(u.name));
     return u;
 }
 
 user_row sqlite_store::update_user(const user_row& u, bool password_changed) {
-    const auto written = write_directory([&](connection& db) {
+    const auto written = write_directory([&](connection& db, directory& d) {
         db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", primary_group = ?, uid = ?, home_directory = ?, "
                    "password_hash = ?, generation = generation + ? WHERE auth_id = ? AND kind = 'user'")
             .bind(1, u.name)
@@ -92,13 +92,14 @@ user_row sqlite_store::update_user(const user_row& u, bool password_changed) {
             .bind(7, password_changed ? 1 : 0)
             .bind(8, u.auth_id)
             .run();
+        reload_principal(d, u.auth_id);
     }, name_taken(u.name));
     return *written->user(u.auth_id);
 }
 
 void sqlite_store::delete_user(std::uint64_t id) {
     std::vector<token_id> doomed;
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         auto& s = db.prepare("SELECT id FROM access_tokens WHERE user_id = ?");
         s.bind(1, id);
         while (s.step()) {
@@ -109,6 +110,7 @@ void sqlite_store::delete_user(std::uint64_t id) {
         s.reset();
         // ON DELETE CASCADE removes the user's tokens and memberships in the same commit.
         db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'user'").bind(1, id).run();
+        reload_principal(d, id);
     });
     // After the commit: the tokens leave the index; the rebuilt snapshot no longer knows the
     // user, so its sessions end too.
@@ -116,11 +118,12 @@ void sqlite_store::delete_user(std::uint64_t id) {
 }
 
 user_row sqlite_store::set_password(std::uint64_t id, const std::string& hash) {
-    const auto written = write_directory([&](connection& db) {
+    const auto written = write_directory([&](connection& db, directory& d) {
         db.prepare("UPDATE principals SET password_hash = ?, generation = generation + 1 WHERE auth_id = ? AND kind = 'user'")
             .bind(1, hash)
             .bind(2, id)
             .run();
+        reload_principal(d, id);
     });
     const user_row* u = written->user(id);
     if (u == nullptr) throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(id));
@@ -128,7 +131,7 @@ user_row sqlite_store::set_password(std::uint64_t id, const std::string& hash) {
 }
 
 group_row sqlite_store::create_group(group_row g) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         g.auth_id = next_auth_id(db);
         db.prepare("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES (?, 'group', ?, ?, ?)")
             .bind(1, g.auth_id)
@@ -136,24 +139,26 @@ group_row sqlite_store::create_group(group_row g) {
             .bind(3, g.gid)
             .bind(4, names::key(g.name))
             .run();
+        reload_principal(d, g.auth_id);
     }, name_taken(g.name));
     return g;
 }
 
 group_row sqlite_store::update_group(const group_row& g) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("UPDATE principals SET " SET_NAME_AND_KEY ", gid = ? WHERE auth_id = ? AND kind = 'group'")
             .bind(1, g.name)
             .bind(2, names::key(g.name))
             .bind(3, g.gid)
             .bind(4, g.auth_id)
             .run();
+        reload_principal(d, g.auth_id);
     }, name_taken(g.name));
     return g;
 }
 
 void sqlite_store::delete_group(std::uint64_t id) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         auto& s = db.prepare("SELECT count(*) FROM principals WHERE kind = 'user' AND primary_group = ?");
         s.bind(1, id).step();
         const std::int64_t primaries = s.int64(0);
@@ -163,34 +168,38 @@ void sqlite_store::delete_group(std::uint64_t id) {
                                                                  std::to_string(primaries) +
                                                                  " user(s); change their primary group first");
         db.prepare("DELETE FROM principals WHERE auth_id = ? AND kind = 'group'").bind(1, id).run();
+        reload_principal(d, id);
     });
 }
 
 void sqlite_store::add_group_member(std::uint64_t group, std::uint64_t member) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?, ?)").bind(1, group).bind(2, member).run();
+        d.add_group_member(group, member);
     });
 }
 
 void sqlite_store::remove_group_member(std::uint64_t group, std::uint64_t member) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?").bind(1, group).bind(2, member).run();
+        d.remove_group_member(group, member);
     });
 }
 
 void sqlite_store::create_role(const tokenauth::role& r) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("INSERT INTO roles (name, description, privileges, name_key) VALUES (?, ?, ?, ?)")
             .bind(1, r.name)
             .bind(2, r.description)
             .bind(3, privileges_to_text(r.privileges))
             .bind(4, names::key(r.name))
             .run();
+        reload_role(d, r.name);
     }, role_taken(r.name));
 }
 
 void sqlite_store::update_role(const std::string& name, const tokenauth::role& r) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("UPDATE roles SET " SET_NAME_AND_KEY ", description = ?, privileges = ? WHERE name = ?")
             .bind(1, r.name)
             .bind(2, names::key(r.name))
@@ -198,25 +207,32 @@ void sqlite_store::update_role(const std::string& name, const tokenauth::role& r
             .bind(4, privileges_to_text(r.privileges))
             .bind(5, name)
             .run();
+        reload_role(d, name);
+        if (r.name != name) reload_role(d, r.name);
     }, role_taken(r.name));
 }
 
 void sqlite_store::delete_role(const std::string& name) {
-    write_directory([&](connection& db) { db.prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run(); });
+    write_directory([&](connection& db, directory& d) {
+        db.prepare("DELETE FROM roles WHERE name = ?").bind(1, name).run();
+        d.erase_role(name);
+    });
 }
 
 void sqlite_store::add_role_member(const std::string& role, std::uint64_t member) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("INSERT OR IGNORE INTO role_members (role, auth_id) VALUES ((SELECT name FROM roles WHERE name = ?), ?)")
             .bind(1, role)
             .bind(2, member)
             .run();
+        d.add_role_member(role, member);
     });
 }
 
 void sqlite_store::remove_role_member(const std::string& role, std::uint64_t member) {
-    write_directory([&](connection& db) {
+    write_directory([&](connection& db, directory& d) {
         db.prepare("DELETE FROM role_members WHERE role = ? AND auth_id = ?").bind(1, role).bind(2, member).run();
+        d.remove_role_member(role, member);
     });
 }
 

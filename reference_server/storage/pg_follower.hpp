@@ -8,7 +8,11 @@
 
 #include <tokenauth/postgres/follower.hpp>
 
+#include <set>
+#include <string>
 #include <vector>
+
+#include "../text.hpp"
 
 #include "pg_store.hpp"
 
@@ -60,11 +64,38 @@ private:
     }
     void token_changed(const token_row_view& t) override { s_.index_put(record(t)); }
     void token_deleted(const token_id& id) override { s_.index_erase(id); }
-    void entity_changed(PGconn*, entity_kind, const char*) override { directory_changed_ = true; }
+    void entity_changed(PGconn*, entity_kind kind, const char* entity) override {
+        if (kind == entity_kind::directory || entity == nullptr) {
+            reload_all_ = true;
+            return;
+        }
+        if (kind == entity_kind::role || kind == entity_kind::role_members) {
+            roles_.insert(entity);
+            return;
+        }
+        const auto id = text::parse_decimal(entity, UINT64_MAX);
+        if (!id) {
+            reload_all_ = true;  // not an id this server writes: read everything again
+            return;
+        }
+        (kind == entity_kind::group_members ? member_lists_ : principals_).insert(*id);
+    }
     void batch_end(PGconn* c) override {
-        if (!directory_changed_) return;
-        directory_changed_ = false;
-        s_.publish_directory(read_directory(c));
+        if (!reload_all_ && principals_.empty() && member_lists_.empty() && roles_.empty()) return;
+        if (reload_all_) {
+            s_.publish_directory(read_directory(c));
+        } else {
+            pg::connection borrowed(c, pg::connection::borrowed{});
+            std::shared_ptr<directory> next = s_.next_directory();
+            for (const std::uint64_t id : principals_) s_.reload_principal(borrowed, *next, id);
+            for (const std::uint64_t group : member_lists_) s_.reload_group_members(borrowed, *next, group);
+            for (const std::string& name : roles_) s_.reload_role(borrowed, *next, name);
+            s_.publish_directory(std::move(next));
+        }
+        reload_all_ = false;
+        principals_.clear();
+        member_lists_.clear();
+        roles_.clear();
     }
     void maintain(PGconn* c) override {
         // Every server prunes the log it follows (deleting is idempotent; the mark only grows).
@@ -80,7 +111,10 @@ private:
 
     pg_store& s_;
     bool first_ = true;                      // the first snapshot: the index is empty
-    bool directory_changed_ = false;         // in the read of the log being applied
+    // What the read of the log being applied changed besides tokens.
+    bool reload_all_ = false;
+    std::set<std::uint64_t> principals_, member_lists_;
+    std::set<std::string> roles_;
     std::shared_ptr<directory> directory_;   // a snapshot's, while it loads
     std::vector<token_record> rows_;         // a later snapshot's tokens, while it loads
     std::chrono::steady_clock::time_point next_prune_{};

@@ -108,6 +108,11 @@ private:
     void migrate(pg::connection& c);
     void seed(pg::connection& c, const options& opts);
     std::shared_ptr<directory> load_directory(pg::connection& c);
+    // One entity of the change log read into d (its absence too): a principal by auth id, a
+    // group's explicit members, a role (with its members) by name.
+    void reload_principal(pg::connection& c, directory& d, std::uint64_t id);
+    void reload_group_members(pg::connection& c, directory& d, std::uint64_t group);
+    void reload_role(pg::connection& c, directory& d, const std::string& name);
     /// Applies the change log after what this server has applied, on the writer connection
     /// (db_mu_ held).
     void catch_up(pg::connection& c);

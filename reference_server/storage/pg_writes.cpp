@@ -235,6 +235,8 @@ void pg_store::update_role(const std::string& name, const tokenauth::role& r) {
             c.exec("UPDATE roles SET " PG_SET_NAME_AND_KEY ", description = $3, privileges = $4 WHERE name = $5",
                    {pg::text(r.name), names::key(r.name), pg::text(r.description), pg::text(privileges_to_text(r.privileges)),
                     pg::text(name)});
+            // The new name is a change too: a follower reads both (the old one is gone).
+            if (r.name != name) c.exec("INSERT INTO changes (kind, entity_id) VALUES ('role', $1)", {pg::text(r.name)});
         },
         {"role", name}, role_taken(r.name));
 }
@@ -287,8 +289,8 @@ void pg_store::import_from(sqlite_store& source) {
     c.exec("UPDATE meta SET value = $1 WHERE key = 'next_auth_id'", {pg::number(source.next_auth_id_value())});
     // Keys as the source holds them (an unkeyed name stays unkeyed).
     auto key_of = [&](const std::string& name, std::uint64_t id) -> pg::param {
-        const auto it = d->principal_keys.find(names::key(name));
-        return it != d->principal_keys.end() && it->second == id ? pg::param(it->first) : std::nullopt;
+        const std::string key = names::key(name);
+        return d->principal_keys.find(key) == id ? pg::param(key) : std::nullopt;
     };
     for (const auto& [id, g] : d->groups)
         c.exec("INSERT INTO principals (auth_id, kind, name, gid, name_key) VALUES ($1, 'group', $2, $3, $4)",
@@ -300,14 +302,14 @@ void pg_store::import_from(sqlite_store& source) {
                 u.password_hash, pg::number(u.generation), pg::bytes(u.binding.bytes, sizeof u.binding.bytes),
                 key_of(u.name, id)});
     for (const auto& [g, members] : d->group_members)
-        for (std::uint64_t m : members)
+        members.for_each([&](std::uint64_t m) {
             c.exec("INSERT INTO group_members (group_id, member_id) VALUES ($1, $2)", {pg::number(g), pg::number(m)});
+        });
     for (std::size_t i = 0; i < d->roles.size(); ++i) {
         const tokenauth::role& role = d->roles[i];
-        const auto key = d->role_keys.find(names::key(role.name));
         c.exec("INSERT INTO roles (name, description, privileges, name_key) VALUES ($1, $2, $3, $4)",
                {pg::text(role.name), pg::text(role.description), pg::text(privileges_to_text(role.privileges)),
-                key != d->role_keys.end() && key->second == i ? pg::param(key->first) : std::nullopt});
+                d->role_stored_keys[i]});
         for (std::uint64_t m : role.members)
             c.exec("INSERT INTO role_members (role, auth_id) VALUES ($1, $2)", {pg::text(role.name), pg::number(m)});
     }

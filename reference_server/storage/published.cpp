@@ -18,6 +18,8 @@
 namespace tokenauth::server {
 
 void published_store::publish_directory(std::shared_ptr<directory> d) noexcept {
+    d->touched.clear();
+    d->touched.shrink_to_fit();
     std::unique_lock lock(snap_mu_);
     d->version = snap_version_.load(std::memory_order_relaxed) + 1;
     snap_ = std::move(d);
@@ -41,18 +43,9 @@ std::shared_ptr<const directory> published_store::snapshot() const {
     return std::shared_ptr<const directory>(c.holder, c.holder->get());
 }
 
-void published_store::index_name(directory& d, std::uint64_t auth_id, const std::string& name,
-                                 const std::optional<std::string>& key) {
-    if (key) d.principal_keys.emplace(*key, auth_id);
-    else d.unkeyed_principals.emplace(name, auth_id);
-}
-
-void published_store::index_role_names(directory& d, const std::map<std::string, std::optional<std::string>>& keys) {
-    for (std::size_t i = 0; i < d.roles.size(); ++i) {
-        const auto it = keys.find(d.roles[i].name);
-        if (it != keys.end() && it->second) d.role_keys.emplace(*it->second, i);
-        else d.unkeyed_roles.emplace(d.roles[i].name, i);
-    }
+std::shared_ptr<directory> published_store::next_directory() const {
+    std::shared_lock lock(snap_mu_);
+    return snap_ ? std::make_shared<directory>(*snap_) : std::make_shared<directory>();
 }
 
 std::vector<std::string> published_store::name_collisions() const {

@@ -93,11 +93,9 @@ protected:
     tokenauth::memory_token_store tokens_;
     tokenauth::session_key key_;
 
-    /// Indexes loaded names by their stored keys (nullopt: none, an older row holds it).
-    /// Call index_role_names once roles is complete and sorted.
-    static void index_name(directory& d, std::uint64_t auth_id, const std::string& name,
-                           const std::optional<std::string>& key);
-    static void index_role_names(directory& d, const std::map<std::string, std::optional<std::string>>& keys);
+    /// A copy of the current directory for a change (sharing all it does not change); give
+    /// it to publish_directory when the change is committed.
+    std::shared_ptr<directory> next_directory() const;
 
 private:
     /// Moves one token's census entry from before (when it was indexed) to after (when it

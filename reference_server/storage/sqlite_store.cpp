@@ -72,47 +72,72 @@ void sqlite_store::load_session_key(const std::string& path) {
 
 void sqlite_store::reload_directory() { publish_directory(load_directory()); }
 
+namespace {
+constexpr const char* principal_columns =
+    "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, session_binding, "
+    "name_key FROM principals";
+
+/// Puts the principal on the statement's row into the directory.
+void put_principal(directory& d, statement& p) {
+    const auto id = static_cast<std::uint64_t>(p.int64(0));
+    if (p.text(1) == "user") {
+        user_row u;
+        u.auth_id = id;
+        u.name = p.text(2);
+        u.primary_group = static_cast<std::uint64_t>(p.int64(3));
+        u.uid = p.text(4);
+        u.home_directory = p.opt_text(5);
+        u.password_hash = p.opt_text(6);
+        u.generation = static_cast<std::uint64_t>(p.int64(7));
+        p.blob_into(9, u.binding.bytes, "a user's session binding");
+        d.put_user(std::move(u), p.opt_text(10));
+    } else {
+        d.put_group(group_row{id, p.text(2), p.text(8)}, p.opt_text(10));
+    }
+}
+}  // namespace
+
 std::shared_ptr<directory> sqlite_store::load_directory() {
     auto d = std::make_shared<directory>();
     {
         auto& s = db_->prepare("SELECT value FROM meta WHERE key = 'machine_sid'");
         if (s.step()) d->machine_sid = s.text(0);
     }
-    auto& p = db_->prepare(
-        "SELECT auth_id, kind, name, primary_group, uid, home_directory, password_hash, generation, gid, session_binding, "
-        "name_key FROM principals");
-    while (p.step()) {
-        const auto id = static_cast<std::uint64_t>(p.int64(0));
-        index_name(*d, id, p.text(2), p.opt_text(10));
-        if (p.text(1) == "user") {
-            user_row u;
-            u.auth_id = id;
-            u.name = p.text(2);
-            u.primary_group = static_cast<std::uint64_t>(p.int64(3));
-            u.uid = p.text(4);
-            u.home_directory = p.opt_text(5);
-            u.password_hash = p.opt_text(6);
-            u.generation = static_cast<std::uint64_t>(p.int64(7));
-            p.blob_into(9, u.binding.bytes, "a user's session binding");
-            d->users.emplace(id, std::move(u));
-        } else {
-            d->groups.emplace(id, group_row{id, p.text(2), p.text(8)});
-        }
-    }
-    auto& m = db_->prepare("SELECT group_id, member_id FROM group_members ORDER BY group_id, member_id");
-    while (m.step()) d->group_members[static_cast<std::uint64_t>(m.int64(0))].push_back(static_cast<std::uint64_t>(m.int64(1)));
-    std::map<std::string, std::optional<std::string>> role_keys;
-    auto& r = db_->prepare("SELECT name, description, privileges, name_key FROM roles ORDER BY name");
-    while (r.step()) {
-        d->roles.push_back({r.text(0), r.text(1), privileges_from_text(r.text(2)), {}});
-        role_keys.emplace(r.text(0), r.opt_text(3));
-    }
-    index_role_names(*d, role_keys);
-    auto& rm = db_->prepare("SELECT role, auth_id FROM role_members");
-    while (rm.step())
-        for (auto& role : d->roles)
-            if (text::iequals(role.name, rm.text(0))) role.add_member(static_cast<std::uint64_t>(rm.int64(1)));
+    auto& p = db_->prepare(principal_columns);
+    while (p.step()) put_principal(*d, p);
+    auto& m = db_->prepare("SELECT group_id, member_id FROM group_members");
+    while (m.step()) d->add_group_member(static_cast<std::uint64_t>(m.int64(0)), static_cast<std::uint64_t>(m.int64(1)));
+    auto& r = db_->prepare("SELECT name, description, privileges, name_key FROM roles");
+    while (r.step()) d->put_role(r.text(0), {r.text(0), r.text(1), privileges_from_text(r.text(2)), {}}, r.opt_text(3));
+    auto& rm = db_->prepare("SELECT r.name, m.auth_id FROM role_members m JOIN roles r ON r.name = m.role");
+    while (rm.step()) d->add_role_member(rm.text(0), static_cast<std::uint64_t>(rm.int64(1)));
     return d;
+}
+
+void sqlite_store::reload_principal(directory& d, std::uint64_t id) {
+    auto& p = db_->prepare(std::string(principal_columns) + " WHERE auth_id = ?");
+    p.bind(1, id);
+    if (p.step()) put_principal(d, p);
+    else d.erase_principal(id);
+    p.reset();
+}
+
+void sqlite_store::reload_role(directory& d, const std::string& name) {
+    auto& r = db_->prepare("SELECT name, description, privileges, name_key FROM roles WHERE name = ?");
+    r.bind(1, name);
+    if (!r.step()) {
+        r.reset();
+        d.erase_role(name);
+        return;
+    }
+    tokenauth::role role{r.text(0), r.text(1), privileges_from_text(r.text(2)), {}};
+    const auto key = r.opt_text(3);
+    r.reset();
+    auto& rm = db_->prepare("SELECT auth_id FROM role_members WHERE role = ? COLLATE NOCASE ORDER BY auth_id");
+    rm.bind(1, role.name);
+    while (rm.step()) role.members.push_back(static_cast<std::uint64_t>(rm.int64(0)));
+    rm.reset();
+    d.put_role(name, std::move(role), key);
 }
 
 void sqlite_store::load_tokens() {

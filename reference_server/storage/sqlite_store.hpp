@@ -73,11 +73,17 @@ public:
     void remove_role_member(const std::string& role, std::uint64_t member) override;
 
 private:
-    /// Runs body(connection&) in one write transaction under the writer lock, commits, then
-    /// rebuilds the directory snapshot. A UNIQUE violation becomes storage_error::conflict
-    /// with conflict_message; a foreign-key violation storage_error::not_found.
+    /// Runs body(connection&, directory&) in one write transaction under the writer lock:
+    /// it writes, then reads back into the copy of the directory what it changed (the
+    /// reload_* functions); after the commit the copy is published. A UNIQUE violation
+    /// becomes storage_error::conflict with conflict_message; a foreign-key violation
+    /// storage_error::not_found.
     template <class F>
     std::shared_ptr<const directory> write_directory(F&& body, const std::string& conflict_message = "");
+    /// Reads one principal (or its absence) into d; caller holds db_mu_.
+    void reload_principal(directory& d, std::uint64_t id);
+    /// Reads one role by name (its members too), or its absence, into d; caller holds db_mu_.
+    void reload_role(directory& d, const std::string& name);
     void migrate();
     void seed(const options& opts);
     void reload_directory();                               // caller holds db_mu_

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "persistent_map.hpp"
 #include "secret_text.hpp"
 #include "storage_error.hpp"
 
@@ -108,25 +109,34 @@ struct resolved {
     std::uint64_t auth_id;
 };
 
-/// An immutable picture of users, groups and roles, shared by readers.
+/// A picture of users, groups and roles, shared by readers and never changed once published.
+/// Its maps are persistent (persistent_map.hpp): a copy shares them, and a change through the
+/// mutators below copies only what it touches, so a write costs what it changes.
 struct directory {
-    std::uint64_t version = 0;  ///< increases with every rebuilt snapshot
+    std::uint64_t version = 0;  ///< increases with every published snapshot
     std::string machine_sid;
-    std::map<std::uint64_t, user_row> users;
-    std::map<std::uint64_t, group_row> groups;
-    std::map<std::uint64_t, std::vector<std::uint64_t>> group_members;  ///< explicit members
-    std::vector<tokenauth::role> roles;                                 ///< sorted by name
+    persistent_map<user_row> users;
+    persistent_map<group_row> groups;
+    persistent_map<persistent_set> group_members;    ///< explicit members, by group
+    persistent_map<persistent_set> member_groups;    ///< the same memberships, by member
+    persistent_map<persistent_set> primary_members;  ///< users, by primary group
+    std::vector<tokenauth::role> roles;              ///< sorted by name (few; copied whole)
+    std::vector<std::optional<std::string>> role_stored_keys;  ///< each role's stored key, as roles
     /// names::key of each user's and group's name -> its auth id, and of each role's name ->
     /// its index in roles. A name stored before keys existed whose key an older row holds
     /// has none: it is found by its exact stored name instead (unkeyed_*), and reported at
     /// every start until it is renamed.
-    std::unordered_map<std::string, std::uint64_t> principal_keys;
+    persistent_name_index principal_keys;
     std::unordered_map<std::string, std::size_t> role_keys;
     std::map<std::string, std::uint64_t> unkeyed_principals;
     std::map<std::string, std::size_t> unkeyed_roles;
+    /// Principals (users, or groups standing for their members) whose privileges the
+    /// mutators may have changed since this was last cleared: the containment rule
+    /// (authorization.cpp) checks only these.
+    std::vector<std::uint64_t> touched;
 
-    const user_row* user(std::uint64_t id) const;
-    const group_row* group(std::uint64_t id) const;
+    const user_row* user(std::uint64_t id) const { return users.find(id); }
+    const group_row* group(std::uint64_t id) const { return groups.find(id); }
     /// The role whose name has the same key as name (names.hpp), or nullptr.
     const tokenauth::role* role(std::string_view name) const;
     /// The user or group whose name has the same key as name, if any.
@@ -136,6 +146,7 @@ struct directory {
     std::vector<std::uint64_t> groups_of(std::uint64_t user) const;
     /// Members of a group: users whose primary group it is, and explicit members.
     std::vector<std::uint64_t> members_of(std::uint64_t group) const;
+    bool is_explicit_member(std::uint64_t group, std::uint64_t member) const;
     tokenauth::privilege_set privileges_of(std::uint64_t user) const;
     std::vector<std::string> roles_of(std::uint64_t user) const;
     /// Finds the one local principal an identity names; nullopt when none does (or the
@@ -144,6 +155,31 @@ struct directory {
     /// The full api_identity of a principal.
     api_identity identity_of(std::uint64_t auth_id) const;
     std::optional<principal_type> type_of(std::uint64_t auth_id) const;
+
+    // --- changes, each costing what it changes (what storage applies after a commit, and
+    // what the containment rule applies to a copy). A stored name key of nullopt means the
+    // name has none (found by its exact name).
+    /// Inserts or replaces a user (its name, primary group and all).
+    void put_user(user_row u, const std::optional<std::string>& key);
+    void put_group(group_row g, const std::optional<std::string>& key);
+    /// Removes a user or group with its memberships (of groups and roles), as the database's
+    /// cascades do.
+    void erase_principal(std::uint64_t id);
+    void add_group_member(std::uint64_t group, std::uint64_t member);
+    void remove_group_member(std::uint64_t group, std::uint64_t member);
+    /// Makes a group's explicit members exactly these.
+    void set_group_members(std::uint64_t group, const std::vector<std::uint64_t>& members);
+    /// Inserts or replaces (by its name before the change, `name`) a role, members included.
+    void put_role(const std::string& name, tokenauth::role r, const std::optional<std::string>& key);
+    void erase_role(const std::string& name);
+    void add_role_member(const std::string& role, std::uint64_t member);
+    void remove_role_member(const std::string& role, std::uint64_t member);
+
+private:
+    void forget_name(std::uint64_t id, const std::string& name);
+    void index_principal_name(std::uint64_t id, const std::string& name, const std::optional<std::string>& key);
+    void reindex_roles();
+    tokenauth::role* role_exact(const std::string& name);
 };
 
 /// What the API reads of storage. Implementations are thread-safe.

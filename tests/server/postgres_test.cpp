@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -529,4 +530,49 @@ TEST_CASE("two servers on one PostgreSQL share the webhook outbox: every event d
     }
     CHECK(ids.size() == 6);
     CHECK(delivered == tokens);
+}
+
+TEST_CASE("a follower applies another server's directory writes entity by entity, not by reloading 20,000 users",
+          "[postgres][scale]") {
+    if (test_server::skip_without_postgres()) return;
+    temp_dir dir;
+    const std::string db = pg_instance::shared().create_database();
+    {
+        server_process first(dir.path + "/a", on(db, dir.path + "/session.key"));  // creates the schema
+    }
+    sql(db, "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding, name_key) "
+            "SELECT 100000 + i, 'user', 'bulk-' || i, 513, decode(md5(i::text), 'hex'), 'bulk-' || i FROM generate_series(1, 20000) i");
+    sql(db, "UPDATE meta SET value = '200000' WHERE key = 'next_auth_id'");
+    server_process a(dir.path + "/a", on(db, dir.path + "/session.key"));
+    server_process b(dir.path + "/b", on(db, dir.path + "/session.key", {"--metrics-listen", "127.0.0.1:0"}));
+    const std::string admin = a.login();
+    const std::string admin_b = b.login();
+    const auto copied = [&] { return metric(scrape(b), "tokenauth_directory_entities_copied_total"); };
+    CHECK(copied() >= 20000);  // B's first load read them all
+    // Each write through A, then waited for on B: what B copied to apply it.
+    const auto on_b = [&](const char* what, const std::function<void()>& write, const std::function<bool()>& seen) {
+        const std::uint64_t before = copied();
+        write();
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        while (!seen() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+        REQUIRE(seen());
+        const std::uint64_t cost = copied() - before;
+        INFO(what << ": B copied " << cost << " entities");
+        CHECK(cost <= 200);
+    };
+    std::string user;
+    on_b("create a user", [&] { user = create_user(a, admin, "svc-new"); },
+         [&] { return b.request("GET", "/v1/users/" + user, admin_b).status == 200; });
+    on_b("create a role", [&] { grant(a, admin, "Bulk", {"PRIVILEGE_LOCAL_USER_READ"}, json{{"name", "svc-new"}}); },
+         [&] { return b.request("GET", "/v1/auth/roles/Bulk/members/" + user, admin_b).status == 200; });
+    on_b("rename the role",
+         [&] { REQUIRE(a.request("PATCH", "/v1/auth/roles/Bulk", admin, json{{"name", "Bulk readers"}}).status == 200); },
+         [&] {
+             return b.request("GET", "/v1/auth/roles/Bulk%20readers", admin_b).status == 200 &&
+                    b.request("GET", "/v1/auth/roles/Bulk", admin_b).status == 404;
+         });
+    on_b("delete the user", [&] { REQUIRE(a.request("DELETE", "/v1/users/" + user, admin).status == 200); },
+         [&] { return b.request("GET", "/v1/users/" + user, admin_b).status == 404; });
+    CHECK(b.request("GET", "/v1/auth/roles/Bulk%20readers/members", admin_b).body.at("members").empty());
+    CHECK(metric(scrape(b), "tokenauth_follower_snapshot_loads_total") == 1);
 }

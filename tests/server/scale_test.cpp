@@ -6,11 +6,13 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <thread>
 
 #include "api_helpers.hpp"
+#include "metrics_helpers.hpp"
 
 using test_server::server_process;
 using test_server::temp_dir;
@@ -57,4 +59,78 @@ TEST_CASE("a large list's memory goes back to the system once it is sent", "[ser
     }
     INFO("RSS " << before << " kB before, grown by " << grown << " kB after three lists of " << body / 1024 << " kB");
     CHECK(grown * 1024 < static_cast<long>(body));
+}
+
+TEST_CASE("a directory write among 100,000 users copies what it changes, not the directory", "[server][scale]") {
+    temp_dir dir;
+    const std::string data = dir.path + "/data";
+    {
+        server_process s(data);
+        CHECK(s.stop() == 0);
+    }
+    // 100,000 users, and a group "bulk" of 1,000 of them, inserted directly.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+                         "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding, name_key) "
+                         "SELECT 100000 + i, 'user', printf('bulk-%06d', i), 513, randomblob(16), printf('bulk-%06d', i) FROM n;"
+                         "INSERT INTO principals (auth_id, kind, name, name_key) VALUES (300000, 'group', 'bulk', 'bulk');"
+                         "INSERT INTO group_members (group_id, member_id) SELECT 300000, auth_id FROM principals "
+                         "WHERE kind = 'user' AND auth_id > 100000 AND auth_id <= 101000;"
+                         "UPDATE meta SET value = '300001' WHERE key = 'next_auth_id'",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    server_process s(data, {"--metrics-listen", "127.0.0.1:0"});
+    const std::string admin = s.login();
+    struct copies {
+        std::uint64_t entities, nodes;
+    };
+    const auto read = [&] {
+        const std::string m = test_server::scrape(s);
+        return copies{test_server::metric(m, "tokenauth_directory_entities_copied_total"),
+                      test_server::metric(m, "tokenauth_directory_nodes_copied_total")};
+    };
+    const copies at_start = read();
+    INFO("start-up read " << at_start.entities << " entities");
+    CHECK(at_start.entities >= 100000);  // the counter sees a whole directory when one is read
+
+    std::uint64_t worst_entities = 0, worst_nodes = 0;
+    // Each write's bounds: small ones, or for a write that changes the 1,000 memberships of a
+    // group, a few copies each.
+    const auto write = [&](const char* what, const std::string& method, const std::string& path,
+                           const std::optional<nlohmann::json>& body, int status, std::uint64_t entity_bound = 200,
+                           std::uint64_t node_bound = 60) {
+        const copies before = read();
+        const auto r = s.request(method, path, admin, body);
+        INFO(what << ": " << r.raw);
+        REQUIRE(r.status == status);
+        const copies after = read();
+        const std::uint64_t entities = after.entities - before.entities, nodes = after.nodes - before.nodes;
+        UNSCOPED_INFO(what << ": " << entities << " entities and " << nodes << " nodes copied");
+        worst_entities = std::max(worst_entities, entities);
+        worst_nodes = std::max(worst_nodes, nodes);
+        CHECK(entities <= entity_bound);  // a rebuild would read 100,000 and more
+        CHECK(nodes <= node_bound);
+        return r;
+    };
+    const auto created = write("create a user", "POST", "/v1/users/", nlohmann::json{{"name", "svc-new"}, {"primary_group", "513"}, {"uid", ""}, {"home_directory", nullptr}, {"password", nullptr}}, 200);
+    const std::string id = created.body.at("id").get<std::string>();
+    write("rename it", "PUT", "/v1/users/" + id, nlohmann::json{{"id", id}, {"name", "svc-renamed"}, {"primary_group", "513"}, {"uid", ""}, {"home_directory", nullptr}, {"password", nullptr}}, 200);
+    write("add it to the group", "POST", "/v1/groups/300000/members/", nlohmann::json{{"member_id", id}}, 200);
+    write("create a role", "POST", "/v1/auth/roles/", nlohmann::json{{"name", "Bulk readers"}, {"description", "d"}, {"privileges", {"PRIVILEGE_ANALYTICS_READ"}}}, 200);
+    write("give the role to the group", "POST", "/v1/auth/roles/Bulk%20readers/members", nlohmann::json{{"auth_id", "300000"}}, 200);
+    write("change the role's privileges", "PATCH", "/v1/auth/roles/Bulk%20readers", nlohmann::json{{"privileges", {"PRIVILEGE_ANALYTICS_READ", "PRIVILEGE_SMB_SHARE_READ"}}}, 200);
+    write("take the user out of the group", "DELETE", "/v1/groups/300000/members/" + id, std::nullopt, 200);
+    write("delete the user", "DELETE", "/v1/users/" + id, std::nullopt, 200);
+    write("delete the role", "DELETE", "/v1/auth/roles/Bulk%20readers", std::nullopt, 200);
+    write("delete the group of 1,000", "DELETE", "/v1/groups/300000", std::nullopt, 200, 10 * 1000, 4 * 1000);
+    INFO("worst write: " << worst_entities << " entities, " << worst_nodes << " nodes");
+
+    // What the writes produced is what a restart reads from the database.
+    const auto users = s.request("GET", "/v1/users/?limit=1&name_prefix=svc", admin);
+    CHECK(users.body.size() == 0);
+    CHECK(s.request("GET", "/v1/groups/300000", admin).status == 404);
+    CHECK(s.request("GET", "/v1/users/100500/groups/", admin).body.size() == 1);
+    CHECK(s.request("GET", "/v1/groups/513/members/", admin).body.size() == 100000 + 1);  // and admin
 }
