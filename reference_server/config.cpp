@@ -89,6 +89,11 @@ std::optional<config> parse_config(int argc, char** argv, int& exit_code) {
     app.add_option("--idle-timeout", c.idle_timeout, "seconds an idle keep-alive connection stays open")
         ->check(CLI::Range(1, 3600))
         ->capture_default_str();
+    app.add_option("--write-timeout", c.write_timeout,
+                   "seconds a client may go without taking any bytes of a response before it is dropped (a "
+                   "streamed list: of its next piece)")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     app.add_option("--max-connections-per-address", c.max_connections_per_address,
                    "open connections one client address may hold; more are closed at once")
         ->check(CLI::Range(1, 100000))

@@ -23,6 +23,7 @@ struct config {
     int max_connections = 4096;  ///< open client connections in all (lowered to what RLIMIT_NOFILE allows)
     int max_connections_per_address = 256;
     int idle_timeout = 5;        ///< seconds an idle keep-alive connection stays open
+    int write_timeout = 10;      ///< seconds a client may take no bytes of a response before it is dropped
     int login_failures_per_user = 5;       ///< per (address, user) within the window; then 429
     int login_failures_per_address = 50;   ///< per address within the window; then 429
     int login_failure_window = 300;        ///< seconds

@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
         topts.max_connections = static_cast<std::size_t>(cfg->max_connections);
         topts.max_connections_per_address = static_cast<std::size_t>(cfg->max_connections_per_address);
         topts.idle_timeout = std::chrono::seconds(cfg->idle_timeout);
+        topts.write_timeout = std::chrono::seconds(cfg->write_timeout);
         topts.limits.max_body = max_body;
         topts.shutdown_timeout = std::chrono::seconds(cfg->shutdown_timeout);
         topts.heartbeat_every = notify::watchdog_every();

@@ -12,8 +12,8 @@ namespace tokenauth::server {
 namespace {
 
 /// The newer of the saved last use and this process's own.
-std::optional<timestamp> last_used(const request_context& ctx, const token_row& t) {
-    const timestamp mine = ctx.svc.db.last_used(t.id);
+std::optional<timestamp> last_used(const store_reader& db, const token_row& t) {
+    const timestamp mine = db.last_used(t.id);
     if (mine == 0) return t.last_used_time;
     return std::max(mine, t.last_used_time.value_or(0));
 }
@@ -38,8 +38,8 @@ nlohmann::json privilege_names(const privilege_set& s) {
     return out;
 }
 
-nlohmann::json token_json(const request_context& ctx, const token_row& t) {
-    const directory& d = *ctx.dir;
+/// A token as the API shows it, from a directory snapshot and the store (its last use).
+nlohmann::json token_json(const directory& d, const store_reader& db, const token_row& t) {
     return {{"id", to_string(t.id)},
             {"user", identity_to_json(d.identity_of(t.user))},
             {"creator", identity_to_json(d.identity_of(t.creator))},
@@ -48,12 +48,14 @@ nlohmann::json token_json(const request_context& ctx, const token_row& t) {
             {"enabled", t.enabled},
             // Additions to the spec's shape:
             {"privileges", t.privileges ? privilege_names(*t.privileges) : nlohmann::json(nullptr)},
-            {"last_used_time", optional_time(last_used(ctx, t))},
+            {"last_used_time", optional_time(last_used(db, t))},
             {"name", optional_text(t.name)},
             {"allowed_cidrs", cidr_list(t.allowed_cidrs)},
             {"rotated_to", t.rotated_to ? nlohmann::json(to_string(*t.rotated_to)) : nlohmann::json(nullptr)},
             {"rotated_time", optional_time(t.rotated_time)}};
 }
+
+nlohmann::json token_json(const request_context& ctx, const token_row& t) { return token_json(*ctx.dir, ctx.svc.db, t); }
 
 /// The lifetime policy: 400 when an expiration lies beyond creation + the maximum.
 void check_lifetime(const request_context& ctx, timestamp created, const std::optional<timestamp>& expiration) {
@@ -299,35 +301,54 @@ void register_access_tokens(router& r) {
         const std::string name_prefix = ctx.req.get_param_value("name_prefix");
         if (name_prefix.size() > 4 * names::max_label_characters) throw bad_request("query parameter 'name_prefix' is too long");
         const std::string prefix_key = name_prefix.empty() ? std::string() : names::key(name_prefix);
-        bool more = false;
-        std::vector<token_row> rows;
-        if (!unused_since && prefix_key.empty()) {
-            rows = ctx.svc.db.list_tokens(user, after, static_cast<std::size_t>(limit), more);
-        } else {
-            for (auto& t : ctx.svc.db.list_tokens(user, after, 0, more)) {
+        std::string next_path = "/v1/auth/access-tokens/?";
+        if (user) next_path += "user=" + text::percent_encode(user_param) + "&";
+        if (unused_since) next_path += "unused_since=" + text::percent_encode(unused_param) + "&";
+        if (!name_prefix.empty()) next_path += "name_prefix=" + text::percent_encode(name_prefix) + "&";
+        // Streamed (http_response::stream): one entry at a time from a cursor that pins one
+        // snapshot of the store, with the directory snapshot of this request, so a list of any
+        // size costs the server a piece of it at a time, and a slow reader only time. The
+        // bytes are those of the whole body's dump().
+        struct listing {
+            std::shared_ptr<const directory> dir;
+            const store_reader& db;
+            std::unique_ptr<store_reader::token_cursor> rows;
+            std::string next_path, prefix_key;
+            std::optional<timestamp> unused_since;
+            std::uint64_t limit = 0, sent = 0;
+            std::int64_t last_seq = 0;
+            bool wanted(const token_row& t) const {
                 if (!prefix_key.empty() && (!t.name || names::key(*t.name).compare(0, prefix_key.size(), prefix_key) != 0))
-                    continue;
+                    return false;
                 // Not used since the time: last used before it, or never used and created before it.
-                const auto used = last_used(ctx, t);
-                if (unused_since && (used ? *used >= *unused_since : t.creation_time >= *unused_since)) continue;
-                if (limit != 0 && rows.size() == limit) {
-                    more = true;
-                    break;
-                }
-                rows.push_back(std::move(t));
+                const auto used = last_used(db, t);
+                return !unused_since || (used ? *used < *unused_since : t.creation_time < *unused_since);
             }
-        }
-        nlohmann::json entries = nlohmann::json::array();
-        for (const auto& t : rows) entries.push_back(token_json(ctx, t));
-        nlohmann::json next = nullptr;
-        if (more) {
-            std::string path = "/v1/auth/access-tokens/?";
-            if (user) path += "user=" + text::percent_encode(user_param) + "&";
-            if (unused_since) path += "unused_since=" + text::percent_encode(unused_param) + "&";
-            if (!name_prefix.empty()) path += "name_prefix=" + text::percent_encode(name_prefix) + "&";
-            next = paging_link(std::move(path), limit, static_cast<std::uint64_t>(rows.back().seq));
-        }
-        ctx.reply({{"entries", std::move(entries)}, {"paging", {{"next", next}}}});
+        };
+        auto list = std::make_shared<listing>(listing{ctx.dir, ctx.svc.db, ctx.svc.db.open_token_cursor(user, after),
+                                                      std::move(next_path), prefix_key, unused_since, limit});
+        ctx.res.status = 200;
+        ctx.res.set_header("Content-Type", "application/json");
+        ctx.res.body = "{\"entries\":[";
+        ctx.res.stream = [list](std::string& out) {
+            token_row t;
+            bool found = false;
+            while (!found && list->rows->next(t)) found = list->wanted(t);
+            if (found && (list->limit == 0 || list->sent < list->limit)) {
+                if (list->sent++ != 0) out += ',';
+                out += token_json(*list->dir, list->db, t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                list->last_seq = t.seq;
+                return true;
+            }
+            // The end, or one more than the limit: paging names the next page.
+            const nlohmann::json next =
+                found ? nlohmann::json(paging_link(list->next_path, list->limit, static_cast<std::uint64_t>(list->last_seq)))
+                      : nlohmann::json(nullptr);
+            out += "],\"paging\":";
+            out += nlohmann::json{{"next", next}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            out += '}';
+            return false;
+        };
     });
 
     r.get(item, [](request_context& ctx) {

@@ -1,5 +1,7 @@
 #include "dispatcher.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <optional>
 
@@ -106,7 +108,7 @@ void request_dispatcher::route_request(http_request& req, http_response& res) co
 }
 
 void request_dispatcher::handle(const std::string& request, std::string& out, const endpoints& ends, bool last,
-                                bool& client_closes) const {
+                                bool& client_closes, body_stream& rest) const {
     http_request req;
     http_response res;
     if (!parse(request, req)) {
@@ -132,10 +134,47 @@ void request_dispatcher::handle(const std::string& request, std::string& out, co
         res.headers = std::move(before_handler);
         if (on_error_) on_error_(req, res);
     }
-    write(res, req.method == "HEAD", last || client_closes, out);
+    const bool head_only = req.method == "HEAD";
+    if (res.stream && !head_only) {
+        // The first piece decides: a body that ends in it goes with a length, as any other.
+        // HTTP/1.0 has no chunks: its client gets the body whole.
+        const bool whole = req.version == "HTTP/1.0";
+        bool more = true;
+        try {
+            while (more && (whole || res.body.size() < stream_piece_bytes)) more = res.stream(res.body);
+        } catch (...) {
+            res = http_response{};
+            res.status = 500;
+            res.headers = std::move(before_handler);
+            if (on_error_) on_error_(req, res);
+            more = false;
+        }
+        if (more) {
+            write(res, false, last || client_closes, out, true);
+            rest = [produce = std::move(res.stream)](std::string& chunk) {
+                std::string piece;
+                piece.reserve(stream_piece_bytes + stream_piece_bytes / 4);
+                bool going = true;
+                while (going && piece.size() < stream_piece_bytes) going = produce(piece);
+                append_chunk(chunk, piece);
+                if (!going) append_last_chunk(chunk);
+                return going;
+            };
+            return;
+        }
+    }
+    write(res, head_only, last || client_closes, out);
 }
 
-void request_dispatcher::write(const http_response& res, bool head_only, bool closes, std::string& out) const {
+void request_dispatcher::append_chunk(std::string& out, std::string_view data) {
+    if (data.empty()) return;
+    char size[20];
+    const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    out.append(size, static_cast<std::size_t>(n)).append(data).append("\r\n");
+}
+
+void request_dispatcher::write(const http_response& res, bool head_only, bool closes, std::string& out,
+                               bool chunked) const {
     out.append("HTTP/1.1 ").append(std::to_string(res.status)).append(" ").append(reason_phrase(res.status)).append("\r\n");
     for (const auto& [name, value] : res.headers)
         if (!framing_field(name)) append_field(out, name, value);
@@ -144,11 +183,13 @@ void request_dispatcher::write(const http_response& res, bool head_only, bool cl
     if (!res.body.empty() && !res.has_header("Content-Type")) append_field(out, "Content-Type", "text/plain");
     // No body, and no length, in the statuses that cannot have one.
     const bool bodiless = (res.status >= 100 && res.status < 200) || res.status == 204 || res.status == 304;
-    if (!bodiless) append_field(out, "Content-Length", std::to_string(res.body.size()));
+    if (chunked) append_field(out, "Transfer-Encoding", "chunked");
+    else if (!bodiless) append_field(out, "Content-Length", std::to_string(res.body.size()));
     if (closes) append_field(out, "Connection", "close");
     else append_field(out, "Keep-Alive", keep_alive_);
     out.append("\r\n");
-    if (!head_only && !bodiless) out.append(res.body);
+    if (chunked) append_chunk(out, res.body);
+    else if (!head_only && !bodiless) out.append(res.body);
 }
 
 }  // namespace tokenauth::server

@@ -53,14 +53,22 @@ public:
 
     /// Answers request (one complete request, as framed) and appends the response to out.
     /// last: the response closes the connection. client_closes is set when the request asked
-    /// for that (Connection: close, or HTTP/1.0 without keep-alive).
-    void handle(const std::string& request, std::string& out, const endpoints& ends, bool last, bool& client_closes) const;
+    /// for that (Connection: close, or HTTP/1.0 without keep-alive). A body longer than one
+    /// piece goes on in rest: out holds the head and the first chunk, and each call of rest
+    /// appends the next chunk's framed bytes (append_chunk), the last one included.
+    void handle(const std::string& request, std::string& out, const endpoints& ends, bool last, bool& client_closes,
+                body_stream& rest) const;
 
     /// Parses one framed request's method, target, version, fields and body; false when the
     /// bytes are not a request (the framer lets none of those through).
     static bool parse(std::string_view bytes, http_request& req);
-    /// Appends the response's head (and its body unless head_only) to out.
-    void write(const http_response& res, bool head_only, bool closes, std::string& out) const;
+    /// Appends the response's head (and its body unless head_only) to out; with chunked, the
+    /// head says so and the body is the first chunk (none when empty).
+    void write(const http_response& res, bool head_only, bool closes, std::string& out, bool chunked = false) const;
+    /// Appends data as one chunk of a chunked body (nothing for empty data).
+    static void append_chunk(std::string& out, std::string_view data);
+    /// Appends the last chunk, which ends a chunked body.
+    static void append_last_chunk(std::string& out) { out.append("0\r\n\r\n"); }
 
 private:
     struct route {

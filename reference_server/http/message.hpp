@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <regex>
 #include <string>
@@ -43,10 +44,22 @@ struct http_request {
     std::string get_param_value(const std::string& name) const;
 };
 
+/// Produces a large body piece by piece: each call appends the next piece (about
+/// stream_piece_bytes) to out and returns false once it has appended the last one. It runs on
+/// a worker, one call at a time, the next only after the client has taken the piece before
+/// (backpressure); what it reads must stay valid while it lives (a pinned snapshot). A throw
+/// ends the response incomplete: the connection closes without the last chunk.
+using body_stream = std::function<bool(std::string& out)>;
+inline constexpr std::size_t stream_piece_bytes = 64 * 1024;
+
 struct http_response {
     int status = 200;
     header_map headers;
     std::string body;
+    /// When set, the body continues with what this produces after `body`. A body that ends
+    /// within its first piece is sent with Content-Length like any other; a longer one is
+    /// sent chunked (HTTP/1.1), or produced whole for an HTTP/1.0 client.
+    body_stream stream;
 
     bool has_header(const std::string& name) const { return headers.count(name) != 0; }
     std::string get_header_value(const std::string& name) const;

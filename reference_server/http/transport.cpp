@@ -46,6 +46,9 @@ struct transport::connection {
     std::string request;
     std::string out;
     std::size_t out_off = 0;
+    body_stream rest;      ///< the chunks of a streamed body still to come
+    bool served_stream = false;  ///< the response was streamed (its memory is returned after it)
+    bool aborted = false;  ///< the stream failed: close without its last chunk
 };
 
 namespace {
@@ -407,11 +410,13 @@ void transport::run_request(connection* c) {
     try {
         request_id::current_id.clear();  // this request's id is set while it is routed, not left from the last one
         dispatch_.handle(c->request, c->out, {c->peer_ip, c->peer_port, c->local_ip, c->local_port}, last,
-                         client_closes);
+                         client_closes, c->rest);
+        c->served_stream = static_cast<bool>(c->rest);
     } catch (const std::exception&) {
         // The dispatcher answers a handler's exception itself: this is a failure around it
         // (memory), answered without the partial response.
         c->out.clear();
+        c->rest = nullptr;
         dispatch_.write(error_response({500, "internal_error", "the server could not complete the request"}), false,
                         true, c->out);
         client_closes = true;
@@ -419,6 +424,25 @@ void transport::run_request(connection* c) {
     ++c->served;
     c->close_after_write = last || client_closes;
     std::string().swap(c->request);
+    {
+        std::lock_guard lock(done_mu_);
+        done_.push_back(c);
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void transport::produce(connection* c) {
+    // The next chunk of a streamed body, on a worker (it may read the database). A stop, or
+    // a failure, ends the response without its last chunk: the client sees it incomplete.
+    try {
+        if (stopping_) throw std::runtime_error("stopping");
+        if (!c->rest(c->out)) c->rest = nullptr;
+    } catch (const std::exception&) {
+        c->rest = nullptr;
+        c->out.clear();
+        c->aborted = true;
+    }
     {
         std::lock_guard lock(done_mu_);
         done_.push_back(c);
@@ -438,6 +462,10 @@ void transport::drain_completions() {
 
 void transport::on_done(connection* c) {
     --in_workers_;
+    if (c->aborted) {
+        close(c);
+        return;
+    }
     if (stopping_) c->close_after_write = true;
     c->ph = phase::writing;
     c->out_off = 0;
@@ -454,6 +482,7 @@ void transport::on_writable(connection* c) {
             const int n = SSL_write(c->ssl, p, static_cast<int>(std::min<std::size_t>(left, INT32_MAX)));
             if (n > 0) {
                 c->out_off += static_cast<std::size_t>(n);
+                if (c->rest) c->deadline = steady::now() + opt_.write_timeout;  // a stream: bytes taken
                 continue;
             }
             const int err = SSL_get_error(c->ssl, n);
@@ -464,13 +493,23 @@ void transport::on_writable(connection* c) {
         const ssize_t n = ::send(c->fd, p, left, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_off += static_cast<std::size_t>(n);
+            if (c->rest) c->deadline = steady::now() + opt_.write_timeout;  // a stream: bytes taken
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return arm(c, EPOLLOUT);
         return close(c);
     }
-    const bool large = c->out.size() >= trim_after_bytes;
+    if (c->rest) {  // the client took this chunk: the next one is produced
+        c->out.clear();
+        c->out_off = 0;
+        c->ph = phase::processing;
+        ++in_workers_;
+        pool_->enqueue([this, c] { produce(c); });
+        return;
+    }
+    const bool large = c->out.size() >= trim_after_bytes || c->served_stream;
+    c->served_stream = false;
     std::string().swap(c->out);
     c->out_off = 0;
 #if defined(__GLIBC__)

@@ -9,7 +9,9 @@
 // then it is a buffer in the event loop, bounded by the framing limits, with deadlines that
 // never restart: the TLS handshake and the request head within head_timeout of their
 // first byte, the whole request within request_timeout, an idle keep-alive connection
-// closes after idle_timeout, a response must be taken by the client within write_timeout.
+// closes after idle_timeout, a response must be taken by the client within write_timeout
+// (a streamed one: each write_timeout must see some of it taken). A streamed body is
+// produced a chunk at a time on a worker, the next only once the client has taken the last.
 // Pipelined requests are answered one at a time, in order, from the same buffer.
 #pragma once
 
@@ -103,6 +105,7 @@ private:
     void on_writable(connection* c);
     void dispatch(connection* c);
     void run_request(connection* c);
+    void produce(connection* c);
     void on_done(connection* c);
     void answer_error(connection* c, const framing_error& e);
     /// The JSON answer to an error the transport decides itself.

@@ -54,6 +54,7 @@ public:
     created_token create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
                                const token_fields& fields) override;
     std::optional<token_row> get_token(const token_id& id) override;
+    std::unique_ptr<token_cursor> open_token_cursor(std::optional<std::uint64_t> user, std::int64_t after) override;
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
     std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
@@ -126,6 +127,7 @@ private:
     /// The custom SQLSTATEs pass as pg::error; other failures become storage_error.
     pg::result call(const char* name, const char* sql, const std::vector<pg::param>& params);
     token_row read_token(const pg::result& r, int row) const;
+    class cursor;  // pg_token_writes.cpp
     pg::connection& writer();  // caller holds db_mu_; reconnects a lost connection
     pg::connection& begin();   // caller holds db_mu_; BEGIN, reconnecting once if the connection was lost
     pg::result query(const std::string& sql, const std::vector<pg::param>& params);  // a read, retried once

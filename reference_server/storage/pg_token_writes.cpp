@@ -132,6 +132,52 @@ std::vector<token_row> pg_store::list_tokens(std::optional<std::uint64_t> user, 
     return out;
 }
 
+/// A read-only REPEATABLE READ transaction on a connection of its own, read through a
+/// server-side cursor a batch at a time: one snapshot however long the client takes.
+class pg_store::cursor final : public token_cursor {
+public:
+    cursor(const pg_store& s, std::optional<std::uint64_t> user, std::int64_t after) : s_(s), c_(s.conninfo_) {
+        c_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if (user)
+            c_.exec("DECLARE rows NO SCROLL CURSOR FOR SELECT " PG_TOKEN_COLUMNS
+                    " FROM access_tokens WHERE user_id = $1 AND seq > $2 ORDER BY seq",
+                    {pg::number(*user), pg::number(after)});
+        else
+            c_.exec("DECLARE rows NO SCROLL CURSOR FOR SELECT " PG_TOKEN_COLUMNS
+                    " FROM access_tokens WHERE seq > $1 ORDER BY seq",
+                    {pg::number(after)});
+    }
+    bool next(token_row& row) override {
+        if (!batch_ || at_ == batch_->rows()) {
+            if (done_) return false;
+            batch_.reset();
+            batch_.emplace(c_.exec("FETCH 1000 FROM rows"));
+            at_ = 0;
+            done_ = batch_->rows() < 1000;
+            if (batch_->rows() == 0) return false;
+        }
+        row = s_.read_token(*batch_, at_++);
+        return true;
+    }
+
+private:
+    const pg_store& s_;
+    pg::connection c_;  // closing it ends the transaction
+    std::optional<pg::result> batch_;
+    int at_ = 0;
+    bool done_ = false;
+};
+
+std::unique_ptr<store_reader::token_cursor> pg_store::open_token_cursor(std::optional<std::uint64_t> user,
+                                                                        std::int64_t after) {
+    try {
+        return std::make_unique<cursor>(*this, user, after);
+    } catch (const pg::error& e) {
+        if (e.connection_lost()) throw storage_error(storage_error::kind::unavailable, "the database cannot be reached; try again shortly");
+        throw;
+    }
+}
+
 std::optional<token_row> pg_store::modify_token(const token_id& id, const token_change& change) {
     std::lock_guard lock(db_mu_);
     // The row after the change and the change's sequence (NULL: no such token).

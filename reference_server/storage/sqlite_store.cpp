@@ -32,6 +32,7 @@ sqlite_store::sqlite_store(const options& opts) {
     ::chmod(opts.data_dir.c_str(), 0700);
     const std::string path = opts.database_path.empty() ? opts.data_dir + "/tokenauth.db" : opts.database_path;
     db_ = std::make_unique<connection>(path);
+    db_path_ = path;
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=FULL");
     db_->exec("PRAGMA foreign_keys=ON");

@@ -43,6 +43,7 @@ public:
     /// more rows follow.
     std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after, std::size_t limit,
                                        bool& more) override;
+    std::unique_ptr<token_cursor> open_token_cursor(std::optional<std::uint64_t> user, std::int64_t after) override;
     std::optional<token_row> modify_token(const token_id& id, const token_change& change) override;
     rotated_token rotate_token(const token_id& predecessor, std::uint64_t creator, const token_rotation& r) override;
     std::vector<token_id> disable_family(const token_id& member) override;
@@ -92,6 +93,8 @@ private:
     void load_session_key(const std::string& path);
     token_row read_token(statement& s) const;
 
+    class cursor;               // token_writes.cpp
+    std::string db_path_;       // for the cursors' own connections
     mutable std::mutex db_mu_;  // one connection, one writer
     std::unique_ptr<connection> db_;
 };

@@ -218,6 +218,17 @@ public:
     /// more rows follow.
     virtual std::vector<token_row> list_tokens(std::optional<std::uint64_t> user, std::int64_t after,
                                                std::size_t limit, bool& more) = 0;
+    /// Rows after the cursor (seq), in creation order, of one user or all, read from one
+    /// snapshot of the store that the cursor pins while it lives (its own connection and read
+    /// transaction): a list streamed to a slow client is one consistent picture, and writes
+    /// go on meanwhile. Read by one thread at a time. Throws what reads throw.
+    class token_cursor {
+    public:
+        virtual ~token_cursor() = default;
+        /// The next row, or false after the last.
+        virtual bool next(token_row& row) = 0;
+    };
+    virtual std::unique_ptr<token_cursor> open_token_cursor(std::optional<std::uint64_t> user, std::int64_t after) = 0;
 };
 
 /// A token just created: its row, and the bearer token (shown once, in the create response).

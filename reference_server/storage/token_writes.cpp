@@ -104,6 +104,42 @@ std::vector<token_row> sqlite_store::list_tokens(std::optional<std::uint64_t> us
     return out;
 }
 
+/// A read transaction on a connection of its own: SQLite's WAL keeps the snapshot it
+/// started with for as long as it is open, while the writer goes on.
+class sqlite_store::cursor final : public token_cursor {
+public:
+    cursor(const sqlite_store& s, std::optional<std::uint64_t> user, std::int64_t after) : s_(s), db_(s.db_path_) {
+        db_.exec("PRAGMA query_only = ON");
+        db_.exec("PRAGMA cache_size = -1024");  // KiB: a scan needs little
+        db_.exec("BEGIN");
+        rows_ = &(user ? db_.prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE user_id = ? AND seq > ? ORDER BY seq")
+                       : db_.prepare("SELECT " TOKEN_COLUMNS " FROM access_tokens WHERE ? IS NULL AND seq > ? ORDER BY seq"));
+        rows_->bind(1, user).bind(2, after);
+    }
+    ~cursor() override {
+        rows_->reset();
+        try {
+            db_.exec("COMMIT");
+        } catch (...) {
+        }
+    }
+    bool next(token_row& row) override {
+        if (!rows_->step()) return false;
+        row = s_.read_token(*rows_);
+        return true;
+    }
+
+private:
+    const sqlite_store& s_;
+    connection db_;
+    statement* rows_ = nullptr;
+};
+
+std::unique_ptr<store_reader::token_cursor> sqlite_store::open_token_cursor(std::optional<std::uint64_t> user,
+                                                                            std::int64_t after) {
+    return std::make_unique<cursor>(*this, user, after);
+}
+
 std::optional<token_row> sqlite_store::modify_token(const token_id& id, const token_change& change) {
     std::lock_guard lock(db_mu_);
     transaction t(*db_);

@@ -9,6 +9,7 @@
 #include <tokenauth/time.hpp>
 
 #include "api_helpers.hpp"
+#include "raw_client.hpp"
 
 using nlohmann::json;
 using test_server::server_process;
@@ -858,4 +859,65 @@ TEST_CASE("access token list: name_prefix finds tokens by the beginning of their
     }
     CHECK(found == std::vector<std::string>(3, "Backup nightly"));
     CHECK(s.request("GET", "/v1/auth/access-tokens/", admin).body.at("entries").size() == 6);
+}
+
+TEST_CASE("the token list is streamed: byte for byte the dump() of its entries read one by one, for 0, 1 and N, with and without limit",
+          "[server][access_tokens][stream]") {
+    temp_dir dir;
+    server_process s(dir.path);
+    const std::string admin = s.login();
+    create_user(s, admin, "holds-none");
+    create_user(s, admin, "holds-one");
+    std::vector<std::string> ids;  // in creation order, the list's order
+    ids.push_back(create_token(s, admin, user_identity("holds-one")).id);
+    for (int i = 0; i < 80; ++i) {  // about 90 kB of entries: more than one piece
+        const std::string name = "bulk-" + std::to_string(i);
+        create_user(s, admin, name);
+        for (int k = 0; k < 2; ++k) ids.push_back(create_token(s, admin, user_identity(name)).id);
+    }
+    // The oracle: each entry as GET returns it alone, and the whole body as dump() writes it.
+    std::vector<json> entries;
+    for (const std::string& id : ids) {
+        const auto r = s.request("GET", "/v1/auth/access-tokens/" + id, admin);
+        REQUIRE(r.status == 200);
+        entries.push_back(r.body);
+    }
+    const auto body = [&](std::size_t from, std::size_t to, const json& next) {
+        json list = json::array();
+        for (std::size_t i = from; i < to; ++i) list.push_back(entries[i]);
+        return json{{"entries", list}, {"paging", {{"next", next}}}}.dump();
+    };
+    const auto header = [](const test_server::response& r, const std::string& name) {
+        const auto it = r.headers.find(name);
+        return it == r.headers.end() ? std::string() : it->second;
+    };
+
+    const auto all = s.request("GET", "/v1/auth/access-tokens/", admin);
+    REQUIRE(all.status == 200);
+    CHECK(all.raw == body(0, ids.size(), nullptr));
+    CHECK(header(all, "Transfer-Encoding") == "chunked");  // longer than a piece
+    CHECK(header(all, "Content-Type") == "application/json");
+
+    const auto page = s.request("GET", "/v1/auth/access-tokens/?limit=100", admin);
+    REQUIRE(page.status == 200);
+    const std::string next = page.body.at("paging").at("next").get<std::string>();
+    CHECK(next.rfind("/v1/auth/access-tokens/?limit=100&after=", 0) == 0);
+    CHECK(page.raw == body(0, 100, next));
+    const auto rest = s.request("GET", next, admin);
+    CHECK(rest.raw == body(100, ids.size(), nullptr));
+
+    const auto one = s.request("GET", "/v1/auth/access-tokens/?user=holds-one", admin);
+    CHECK(one.raw == body(0, 1, nullptr));
+    CHECK(header(one, "Content-Length") == std::to_string(one.raw.size()));  // within a piece: a length, as always
+    CHECK(header(one, "Transfer-Encoding").empty());
+    for (const char* query : {"?user=holds-none", "?user=holds-none&limit=5"}) {
+        const auto none = s.request("GET", std::string("/v1/auth/access-tokens/") + query, admin);
+        CHECK(none.raw == R"({"entries":[],"paging":{"next":null}})");
+    }
+    // An HTTP/1.0 client (which has no chunks) gets the whole body with a length.
+    test_server::raw_connection raw(s.port(), true);
+    REQUIRE(raw.send("GET /v1/auth/access-tokens/ HTTP/1.0\r\nAuthorization: Bearer " + admin + "\r\n\r\n"));
+    const std::string old = raw.receive(std::chrono::seconds(30));
+    CHECK(old.find("\r\nContent-Length: " + std::to_string(all.raw.size()) + "\r\n") != std::string::npos);
+    CHECK(old.substr(old.find("\r\n\r\n") + 4) == all.raw);
 }

@@ -15,11 +15,12 @@ const std::string peer = "192.0.2.7", local = "127.0.0.1";
 struct exchange {
     std::string out;
     bool client_closes = false;
+    tokenauth::server::body_stream rest;  ///< the chunks after the first, when streamed
 };
 
 exchange run(const request_dispatcher& d, const std::string& request, bool last = false) {
     exchange e;
-    d.handle(request, e.out, {peer, 40000, local, 8000}, last, e.client_closes);
+    d.handle(request, e.out, {peer, 40000, local, 8000}, last, e.client_closes, e.rest);
     return e;
 }
 

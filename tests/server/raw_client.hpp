@@ -69,7 +69,8 @@ public:
     }
 
     /// Reads until the server closes, `until` appears `count` times, or the time is up.
-    std::string receive(std::chrono::milliseconds limit, const std::string& until = "", std::size_t count = 1) {
+    /// Everything received so far is kept: the result is that buffer.
+    const std::string& receive(std::chrono::milliseconds limit, const std::string& until = "", std::size_t count = 1) {
         const auto end = std::chrono::steady_clock::now() + limit;
         for (;;) {
             if (!until.empty() && occurrences(buffer_, until) >= count) break;

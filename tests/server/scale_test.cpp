@@ -13,6 +13,7 @@
 
 #include "api_helpers.hpp"
 #include "metrics_helpers.hpp"
+#include "raw_client.hpp"
 
 using test_server::server_process;
 using test_server::temp_dir;
@@ -133,4 +134,105 @@ TEST_CASE("a directory write among 100,000 users copies what it changes, not the
     CHECK(s.request("GET", "/v1/groups/300000", admin).status == 404);
     CHECK(s.request("GET", "/v1/users/100500/groups/", admin).body.size() == 1);
     CHECK(s.request("GET", "/v1/groups/513/members/", admin).body.size() == 100000 + 1);  // and admin
+}
+
+namespace {
+long rss_kb_of(int pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0;
+}
+}  // namespace
+
+TEST_CASE("a list of 200,000 tokens streams in bounded memory to a slow reader, and a reader that stops is dropped",
+          "[server][scale][stream]") {
+    temp_dir dir;
+    const std::string data = dir.path + "/data";
+    {
+        server_process s(data);
+        CHECK(s.stop() == 0);
+    }
+    constexpr int tokens = 200000;
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(tokens) +
+                          ") INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
+                          "hash_scheme, name) SELECT randomblob(16), randomblob(32), 500, 500, 0, 1, 2, printf('t-%06d', i) FROM n")
+                             .c_str(),
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    server_process s(data, {"--write-timeout", "1"});
+    const std::string admin = s.login();
+    const std::string request = "GET /v1/auth/access-tokens/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + admin + "\r\n\r\n";
+    const std::string last_chunk = "\r\n0\r\n\r\n";
+
+    // A slow reader, then a fast one: the server holds a piece at a time, whatever the pace.
+    const long before = rss_kb_of(s.pid());
+    long peak = before;
+    std::string got;
+    const auto complete = [&](const std::string& text) {
+        return text.size() >= last_chunk.size() &&
+               text.compare(text.size() - last_chunk.size(), last_chunk.size(), last_chunk) == 0;
+    };
+    {
+        test_server::raw_connection c(s.port(), true);
+        REQUIRE(c.send(request));
+        for (int i = 0; i < 10; ++i) {  // 10 sips, 200 ms apart: within the write timeout
+            c.receive(std::chrono::milliseconds(20));
+            peak = std::max(peak, rss_kb_of(s.pid()));
+            std::this_thread::sleep_for(200ms);
+        }
+        for (int i = 0; i < 12000 && !complete(c.receive(std::chrono::milliseconds(0))); ++i) {
+            c.receive(std::chrono::milliseconds(10));
+            peak = std::max(peak, rss_kb_of(s.pid()));
+            REQUIRE_FALSE(c.closed());
+        }
+        got = c.receive(std::chrono::milliseconds(0));
+        REQUIRE(complete(got));
+    }
+    const std::size_t entries = test_server::raw_connection::occurrences(got, "\"creation_time\":");
+    long after = rss_kb_of(s.pid());
+    for (int i = 0; i < 100 && after > before * 11 / 10; ++i) {
+        std::this_thread::sleep_for(50ms);
+        after = rss_kb_of(s.pid());
+    }
+    INFO("RSS " << before << " kB before, peak " << peak << " kB, " << after << " kB after a list of " << got.size() / 1024
+                << " kB (" << entries << " entries)");
+    CHECK(entries == tokens);
+    CHECK(got.find("Transfer-Encoding: chunked") != std::string::npos);
+    CHECK(peak - before <= 32 * 1024);  // the whole list would be 60 MB and more in memory
+    CHECK(after <= before * 11 / 10);
+
+    // A reader that takes nothing for --write-timeout (1 s) is dropped without the last chunk.
+    {
+        test_server::raw_connection c(s.port(), true);
+        REQUIRE(c.send(request));
+        std::this_thread::sleep_for(3s);
+        const std::string part = c.receive(std::chrono::seconds(20));
+        INFO("took " << part.size() / 1024 << " kB");
+        CHECK(c.closed());
+        CHECK(part.size() < got.size());
+        CHECK(part.find(last_chunk) == std::string::npos);
+    }
+
+    // A failure mid-stream (a row the server cannot read, written behind its back after the
+    // first pieces' rows) closes the connection without the last chunk: the client sees the
+    // body cut short, never a complete-looking one. The server goes on serving.
+    REQUIRE(sqlite3_exec(db,
+                         "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
+                         "hash_scheme, family) VALUES (randomblob(16), randomblob(32), 500, 500, 0, 1, 2, x'00')",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    {
+        test_server::raw_connection c(s.port(), true);
+        REQUIRE(c.send(request));
+        const std::string cut = c.receive(std::chrono::seconds(60));
+        CHECK(c.closed());
+        CHECK(cut.find("HTTP/1.1 200 ") == 0);
+        CHECK(cut.size() > got.size() / 2);
+        CHECK(cut.find(last_chunk) == std::string::npos);
+    }
+    CHECK(s.request("GET", "/v1/auth/access-tokens/?limit=1", admin).status == 200);
 }
