@@ -163,7 +163,8 @@ void request_dispatcher::handle(const std::string& request, std::string& out, co
             return;
         }
     }
-    write(res, head_only, last || client_closes, out);
+    // HEAD of a streamed body: the head GET would have for a long one (its length is unknown).
+    write(res, head_only, last || client_closes, out, head_only && res.stream);
 }
 
 void request_dispatcher::append_chunk(std::string& out, std::string_view data) {
@@ -188,8 +189,9 @@ void request_dispatcher::write(const http_response& res, bool head_only, bool cl
     if (closes) append_field(out, "Connection", "close");
     else append_field(out, "Keep-Alive", keep_alive_);
     out.append("\r\n");
+    if (head_only || bodiless) return;
     if (chunked) append_chunk(out, res.body);
-    else if (!head_only && !bodiless) out.append(res.body);
+    else out.append(res.body);
 }
 
 }  // namespace tokenauth::server

@@ -258,8 +258,10 @@ void directory::reindex_roles() {
 
 void directory::put_role(const std::string& name, tokenauth::role r, const std::optional<std::string>& key) {
     if (const tokenauth::role* old = role_exact(name)) {
-        if (old->privileges != r.privileges) touched.insert(touched.end(), old->members.begin(), old->members.end());
-        else {
+        if (old->privileges != r.privileges) {
+            touched.insert(touched.end(), old->members.begin(), old->members.end());
+            touched.insert(touched.end(), r.members.begin(), r.members.end());
+        } else {
             std::set_symmetric_difference(old->members.begin(), old->members.end(), r.members.begin(), r.members.end(),
                                           std::back_inserter(touched));
         }

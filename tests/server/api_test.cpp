@@ -914,6 +914,14 @@ TEST_CASE("the token list is streamed: byte for byte the dump() of its entries r
         const auto none = s.request("GET", std::string("/v1/auth/access-tokens/") + query, admin);
         CHECK(none.raw == R"({"entries":[],"paging":{"next":null}})");
     }
+    // HEAD: the head a long GET has, no body.
+    test_server::raw_connection head(s.port(), true);
+    REQUIRE(head.send("HEAD /v1/auth/access-tokens/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer " +
+                      admin + "\r\n\r\n"));
+    const std::string head_only = head.receive(std::chrono::seconds(30));
+    CHECK(head_only.rfind("HTTP/1.1 200 ", 0) == 0);
+    CHECK(head_only.find("\r\nTransfer-Encoding: chunked\r\n") != std::string::npos);
+    CHECK(head_only.size() == head_only.find("\r\n\r\n") + 4);
     // An HTTP/1.0 client (which has no chunks) gets the whole body with a length.
     test_server::raw_connection raw(s.port(), true);
     REQUIRE(raw.send("GET /v1/auth/access-tokens/ HTTP/1.0\r\nAuthorization: Bearer " + admin + "\r\n\r\n"));
