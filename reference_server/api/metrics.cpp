@@ -67,6 +67,9 @@ void write_metrics(const services& svc, const metrics_sources& src, exposition& 
         out.sample("_total", {}, f->snapshot_loads);
         out.family("tokenauth_follower_changes_applied", "counter", "Change-log rows the follower applied one by one.");
         out.sample("_total", {}, f->changes_applied);
+        out.family("tokenauth_writes_grouped", "counter",
+                   "Token writes this server committed in one transaction with others (group commit).");
+        out.sample("_total", {}, f->writes_grouped);
     }
     out.family("tokenauth_directory_entities_copied", "counter",
                "Users, groups, roles and membership sets written into a version of the directory: read from the "

@@ -48,6 +48,7 @@ std::optional<published_store::follower_status> pg_store::follower() const noexc
     f.last_changes = stats.last_batch;
     f.snapshot_loads = stats.snapshot_loads;
     f.changes_applied = stats.changes_applied;
+    f.writes_grouped = grouped_.load(std::memory_order_relaxed);
     return f;
 }
 

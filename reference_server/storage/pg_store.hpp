@@ -126,6 +126,14 @@ private:
     /// One prepared statement of its own transaction on the writer connection (db_mu_ held).
     /// The custom SQLSTATEs pass as pg::error; other failures become storage_error.
     pg::result call(const char* name, const char* sql, const std::vector<pg::param>& params);
+    /// The same, committed with the token writes of other threads waiting at the time (group
+    /// commit): one transaction, a savepoint each, so a write that fails (a 409) rolls back
+    /// alone; `after` runs once the commit is durable, in commit order, before anyone is
+    /// answered. Alone, it is call(). Takes db_mu_ itself.
+    pg::result grouped_call(const char* name, const char* sql, const std::vector<pg::param>& params,
+                            const std::function<void(const pg::result&)>& after);
+    struct grouped_write;
+    void commit_group(const std::vector<grouped_write*>& batch);  // db_mu_ held
     token_row read_token(const pg::result& r, int row) const;
     class cursor;  // pg_token_writes.cpp
     pg::connection& writer();  // caller holds db_mu_; reconnects a lost connection
@@ -140,6 +148,9 @@ private:
     std::function<void(const std::string&)> on_follow_error_;
     std::function<void(std::int64_t)> on_snapshot_;
     std::mutex db_mu_;  // the writer connection
+    std::mutex group_mu_;                  // guards group_
+    std::vector<grouped_write*> group_;    // token writes waiting for the next group commit
+    std::atomic<std::uint64_t> grouped_{0};  // writes committed with at least one other
     std::unique_ptr<pg::connection> db_;
     std::unique_ptr<pg_follower> follower_;  // last: its thread reads the members above
 };

@@ -1,11 +1,14 @@
 // The PostgreSQL backend's token writes: create, modify and delete through the token
-// functions (one statement each), applied to this server's index at once when nothing else
+// functions (one statement each; committed together when several threads wait: group
+// commit), applied to this server's index at once when nothing else
 // was written meanwhile; rotation and a family's disabling as one transaction each; expiry
 // warnings claimed by a conditional write; the last-used batch; the token rows read back.
 #include "pg_follower.hpp"
 #include "pg_internal.hpp"
 #include "pg_store.hpp"
 #include "privileges_text.hpp"
+
+#include <exception>
 
 namespace tokenauth::server {
 
@@ -75,6 +78,120 @@ token_row pg_store::read_token(const pg::result& r, int i) const {
     return t;
 }
 
+// --- group commit ---
+
+struct pg_store::grouped_write {
+    const char* name;
+    const char* sql;
+    const std::vector<pg::param>& params;
+    const std::function<void(const pg::result&)>& after;
+    std::optional<pg::result> result;
+    std::exception_ptr error;
+    bool done = false;  // written and read with db_mu_ held
+};
+
+pg::result pg_store::grouped_call(const char* name, const char* sql, const std::vector<pg::param>& params,
+                                  const std::function<void(const pg::result&)>& after) {
+    grouped_write mine{name, sql, params, after, std::nullopt, nullptr};
+    {
+        std::lock_guard queue(group_mu_);
+        group_.push_back(&mine);
+    }
+    std::lock_guard lock(db_mu_);
+    if (!mine.done) {  // nobody took it in their group: this thread commits what waits now
+        std::vector<grouped_write*> batch;
+        {
+            std::lock_guard queue(group_mu_);
+            batch.swap(group_);
+        }
+        commit_group(batch);
+    }
+    if (mine.error) std::rethrow_exception(mine.error);
+    return std::move(*mine.result);
+}
+
+void pg_store::commit_group(const std::vector<grouped_write*>& batch) {
+    const auto failed = [](grouped_write& w) {
+        // Ours (no such user, over the limit) pass as they are; others as storage_error.
+        try {
+            throw;
+        } catch (const pg::error& e) {
+            if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER || e.sqlstate() == TOKENAUTH_PG_TOKEN_LIMIT) {
+                w.error = std::current_exception();
+                return;
+            }
+            try {
+                translate_failure("");
+            } catch (...) {
+                w.error = std::current_exception();
+            }
+        } catch (...) {
+            w.error = std::current_exception();
+        }
+    };
+    if (batch.size() == 1) {  // alone: one statement in its own transaction, as ever
+        grouped_write& w = *batch.front();
+        try {
+            w.result.emplace(call(w.name, w.sql, w.params));
+            w.after(*w.result);
+        } catch (...) {
+            failed(w);
+        }
+        w.done = true;
+        return;
+    }
+    pg::connection* conn = nullptr;
+    try {
+        conn = &writer();
+        pg::connection& c = *conn;
+        c.exec("BEGIN");
+        for (grouped_write* w : batch) {
+            c.exec("SAVEPOINT one_write");
+            try {
+                w->result.emplace(c.exec_prepared(w->name, w->sql, w->params));
+                c.exec("RELEASE SAVEPOINT one_write");
+            } catch (const pg::error& e) {
+                if (e.connection_lost() || !c.ok()) throw;
+                c.exec("ROLLBACK TO SAVEPOINT one_write");  // this write alone
+                c.exec("RELEASE SAVEPOINT one_write");
+                w->result.reset();
+                failed(*w);
+            }
+        }
+        c.exec("COMMIT");
+    } catch (...) {
+        // Nothing of the group is known to be durable: every write in it fails (503 or the
+        // error), none is applied.
+        std::exception_ptr failure;
+        try {
+            if (conn != nullptr && conn->ok()) conn->exec("ROLLBACK");
+        } catch (...) {
+        }
+        try {
+            translate_failure("");
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        for (grouped_write* w : batch) {
+            w->result.reset();
+            w->error = failure;
+            w->done = true;
+        }
+        return;
+    }
+    grouped_.fetch_add(batch.size(), std::memory_order_relaxed);
+    for (grouped_write* w : batch) {  // durable now: applied in commit order
+        if (!w->error) {
+            try {
+                w->after(*w->result);
+            } catch (...) {
+                w->error = std::current_exception();
+            }
+        }
+        w->done = true;
+    }
+}
+
 // --- access tokens ---
 
 created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, timestamp now,
@@ -87,17 +204,16 @@ created_token pg_store::create_token(std::uint64_t user, std::uint64_t creator, 
     const token_record rec =
         record_of(token.id, hash, current_hash_scheme, user, f.expiration, true, scope_text, f.allowed_cidrs);
     std::int64_t seq = 0;
-    std::lock_guard lock(db_mu_);
     try {
         // The function checks the user and the per-user limit under the writers' lock, so
         // no other server counts or inserts at the same time.
-        const auto r = call("create_token",
-                            "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                            {id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
-                             pg::number(creator), pg::number(now), pg::number(f.expiration), scope_text,
-                             pg::number(std::int64_t{max_tokens_per_user}), f.name, f.allowed_cidrs});
+        const std::vector<pg::param> params{id_param(token.id), pg::bytes(hash.bytes, sizeof hash.bytes), pg::number(user),
+                                            pg::number(creator), pg::number(now), pg::number(f.expiration), scope_text,
+                                            pg::number(std::int64_t{max_tokens_per_user}), f.name, f.allowed_cidrs};
+        const auto r = grouped_call(
+            "create_token", "SELECT o_seq, o_change FROM tokenauth_create_token($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            params, [&](const pg::result& done) { apply_own(*db_, done.int64(0, 1), [&] { index_put(rec); }); });
         seq = r.int64(0, 0);
-        apply_own(*db_, r.int64(0, 1), [&] { index_put(rec); });
     } catch (const pg::error& e) {
         if (e.sqlstate() == TOKENAUTH_PG_NO_SUCH_USER)
             throw storage_error(storage_error::kind::not_found, "no user with id " + std::to_string(user));
@@ -179,21 +295,23 @@ std::unique_ptr<store_reader::token_cursor> pg_store::open_token_cursor(std::opt
 }
 
 std::optional<token_row> pg_store::modify_token(const token_id& id, const token_change& change) {
-    std::lock_guard lock(db_mu_);
     // The row after the change and the change's sequence (NULL: no such token).
     // The bounds' entry before the write, so applying it after cannot fail.
     const std::optional<std::uint32_t> network =
         change.allowed_cidrs ? std::optional(network_of(*change.allowed_cidrs)) : std::nullopt;
-    const auto r = call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6, $7, $8)",
-                        {id_param(id), pg::boolean(change.expiration.has_value()),
-                         pg::number(change.expiration ? *change.expiration : std::nullopt),
-                         change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
-                         pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt,
-                         pg::boolean(change.allowed_cidrs.has_value()),
-                         change.allowed_cidrs ? *change.allowed_cidrs : std::nullopt});
-    if (r.null(0, 14)) return std::nullopt;
-    const token_row row = read_token(r, 0);
-    apply_own(*db_, r.int64(0, 14), [&] { apply_token_state(row, network); });
+    const std::vector<pg::param> params{id_param(id), pg::boolean(change.expiration.has_value()),
+                                        pg::number(change.expiration ? *change.expiration : std::nullopt),
+                                        change.enabled ? pg::boolean(*change.enabled) : std::nullopt,
+                                        pg::boolean(change.name.has_value()), change.name ? *change.name : std::nullopt,
+                                        pg::boolean(change.allowed_cidrs.has_value()),
+                                        change.allowed_cidrs ? *change.allowed_cidrs : std::nullopt};
+    std::optional<token_row> row;
+    grouped_call("modify_token", "SELECT * FROM tokenauth_modify_token($1, $2, $3, $4, $5, $6, $7, $8)", params,
+                 [&](const pg::result& r) {
+                     if (r.null(0, 14)) return;
+                     row = read_token(r, 0);
+                     apply_own(*db_, r.int64(0, 14), [&] { apply_token_state(*row, network); });
+                 });
     return row;
 }
 
@@ -279,11 +397,14 @@ std::vector<expiry_warning> pg_store::claim_expiry_warnings(timestamp now, const
 }
 
 bool pg_store::delete_token(const token_id& id) {
-    std::lock_guard lock(db_mu_);
-    const auto r = call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", {id_param(id)});
-    if (r.null(0, 0)) return false;
-    apply_own(*db_, r.int64(0, 0), [&] { index_erase(id); });
-    return true;
+    const std::vector<pg::param> params{id_param(id)};
+    bool deleted = false;
+    grouped_call("delete_token", "SELECT o_change FROM tokenauth_delete_token($1)", params, [&](const pg::result& r) {
+        if (r.null(0, 0)) return;
+        deleted = true;
+        apply_own(*db_, r.int64(0, 0), [&] { index_erase(id); });
+    });
+    return deleted;
 }
 
 std::vector<token_id> pg_store::save_uses() {

@@ -45,6 +45,7 @@ public:
         std::uint64_t last_changes = 0;
         std::uint64_t snapshot_loads = 0;   ///< the first load, and one per fall below the pruned mark
         std::uint64_t changes_applied = 0;  ///< change-log rows applied one by one
+        std::uint64_t writes_grouped = 0;   ///< this server's token writes committed with others (group commit)
     };
     /// None for a store no other server writes.
     virtual std::optional<follower_status> follower() const noexcept { return std::nullopt; }
