@@ -5,7 +5,7 @@
 // against a floor measured in the same run, and "met" or "missed" is computed here.
 //
 // Usage: tokenauth-bench-report [--markdown] LIB.json [--http HTTP.json] [--pg PG.json]
-//                               [--compare COMPARE.json] [--machine MACHINE.json]
+//                               [--compare COMPARE.json] [--scale SCALE.json] [--machine MACHINE.json]
 // Text (default) is what bench/run.sh prints; --markdown writes docs/performance.md's tables.
 #include <nlohmann/json.hpp>
 
@@ -263,6 +263,12 @@ void postgres(report& r, const json& p) {
                   " clients, " + std::to_string(p.value("duration_s", 0)) + " s.");
     const stats pairs = of(numbers(p, "create_delete_per_s"));
     r.add("durable token create + delete pairs through server A", fmt("%.0f creations/s", pairs.median));
+    if (const auto w = p.find("writers_per_s"); w != p.end()) {
+        const double one = w->value("1", 0.0), eight = w->value("8", 0.0);
+        const double ratio = one > 0 ? eight / one : 0;
+        r.add("durable creations/s through server A: 8 concurrent writers / 1 writer",
+              fmt("%.0f", eight) + fmt(" / %.0f creations/s", one), fmt("%.2f", ratio), ">= 2.50", ratio >= 2.5);
+    }
     const json& rev = p.at("revocation_ms");
     const double p99 = rev.value("p99", 0.0);
     r.add("a token disabled on A, refused by B (" + std::to_string(rev.value("tokens", 0)) + " tokens)",
@@ -284,11 +290,83 @@ void postgres(report& r, const json& p) {
     }
 }
 
+/// "a / b / c" of one figure at each size.
+template <class F>
+std::string per_size(const json& sizes, const char* format, F figure) {
+    std::string out;
+    for (const auto& z : sizes) out += (out.empty() ? "" : " / ") + fmt(format, figure(z));
+    return out;
+}
+
+void scale(report& r, const json& s) {
+    const json& sizes = s.at("sizes");
+    if (sizes.empty()) return;
+    const json& small = sizes.front();
+    const json& large = sizes.back();
+    std::string columns;
+    for (const auto& z : sizes) columns += (columns.empty() ? "" : " / ") + fmt("%.0f", z.value("tokens", 0.0));
+    r.section("Scale (bench/scale/run.sh)",
+              "The release server over HTTPS on loopback with " + columns +
+                  " access tokens (two per user), inserted with SQL; each result is given at each size in that "
+                  "order, and each ratio is the largest size against the smallest, same run. Directory operations: "
+                  "the median of 9.");
+    const auto op = [&](const char* key, const char* what, bool target) {
+        const auto ms = [&](const json& z) { return z.at("ops_ms").value(key, 0.0); };
+        const double ratio = ms(small) > 0 ? ms(large) / ms(small) : 0;
+        if (target) r.add(what, per_size(sizes, "%.1f", ms) + " ms", fmt("%.2f", ratio), "<= 2.00", ratio > 0 && ratio <= 2.0);
+        else r.add(what, per_size(sizes, "%.1f", ms) + " ms", fmt("%.2f", ratio));
+    };
+    op("create_user", "create a user (no password)", true);
+    op("delete_user", "delete a user", true);
+    op("create_role", "create a role", true);
+    op("add_member", "add a role member", true);
+    op("create_user_password", "create a user with a password (one Argon2id hash)", false);
+    const double startup = large.value("startup_s", 0.0);
+    r.add("start-up (launch to listening)", per_size(sizes, "%.2f", [](const json& z) { return z.value("startup_s", 0.0); }) + " s",
+          "", "<= 3 s at the largest", startup > 0 && startup <= 3);
+    const auto per_token = [](const json& z) { return z.value("rss_idle_bytes", 0.0) / z.value("tokens", 1.0); };
+    r.add("RSS idle per token (directory and index included)", per_size(sizes, "%.0f", per_token) + " B", "",
+          "<= 250 B at the largest", per_token(large) <= 250);
+    const auto writes = [](const json& z) {
+        return z.at("writes").value("rss_after", 0.0) / std::max(1.0, z.at("writes").value("rss_before", 1.0));
+    };
+    r.add("RSS after 100 directory writes / before", per_size(sizes, "%.3f", writes), "", "<= 1.10 at each",
+          std::all_of(sizes.begin(), sizes.end(), [&](const json& z) { return writes(z) <= 1.1; }));
+    const auto growth = [](const json& z) {
+        return (z.at("list").value("rss_peak", 0.0) - z.at("list").value("rss_before", 0.0)) / 1048576.0;
+    };
+    const auto mbps = [](const json& z) {
+        return z.at("list").value("bytes", 0.0) / 1e6 / std::max(1e-9, z.at("list").value("seconds", 1.0));
+    };
+    r.add("one unpaged token list: MB/s", per_size(sizes, "%.0f", mbps) + " MB/s (" +
+                                               per_size(sizes, "%.0f", [](const json& z) { return z.at("list").value("bytes", 0.0) / 1e6; }) +
+                                               " MB)");
+    r.add("one unpaged token list: RSS growth (peak)", per_size(sizes, "%.1f", growth) + " MB", "", "<= 32 MB at the largest",
+          growth(large) <= 32);
+    const auto list_after = [](const json& z) {
+        return z.at("list").value("rss_after", 0.0) / std::max(1.0, z.at("list").value("rss_before", 1.0));
+    };
+    r.add("RSS after the list / before", per_size(sizes, "%.3f", list_after), "", "<= 1.10 at each",
+          std::all_of(sizes.begin(), sizes.end(), [&](const json& z) { return list_after(z) <= 1.1; }));
+    if (const auto v = s.find("validate"); v != s.end()) {
+        const std::vector<double> base = numbers(*v, "base_ns"), current = numbers(*v, "current_ns");
+        if (!base.empty() && !current.empty()) {
+            const auto b = quartiles(base), k = quartiles(current);
+            const double bound = std::max(0.05 * b[1], 2 * std::max(b[2] - b[0], k[2] - k[0]));
+            const std::string ref = v->value("ref", std::string("?"));
+            r.add("`BM_Validate_Hit/1000000`: this build / " + ref + " (" + v->value("commit", std::string("?")).substr(0, 12) +
+                      "), " + std::to_string(base.size()) + " interleaved runs each",
+                  fmt("%.1f", k[1]) + fmt(" / %.1f ns", b[1]) + fmt(" (IQR %.1f", k[2] - k[0]) + fmt(" / %.1f)", b[2] - b[0]),
+                  fmt("%.3f", k[1] / b[1]), fmt("within %.1f ns", bound), std::abs(k[1] - b[1]) <= bound);
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool markdown = false;
-    std::string lib, http_path, pg_path, machine_path, compare_path;
+    std::string lib, http_path, pg_path, machine_path, compare_path, scale_path;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--markdown") markdown = true;
@@ -296,9 +374,10 @@ int main(int argc, char** argv) {
         else if (a == "--pg" && i + 1 < argc) pg_path = argv[++i];
         else if (a == "--machine" && i + 1 < argc) machine_path = argv[++i];
         else if (a == "--compare" && i + 1 < argc) compare_path = argv[++i];
+        else if (a == "--scale" && i + 1 < argc) scale_path = argv[++i];
         else if (lib.empty() && a[0] != '-') lib = a;
         else {
-            std::fprintf(stderr, "usage: %s [--markdown] LIB.json [--http H.json] [--pg P.json] [--compare C.json] [--machine M.json]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--markdown] LIB.json [--http H.json] [--pg P.json] [--compare C.json] [--scale S.json] [--machine M.json]\n", argv[0]);
             return 2;
         }
     }
@@ -328,6 +407,10 @@ int main(int argc, char** argv) {
     if (!compare_path.empty()) {
         if (const auto c = load(compare_path)) compare(r, *c);
         else std::fprintf(stderr, "%s: no comparison in %s\n", argv[0], compare_path.c_str());
+    }
+    if (!scale_path.empty()) {
+        if (const auto z = load(scale_path)) scale(r, *z);
+        else std::fprintf(stderr, "%s: no scale results in %s\n", argv[0], scale_path.c_str());
     }
     r.print();
     return 0;

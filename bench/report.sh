@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes docs/performance.md from one run: the library benchmarks (Release, -O3, the build
 # users build; TOKENAUTH_REPORT_REPETITIONS repetitions, default 5), the HTTP benchmarks, the
-# PostgreSQL benchmarks and the comparison with an earlier build (bench/http/compare.sh), one
-# after the other on this machine, then the tables from their
+# PostgreSQL benchmarks, the scale benchmarks (bench/scale/run.sh: 1,000 to 1,000,000 tokens,
+# and validation against the build at the same earlier ref) and the comparison with an
+# earlier build (bench/http/compare.sh), one after the other on this machine, then the tables from their
 # JSON output (bench/report.cpp) under a header naming the machine, its load and the date,
 # then the notes of bench/performance_notes.md. Nothing in the tables is typed by hand.
 # Usage: bench/report.sh [OUTPUT (default docs/performance.md)]
@@ -30,6 +31,8 @@ echo "report: HTTP benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/http.json bench/http/run.sh "$seconds" 3 >&2
 echo "report: PostgreSQL benchmarks" >&2
 TOKENAUTH_BENCH_JSON=$work/pg.json bench/postgres/run.sh "$seconds" 100 >&2
+echo "report: scale benchmarks" >&2
+TOKENAUTH_BENCH_JSON=$work/scale.json TOKENAUTH_REPORT_BASE=$base_ref bench/scale/run.sh >&2
 compare=()
 if git rev-parse --verify -q "$base_ref^{commit}" >/dev/null; then
     echo "report: against $base_ref" >&2
@@ -57,7 +60,7 @@ JSON
     echo "shared machine: a figure that moves by less than its spread between two runs has not changed."
     echo
     ./build-bench-release/bench/tokenauth-bench-report --markdown "$work/lib.json" --http "$work/http.json" \
-        --pg "$work/pg.json" "${compare[@]}" --machine "$work/machine.json"
+        --pg "$work/pg.json" "${compare[@]}" --scale "$work/scale.json" --machine "$work/machine.json"
     echo
     cat bench/performance_notes.md
 } >"$output"

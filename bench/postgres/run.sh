@@ -2,6 +2,7 @@
 # PostgreSQL benchmarks: a throwaway PostgreSQL 15 (fsync on, as in production) on a Unix
 # socket, two tokenauth-server processes (--http on loopback) sharing it, then:
 #   create+del   durable token create + delete pairs through server A (each a commit)
+#   writers      the same with 1, then 8 concurrent writers through server A
 #   revocation   a token disabled through A, polled on B until B refuses it: p50 and p99
 #                over ROUNDS tokens (the change log's NOTIFY wakes B's follower)
 #   replica      tokenauth::postgres::replica against a memory_token_store (ns per validation)
@@ -52,7 +53,7 @@ b=$(port_of b)
 
 json_field() { sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"; }
 admin=$(curl -sf "http://127.0.0.1:$a/v1/session/login" -d '{"username":"admin","password":"bench-admin"}' | json_field bearer_token)
-for u in bench-0 bench-1; do
+for u in bench-{0..7}; do
     curl -sf -H "Authorization: Bearer $admin" "http://127.0.0.1:$a/v1/users/" \
         -d "{\"name\":\"$u\",\"primary_group\":\"0\",\"uid\":\"\",\"home_directory\":null,\"password\":null}" >/dev/null
 done
@@ -61,12 +62,21 @@ clients=${TOKENAUTH_BENCH_CLIENTS:-2}
 pairs=$(wrk -t"$clients" -c"$clients" -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
             "http://127.0.0.1:$a" | grep '^created')
 echo "create+del   $pairs"
+# Concurrent writers through one server: 1, then 8 (each its own user and connection).
+writers() {
+    wrk -t"$1" -c"$1" -d "${duration}s" -s bench/http/create_delete.lua -H "Authorization: Bearer $admin" \
+        "http://127.0.0.1:$a" | grep '^created' | sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/'
+}
+one_writer=$(writers 1)
+eight_writers=$(writers 8)
+echo "writers      1: $one_writer creations/s, 8: $eight_writers creations/s"
 
 python3 - "$a" "$b" "$admin" "$rounds" "${TOKENAUTH_BENCH_JSON:-}" "$duration" "$clients" \
-    "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")" <<'PY'
+    "$(sed -E 's/.*: ([0-9.]+) creations\/s.*/\1/' <<<"$pairs")" "$one_writer" "$eight_writers" <<'PY'
 import http.client, json, sys, time
 a, b, admin, rounds = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 json_out, duration, clients, pairs = sys.argv[5], int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
+one_writer, eight_writers = float(sys.argv[9]), float(sys.argv[10])
 conns = {a: http.client.HTTPConnection("127.0.0.1", a), b: http.client.HTTPConnection("127.0.0.1", b)}
 ca, cb = a, b
 def call(port, method, path, bearer, body=None):
@@ -102,6 +112,7 @@ print(f"revocation   A disables, B refuses: p50 {pick(0.5):.1f} ms, p99 {pick(0.
 if json_out:  # for bench/report.sh
     with open(json_out, "w") as f:
         json.dump({"duration_s": duration, "clients": clients, "create_delete_per_s": [pairs],
+                   "writers_per_s": {"1": one_writer, "8": eight_writers},
                    "revocation_ms": {"p50": pick(0.5), "p99": pick(0.99), "max": latencies[-1],
                                      "tokens": len(latencies)}}, f)
 PY
