@@ -144,6 +144,66 @@ public:
     /// Runs several statements without parameters (a migration). Throws error.
     void exec_script(const std::string& sql) { checked(PQexec(c_, sql.c_str())); }
 
+    /// One statement of a pipeline: prepared (name, sql, params) or, without params, text.
+    struct piped {
+        const char* name;
+        const char* sql;
+        const std::vector<param>* params;
+    };
+    /// What a pipeline did: each statement's result until the first that failed (failed, its
+    /// error in failure); the ones after it did not run.
+    struct pipelined {
+        std::vector<std::optional<result>> results;
+        std::size_t failed = SIZE_MAX;
+        std::optional<error> failure;
+    };
+    /// Sends the statements at once in libpq's pipeline mode with one sync, then reads their
+    /// results: one round trip for all. Throws error when the connection fails, after which
+    /// it must not be used again.
+    pipelined pipeline(const std::vector<piped>& statements) {
+        for (const piped& s : statements)
+            if (s.params != nullptr && prepared_.count(s.name) == 0) {
+                checked(PQprepare(c_, s.name, s.sql, 0, nullptr));
+                prepared_.insert(s.name);
+            }
+        const auto lost = [&] { return error("PostgreSQL: " + trim(PQerrorMessage(c_)), ""); };
+        if (PQenterPipelineMode(c_) != 1) throw lost();
+        for (const piped& s : statements) {
+            const int sent = s.params != nullptr
+                                 ? [&] {
+                                       const auto values = pointers(*s.params);
+                                       return PQsendQueryPrepared(c_, s.name, static_cast<int>(values.size()),
+                                                                  values.data(), nullptr, nullptr, 0);
+                                   }()
+                                 : PQsendQueryParams(c_, s.sql, 0, nullptr, nullptr, nullptr, nullptr, 0);
+            if (sent != 1) throw lost();
+        }
+        if (PQpipelineSync(c_) != 1) throw lost();
+        pipelined out;
+        out.results.resize(statements.size());
+        for (std::size_t i = 0; i < statements.size(); ++i) {
+            PGresult* raw = PQgetResult(c_);
+            if (raw == nullptr) throw lost();
+            result r(raw);
+            const ExecStatusType st = PQresultStatus(raw);
+            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                out.results[i].emplace(std::move(r));
+            } else if (st == PGRES_FATAL_ERROR && out.failed == SIZE_MAX) {
+                const char* state = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+                out.failed = i;
+                out.failure.emplace("PostgreSQL: " + trim(PQresultErrorMessage(raw)), state ? state : "");
+            }  // else PGRES_PIPELINE_ABORTED: after the failure, not run
+            if (PGresult* extra = PQgetResult(c_); extra != nullptr) {  // each statement ends with a null
+                PQclear(extra);
+                throw lost();
+            }
+        }
+        result sync(PQgetResult(c_));
+        if (sync.get() == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) throw lost();
+        if (PQexitPipelineMode(c_) != 1) throw lost();
+        return out;
+    }
+
 private:
     static std::string trim(std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();

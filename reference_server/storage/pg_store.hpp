@@ -127,8 +127,8 @@ private:
     /// The custom SQLSTATEs pass as pg::error; other failures become storage_error.
     pg::result call(const char* name, const char* sql, const std::vector<pg::param>& params);
     /// The same, committed with the token writes of other threads waiting at the time (group
-    /// commit): one transaction, a savepoint each, so a write that fails (a 409) rolls back
-    /// alone; `after` runs once the commit is durable, in commit order, before anyone is
+    /// commit): one transaction in one round trip (pipeline mode), a savepoint each, so a
+    /// write that fails (a 409) rolls back alone; `after` runs once the commit is durable, in commit order, before anyone is
     /// answered. Alone, it is call(). Takes db_mu_ itself.
     pg::result grouped_call(const char* name, const char* sql, const std::vector<pg::param>& params,
                             const std::function<void(const pg::result&)>& after);

@@ -140,38 +140,57 @@ void pg_store::commit_group(const std::vector<grouped_write*>& batch) {
         w.done = true;
         return;
     }
-    pg::connection* conn = nullptr;
+    // BEGIN, each write between SAVEPOINT and RELEASE, and COMMIT go in one pipeline: one
+    // round trip for the group. A write that fails stops the pipeline at it: the next
+    // pipeline rolls back to its savepoint (it alone is undone) and sends the rest again.
     try {
-        conn = &writer();
-        pg::connection& c = *conn;
-        c.exec("BEGIN");
-        for (grouped_write* w : batch) {
-            c.exec("SAVEPOINT one_write");
-            try {
-                w->result.emplace(c.exec_prepared(w->name, w->sql, w->params));
-                c.exec("RELEASE SAVEPOINT one_write");
-            } catch (const pg::error& e) {
-                if (e.connection_lost() || !c.ok()) throw;
-                c.exec("ROLLBACK TO SAVEPOINT one_write");  // this write alone
-                c.exec("RELEASE SAVEPOINT one_write");
-                w->result.reset();
-                failed(*w);
-            }
+        pg::connection& c = writer();
+        std::vector<std::string> savepoints, releases, rollbacks;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            savepoints.push_back("SAVEPOINT w" + std::to_string(i));
+            releases.push_back("RELEASE SAVEPOINT w" + std::to_string(i));
+            rollbacks.push_back("ROLLBACK TO SAVEPOINT w" + std::to_string(i));
         }
-        c.exec("COMMIT");
+        std::size_t from = 0;
+        std::optional<std::size_t> undo;  // the write whose savepoint the next pipeline rolls back to
+        for (;;) {
+            std::vector<pg::connection::piped> statements;
+            if (undo) statements.push_back({nullptr, rollbacks[*undo].c_str(), nullptr});
+            else statements.push_back({nullptr, "BEGIN", nullptr});
+            const std::size_t first_write = statements.size();
+            for (std::size_t i = from; i < batch.size(); ++i) {
+                statements.push_back({nullptr, savepoints[i].c_str(), nullptr});
+                statements.push_back({batch[i]->name, batch[i]->sql, &batch[i]->params});
+                statements.push_back({nullptr, releases[i].c_str(), nullptr});
+            }
+            statements.push_back({nullptr, "COMMIT", nullptr});
+            pg::connection::pipelined out = c.pipeline(statements);
+            const std::size_t ran = out.failed == SIZE_MAX ? statements.size() : out.failed;
+            for (std::size_t j = first_write; j + 1 < statements.size() && j < ran; j += 3)
+                if (j + 1 < ran) batch[from + (j - first_write) / 3]->result.emplace(std::move(*out.results[j + 1]));
+            if (out.failed == SIZE_MAX) break;
+            const std::size_t j = out.failed;
+            const bool a_write = j >= first_write && j + 1 < statements.size() && (j - first_write) % 3 == 1;
+            if (!a_write || out.failure->connection_lost()) throw *out.failure;
+            const std::size_t k = from + (j - first_write) / 3;
+            try {
+                throw *out.failure;
+            } catch (...) {
+                failed(*batch[k]);
+            }
+            undo = k;
+            from = k + 1;
+        }
     } catch (...) {
         // Nothing of the group is known to be durable: every write in it fails (503 or the
-        // error), none is applied.
+        // error), none is applied. The connection is dropped, which ends its transaction.
         std::exception_ptr failure;
-        try {
-            if (conn != nullptr && conn->ok()) conn->exec("ROLLBACK");
-        } catch (...) {
-        }
         try {
             translate_failure("");
         } catch (...) {
             failure = std::current_exception();
         }
+        db_.reset();
         for (grouped_write* w : batch) {
             w->result.reset();
             w->error = failure;
