@@ -19,22 +19,30 @@ using test_server::server_process;
 using test_server::temp_dir;
 using namespace std::chrono_literals;
 
-TEST_CASE("a large list's memory goes back to the system once it is sent", "[server][scale]") {
-    temp_dir dir;
-    const std::string data = dir.path + "/data";
+namespace {
+/// A store the server created at data (started once and stopped), then sql run on it
+/// directly: what the API would take thousands of calls to build.
+void seeded_store(const std::string& data, const std::string& sql) {
     {
         server_process s(data);
         CHECK(s.stop() == 0);
     }
-    // 30,000 tokens of admin's, inserted directly (the API holds a user to two).
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) "
-                         "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
-                         "hash_scheme) SELECT randomblob(16), randomblob(32), 500, 500, 0, 1, 2 FROM n",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
     sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+}
+}  // namespace
+
+TEST_CASE("a large list's memory goes back to the system once it is sent", "[server][scale]") {
+    temp_dir dir;
+    const std::string data = dir.path + "/data";
+    // 30,000 tokens of admin's, inserted directly (the API holds a user to two).
+    seeded_store(data,
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) "
+                 "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
+                 "hash_scheme) SELECT randomblob(16), randomblob(32), 500, 500, 0, 1, 2 FROM n");
     server_process s(data);
     const std::string admin = s.login();
     const auto rss_kb = [&] {
@@ -65,23 +73,15 @@ TEST_CASE("a large list's memory goes back to the system once it is sent", "[ser
 TEST_CASE("a directory write among 100,000 users copies what it changes, not the directory", "[server][scale]") {
     temp_dir dir;
     const std::string data = dir.path + "/data";
-    {
-        server_process s(data);
-        CHECK(s.stop() == 0);
-    }
     // 100,000 users, and a group "bulk" of 1,000 of them, inserted directly.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
-                         "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding, name_key) "
-                         "SELECT 100000 + i, 'user', printf('bulk-%06d', i), 513, randomblob(16), printf('bulk-%06d', i) FROM n;"
-                         "INSERT INTO principals (auth_id, kind, name, name_key) VALUES (300000, 'group', 'bulk', 'bulk');"
-                         "INSERT INTO group_members (group_id, member_id) SELECT 300000, auth_id FROM principals "
-                         "WHERE kind = 'user' AND auth_id > 100000 AND auth_id <= 101000;"
-                         "UPDATE meta SET value = '300001' WHERE key = 'next_auth_id'",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    seeded_store(data,
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+                 "INSERT INTO principals (auth_id, kind, name, primary_group, session_binding, name_key) "
+                 "SELECT 100000 + i, 'user', printf('bulk-%06d', i), 513, randomblob(16), printf('bulk-%06d', i) FROM n;"
+                 "INSERT INTO principals (auth_id, kind, name, name_key) VALUES (300000, 'group', 'bulk', 'bulk');"
+                 "INSERT INTO group_members (group_id, member_id) SELECT 300000, auth_id FROM principals "
+                 "WHERE kind = 'user' AND auth_id > 100000 AND auth_id <= 101000;"
+                 "UPDATE meta SET value = '300001' WHERE key = 'next_auth_id'");
     server_process s(data, {"--metrics-listen", "127.0.0.1:0"});
     const std::string admin = s.login();
     struct copies {
@@ -150,19 +150,10 @@ TEST_CASE("a list of 200,000 tokens streams in bounded memory to a slow reader, 
           "[server][scale][stream]") {
     temp_dir dir;
     const std::string data = dir.path + "/data";
-    {
-        server_process s(data);
-        CHECK(s.stop() == 0);
-    }
     constexpr int tokens = 200000;
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(tokens) +
-                          ") INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
-                          "hash_scheme, name) SELECT randomblob(16), randomblob(32), 500, 500, 0, 1, 2, printf('t-%06d', i) FROM n")
-                             .c_str(),
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    seeded_store(data, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(tokens) +
+                           ") INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
+                           "hash_scheme, name) SELECT randomblob(16), randomblob(32), 500, 500, 0, 1, 2, printf('t-%06d', i) FROM n");
     server_process s(data, {"--write-timeout", "1"});
     const std::string admin = s.login();
     const std::string request = "GET /v1/auth/access-tokens/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + admin + "\r\n\r\n";
@@ -220,11 +211,14 @@ TEST_CASE("a list of 200,000 tokens streams in bounded memory to a slow reader, 
     // A failure mid-stream (a row the server cannot read, written behind its back after the
     // first pieces' rows) closes the connection without the last chunk: the client sees the
     // body cut short, never a complete-looking one. The server goes on serving.
-    REQUIRE(sqlite3_exec(db,
-                         "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
-                         "hash_scheme, family) VALUES (randomblob(16), randomblob(32), 500, 500, 0, 1, 2, x'00')",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((data + "/tokenauth.db").c_str(), &db) == SQLITE_OK);
+    const int rc = sqlite3_exec(db,
+                                "INSERT INTO access_tokens (id, secret_hash, user_id, creator_id, creation_time, enabled, "
+                                "hash_scheme, family) VALUES (randomblob(16), randomblob(32), 500, 500, 0, 1, 2, x'00')",
+                                nullptr, nullptr, nullptr);
     sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
     {
         test_server::raw_connection c(s.port(), true);
         REQUIRE(c.send(request));
