@@ -87,8 +87,11 @@ function menu() {
     return h('nav', {'aria-label': 'Main'}, menuButton('Cluster', items, {listId: 'cluster-menu'}).element);
 }
 
+let routes = 0;  // navigations begun: only the latest renders
+
 async function route() {
     if (!me) return;
+    const mine = ++routes;
     // Who the user is now: privileges change with roles, and a session that has ended sends
     // the page to sign-in (onUnauthorized) before any section asks for something.
     try {
@@ -97,6 +100,7 @@ async function route() {
         if (e.status !== 401) showError(e.message);
         return;
     }
+    if (mine !== routes) return;  // a later navigation renders instead
     const page = pages[location.hash] || pages['#/users'];
     const main = document.getElementById('main');
     showError('');
@@ -130,6 +134,9 @@ async function start() {
           h('button', {type: 'button', onclick: () => { session.clear(); me = null; signIn(); }}, 'Sign out')),
         errorArea, noticeArea,
         h('main', {id: 'main'}));
+    // The page shown is named in the address, so choosing it from the menu is no navigation
+    // that would draw it a second time under the reader.
+    if (!pages[location.hash]) history.replaceState(null, '', '#/users');
     await route();
     for (const {title, build} of reopen.splice(0)) dialog(title, build);
 }
